@@ -1,0 +1,51 @@
+"""The per-request view handlers work with: store, ids, host, and the HAL/fields choices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from agent.api.http import FieldSelection, selection, wants_hal
+from agent.api.ids import IdCodec
+from agent.api.index import ServerIndex, server_index
+from agent.files.locations import FileLocations
+from agent.hosting.base import Host
+from agent.iisconfig import ConfigStore
+from agent.keys import CONFIG_STORE, FILE_LOCATIONS, HOST, ID_CODEC, SECRET_BOX
+from shared.secretbox import SecretBox
+
+
+@dataclass(slots=True)
+class Ctx:
+    """What a resource handler needs from the application for one request."""
+
+    request: web.Request
+    store: ConfigStore
+    codec: IdCodec
+    host: Host
+    locations: FileLocations
+    secrets: SecretBox
+    hal: bool
+    fields: FieldSelection
+
+    @property
+    def index(self) -> ServerIndex:
+        """Sites, pools and applications indexed for the current configuration generation."""
+        return server_index(self.store)
+
+
+def context(request: web.Request) -> Ctx:
+    """Build the context, picking up configuration changes made by other programs first."""
+    store = request.app[CONFIG_STORE]
+    store.refresh_if_changed()
+    return Ctx(
+        request=request,
+        store=store,
+        codec=request.app[ID_CODEC],
+        host=request.app[HOST],
+        locations=request.app[FILE_LOCATIONS],
+        secrets=request.app[SECRET_BOX],
+        hal=wants_hal(request),
+        fields=selection(request),
+    )

@@ -1,0 +1,79 @@
+"""Opaque resource ids, as upstream makes them.
+
+The plaintext (a site key, a pool name, "siteKey\\napp path", ...) is AES-CBC encrypted with a key derived
+from the host_id in appsettings and an IV fixed per purpose, then base64url encoded. The same object always
+has the same id on the same host, ids survive restarts, and an id that does not decode answers 404.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import uuid
+from enum import StrEnum
+from functools import lru_cache
+
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from shared.errors import NotFound
+
+
+class Purpose(StrEnum):
+    """The upstream purpose string of each id family."""
+
+    WEBSERVER = "IIS.WebServer"
+    SITE = "Webserver.Site"
+    APP_POOL = "WebServer.AppPools"
+    APPLICATION = "WebServer.Application"
+    VDIR = "WebServer.VirtualDirectories"
+    WORKER_PROCESS = "WebServer.WorkerProcesses"
+    REQUEST = "WebServer.WorkerProcesses.Request"
+    REQUEST_MONITOR = "WebServer.RequestMonitoring"
+    SERVICE_CONTROLLER = "WebServer.Scm"
+    TRANSACTION = "transaction"
+    FILE = "Files"
+    WEBSERVER_FILE = "WebServer.Files"
+    CERTIFICATE = "Certificates"
+    CERTIFICATE_STORE = "Certificates.Store"
+
+
+class IdCodec:
+    """Encodes and decodes ids for one host_id."""
+
+    def __init__(self, host_id: str) -> None:
+        self._key = uuid.UUID(host_id).bytes
+
+    @lru_cache(maxsize=64)  # noqa: B019 - one codec per app; the cache is bounded by the purposes
+    def _iv(self, purpose: str) -> bytes:
+        return hmac.new(self._key, purpose.encode(), hashlib.sha256).digest()[:16]
+
+    def encode(self, purpose: Purpose, plaintext: str) -> str:
+        """The id of `plaintext` for `purpose`."""
+        padder = padding.PKCS7(128).padder()
+        data = padder.update(plaintext.encode("utf-8")) + padder.finalize()
+        encryptor = Cipher(algorithms.AES(self._key), modes.CBC(self._iv(purpose))).encryptor()
+        raw = encryptor.update(data) + encryptor.finalize()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+    def decode(self, purpose: Purpose, resource_id: str) -> str:
+        """The plaintext behind `resource_id`; NotFound when it is not an id of this purpose."""
+        try:
+            raw = base64.urlsafe_b64decode(resource_id + "=" * (-len(resource_id) % 4))
+            if not raw or len(raw) % 16:
+                raise ValueError("not a whole number of blocks")
+            decryptor = Cipher(algorithms.AES(self._key), modes.CBC(self._iv(purpose))).decryptor()
+            data = decryptor.update(raw) + decryptor.finalize()
+            unpadder = padding.PKCS7(128).unpadder()
+            return (unpadder.update(data) + unpadder.finalize()).decode("utf-8")
+        except (ValueError, binascii.Error, UnicodeDecodeError) as err:
+            raise NotFound() from err
+
+    def decode_parts(self, purpose: Purpose, resource_id: str, count: int) -> list[str]:
+        """Decode an id whose plaintext holds `count` newline-separated parts."""
+        parts = self.decode(purpose, resource_id).split("\n")
+        if len(parts) != count:
+            raise NotFound()
+        return parts

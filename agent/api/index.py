@@ -1,0 +1,74 @@
+"""Sites, pools and applications indexed by key and name, rebuilt once per configuration generation.
+
+Reads by id are dictionary lookups however many sites there are; the index is rebuilt lazily, once, after
+a write or an outside change to applicationHost.config.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from agent.iisconfig import ConfigElement, ConfigStore
+
+SITES = "system.applicationHost/sites"
+POOLS = "system.applicationHost/applicationPools"
+
+
+@dataclass(slots=True)
+class ServerIndex:
+    """Lookups over one generation of the configuration."""
+
+    generation: int
+    sites: list[ConfigElement] = field(default_factory=list)
+    sites_by_key: dict[int, ConfigElement] = field(default_factory=dict)
+    sites_by_name: dict[str, ConfigElement] = field(default_factory=dict)
+    pools: list[ConfigElement] = field(default_factory=list)
+    pools_by_name: dict[str, ConfigElement] = field(default_factory=dict)
+    apps_by_pool: dict[str, list[tuple[ConfigElement, ConfigElement]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
+    def site(self, key: int) -> ConfigElement | None:
+        """The site with IIS id `key`."""
+        return self.sites_by_key.get(key)
+
+    def site_named(self, name: str) -> ConfigElement | None:
+        """The site named `name` (case-insensitive)."""
+        return self.sites_by_name.get(name.lower())
+
+    def pool(self, name: str) -> ConfigElement | None:
+        """The pool named `name` (case-insensitive)."""
+        return self.pools_by_name.get(name.lower())
+
+
+_CACHE: weakref.WeakKeyDictionary[ConfigStore, ServerIndex] = weakref.WeakKeyDictionary()
+
+
+def site_key(site: ConfigElement) -> int:
+    """The IIS id of a site element."""
+    return int(site.get("id"))
+
+
+def build_index(store: ConfigStore) -> ServerIndex:
+    """Walk the configuration once."""
+    index = ServerIndex(generation=store.generation)
+    for site in store.section(SITES).collection():
+        index.sites.append(site)
+        index.sites_by_key.setdefault(site_key(site), site)
+        index.sites_by_name.setdefault(str(site.get("name")).lower(), site)
+        for app in site.collection():
+            index.apps_by_pool[str(app.get("applicationPool")).lower()].append((site, app))
+    for pool in store.section(POOLS).collection():
+        index.pools.append(pool)
+        index.pools_by_name.setdefault(str(pool.get("name")).lower(), pool)
+    return index
+
+
+def server_index(store: ConfigStore) -> ServerIndex:
+    """The index for the store's current generation."""
+    index = _CACHE.get(store)
+    if index is None or index.generation != store.generation:
+        index = _CACHE[store] = build_index(store)
+    return index

@@ -1,0 +1,259 @@
+"""Application pools: /api/webserver/application-pools."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+
+from agent.api import mapping
+from agent.api.context import Ctx, context
+from agent.api.http import STATUS_ID_CHANGED, json_response, list_response, read_json, render
+from agent.api.ids import Purpose
+from agent.api.index import POOLS, SITES
+from agent.api.mapping import Attr, Bool, Enum, Flags, HexMask, Int, Minutes, Seconds, Str
+from agent.api.resources.refs import POOLS_PATH, SITES_PATH, WEBAPPS_PATH, find_pool, pool_id
+from agent.api.resources.runtime import change_pool_status, parse_status
+from agent.iisconfig import ConfigElement
+from shared.errors import AlreadyExists, InvalidParameter, NotFound
+
+RESOURCE = "Microsoft.WebServer.AppPool"
+REF_FIELDS = ("name", "id", "status")
+UINT32 = 4294967295
+INT32 = 2147483647
+IDENTITY_TYPES = ("LocalSystem", "LocalService", "NetworkService", "SpecificUser", "ApplicationPoolIdentity")
+LOG_EVENTS = Flags(
+    (
+        ("time", "Time"),
+        ("requests", "Requests"),
+        ("schedule", "Schedule"),
+        ("memory", "Memory"),
+        ("isapi_unhealthy", "IsapiUnhealthy"),
+        ("on_demand", "OnDemand"),
+        ("config_change", "ConfigChange"),
+        ("private_memory", "PrivateMemory"),
+    )
+)
+
+ATTRS = (
+    Attr("auto_start", "autoStart", Bool()),
+    Attr("pipeline_mode", "managedPipelineMode", Enum(("Integrated", "Classic"), lower=True)),
+    Attr("managed_runtime_version", "managedRuntimeVersion", Str()),
+    Attr("enable_32bit_win64", "enable32BitAppOnWin64", Bool()),
+    Attr("queue_length", "queueLength", Int(10, 65535)),
+    Attr("start_mode", "startMode", Enum(("OnDemand", "AlwaysRunning"))),
+    Attr("cpu.limit", "cpu/limit", Int(0, 100000)),
+    Attr("cpu.limit_interval", "cpu/resetInterval", Minutes(0, 1440)),
+    Attr("cpu.action", "cpu/action", Enum(("NoAction", "KillW3wp", "Throttle", "ThrottleUnderLoad"))),
+    Attr("cpu.processor_affinity_enabled", "cpu/smpAffinitized", Bool()),
+    Attr("cpu.processor_affinity_mask32", "cpu/smpProcessorAffinityMask", HexMask()),
+    Attr("cpu.processor_affinity_mask64", "cpu/smpProcessorAffinityMask2", HexMask()),
+    Attr("process_model.idle_timeout", "processModel/idleTimeout", Minutes(0, 43200)),
+    Attr("process_model.max_processes", "processModel/maxProcesses", Int(0, INT32)),
+    Attr("process_model.pinging_enabled", "processModel/pingingEnabled", Bool()),
+    Attr("process_model.ping_interval", "processModel/pingInterval", Seconds(1, 4294967)),
+    Attr("process_model.ping_response_time", "processModel/pingResponseTime", Seconds(1, 4294967)),
+    Attr("process_model.shutdown_time_limit", "processModel/shutdownTimeLimit", Seconds(1, 4294967)),
+    Attr("process_model.startup_time_limit", "processModel/startupTimeLimit", Seconds(1, 4294967)),
+    Attr("process_model.idle_timeout_action", "processModel/idleTimeoutAction", Enum(("Terminate", "Suspend"))),
+    Attr("identity.identity_type", "processModel/identityType", Enum(IDENTITY_TYPES)),
+    Attr("identity.username", "processModel/userName", Str()),
+    Attr("identity.load_user_profile", "processModel/loadUserProfile", Bool()),
+    Attr("recycling.disable_overlapped_recycle", "recycling/disallowOverlappingRotation", Bool()),
+    Attr("recycling.disable_recycle_on_config_change", "recycling/disallowRotationOnConfigChange", Bool()),
+    Attr("recycling.log_events", "recycling/logEventOnRecycle", LOG_EVENTS),
+    Attr("recycling.periodic_restart.time_interval", "recycling/periodicRestart/time", Minutes(0, 432000)),
+    Attr("recycling.periodic_restart.private_memory", "recycling/periodicRestart/privateMemory", Int(0, UINT32)),
+    Attr("recycling.periodic_restart.request_limit", "recycling/periodicRestart/requests", Int(0, UINT32)),
+    Attr("recycling.periodic_restart.virtual_memory", "recycling/periodicRestart/memory", Int(0, UINT32)),
+    Attr("rapid_fail_protection.enabled", "failure/rapidFailProtection", Bool()),
+    Attr(
+        "rapid_fail_protection.load_balancer_capabilities",
+        "failure/loadBalancerCapabilities",
+        Enum(("HttpLevel", "TcpLevel")),
+    ),
+    Attr("rapid_fail_protection.interval", "failure/rapidFailProtectionInterval", Minutes(1, 144400)),
+    Attr("rapid_fail_protection.max_crashes", "failure/rapidFailProtectionMaxCrashes", Int(1, INT32)),
+    Attr("rapid_fail_protection.auto_shutdown_exe", "failure/autoShutdownExe", Str()),
+    Attr("rapid_fail_protection.auto_shutdown_params", "failure/autoShutdownParams", Str()),
+    Attr("process_orphaning.enabled", "failure/orphanWorkerProcess", Bool()),
+    Attr("process_orphaning.orphan_action_exe", "failure/orphanActionExe", Str()),
+    Attr("process_orphaning.orphan_action_params", "failure/orphanActionParams", Str()),
+)
+SCHEDULE = "recycling.periodic_restart.schedule"
+
+
+def _schedule(pool: ConfigElement) -> list[str]:
+    times = pool.child("recycling").child("periodicRestart").collection("schedule")
+    out = []
+    for entry in times:
+        value = entry.get("value")
+        seconds = int(value.total_seconds()) if isinstance(value, timedelta) else 0
+        out.append(f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}")
+    return out
+
+
+def _parse_schedule(body: dict[str, Any]) -> list[timedelta] | None:
+    raw = body.get("recycling", {}).get("periodic_restart", {}) if isinstance(body.get("recycling"), dict) else {}
+    if not isinstance(raw, dict) or raw.get("schedule") is None:
+        return None
+    # Upstream's error names carry its own misspelling; clients may match on them.
+    if not isinstance(raw["schedule"], list):
+        raise InvalidParameter("recyclying.periodic_restart.schedule")
+    times = []
+    for item in raw["schedule"]:
+        hours, _, minutes = str(item).partition(":") if isinstance(item, str) else ("x", "", "")
+        if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+            raise InvalidParameter("recyclying.periodic_restart.schedule.item")
+        times.append(timedelta(hours=int(hours), minutes=int(minutes)))
+    return times
+
+
+def _settings(ctx: Ctx, pool: ConfigElement) -> dict[str, Any]:
+    out = mapping.read(pool, ATTRS)
+    out["recycling"]["periodic_restart"]["schedule"] = _schedule(pool)
+    return out
+
+
+GETTERS: dict[str, Any] = {
+    "name": lambda ctx, p: str(p.get("name")),
+    "id": lambda ctx, p: pool_id(ctx, str(p.get("name"))),
+    "status": lambda ctx, p: ctx.host.pool_status(str(p.get("name"))).value,
+}
+for _member in ("auto_start", "pipeline_mode", "managed_runtime_version", "enable_32bit_win64", "queue_length",
+                "start_mode", "cpu", "process_model", "identity", "recycling", "rapid_fail_protection",
+                "process_orphaning"):
+    GETTERS[_member] = lambda ctx, p, m=_member: _settings(ctx, p)[m]
+
+
+def links(ctx: Ctx, pool: ConfigElement) -> dict[str, str]:
+    """The `_links` of a full pool model."""
+    pid = pool_id(ctx, str(pool.get("name")))
+    return {
+        "self": f"{POOLS_PATH}/{pid}",
+        "websites": f"{SITES_PATH}?application_pool.id={pid}",
+        "webapps": f"{WEBAPPS_PATH}?application_pool.id={pid}",
+    }
+
+
+def model(ctx: Ctx, pool: ConfigElement) -> dict[str, Any]:
+    """The full model (or the `fields=` selection of it)."""
+    settings = _settings(ctx, pool)  # read every setting once rather than once per member
+    getters = {**GETTERS, **{k: (lambda ctx, p, v=v: v) for k, v in settings.items()}}
+    return render(ctx, pool, getters, ctx.fields, GETTERS.keys(), links, hal=ctx.hal)
+
+
+async def list_app_pools(request: web.Request) -> web.StreamResponse:
+    """GET /api/webserver/application-pools."""
+    ctx = context(request)
+    items = [
+        render(ctx, p, GETTERS, ctx.fields, REF_FIELDS, links, hal=ctx.hal, ref_links_only=True)
+        for p in ctx.index.pools
+    ]
+    return list_response(request, "app_pools", items, resource="Microsoft.WebServer.AppPools")
+
+
+async def get_app_pool(request: web.Request) -> web.StreamResponse:
+    """GET /api/webserver/application-pools/{id}."""
+    ctx = context(request)
+    return json_response(request, model(ctx, find_pool(ctx, request.match_info["id"])), resource=RESOURCE)
+
+
+def _validate(ctx: Ctx, body: dict[str, Any], pool: ConfigElement | None) -> dict[str, Any]:
+    plan: dict[str, Any] = {"attrs": mapping.parse(body, ATTRS), "schedule": _parse_schedule(body)}
+    name = body.get("name")
+    if isinstance(name, str):
+        if not name.strip():
+            raise InvalidParameter("name")
+        other = ctx.index.pool(name.strip())
+        if other is not None and other is not pool:
+            raise AlreadyExists("name")
+        plan["name"] = name.strip()
+    identity = body.get("identity")
+    if isinstance(identity, dict) and isinstance(identity.get("password"), str):
+        plan["password"] = identity["password"]
+    plan["status"] = parse_status(body, ("started", "stopped", "recycling"))
+    return plan
+
+
+def _rename(ctx: Ctx, pool: ConfigElement, new_name: str) -> None:
+    """Rename a pool and every application (and the default) that points at it."""
+    old = str(pool.get("name"))
+    if old == new_name:
+        return
+    for _site, app in ctx.index.apps_by_pool.get(old.lower(), []):
+        app.set("applicationPool", new_name)
+    defaults = ctx.store.section(SITES).child("applicationDefaults")
+    if str(defaults.get("applicationPool")).lower() == old.lower():
+        defaults.set("applicationPool", new_name)
+    pool.set("name", new_name)
+
+
+def _apply(ctx: Ctx, pool: ConfigElement, plan: dict[str, Any]) -> None:
+    if "name" in plan:
+        _rename(ctx, pool, plan["name"])
+    mapping.apply(pool, plan["attrs"])
+    if "password" in plan:
+        pool.child("processModel").set("password", ctx.secrets.seal(plan["password"]))
+    if plan["schedule"] is not None:
+        schedule = pool.child("recycling").child("periodicRestart").collection("schedule")
+        schedule.clear()
+        for at in plan["schedule"]:
+            schedule.add({"value": at})
+
+
+async def create_app_pool(request: web.Request) -> web.StreamResponse:
+    """POST /api/webserver/application-pools."""
+    body = await read_json(request)
+    if not isinstance(body.get("name"), str) or not body["name"].strip():
+        raise InvalidParameter("name")
+    ctx = context(request)
+    async with ctx.store.write() as store:
+        plan = _validate(ctx, body, None)
+        pool = store.section(POOLS).collection().add({"name": plan.pop("name")})
+        plan.pop("status")  # upstream ignores status on create
+        _apply(ctx, pool, plan)
+        name = str(pool.get("name"))
+    created = ctx.index.pool(name)
+    if created is None:
+        raise NotFound(name="application_pool")
+    location = f"{POOLS_PATH}/{pool_id(ctx, name)}"
+    return json_response(request, model(ctx, created), status=201, resource=RESOURCE, location=location)
+
+
+async def update_app_pool(request: web.Request) -> web.StreamResponse:
+    """PATCH /api/webserver/application-pools/{id}; a rename answers 209 with the new Location."""
+    body = await read_json(request)
+    ctx = context(request)
+    old_id = request.match_info["id"]
+    async with ctx.store.write():
+        pool = find_pool(ctx, old_id)
+        plan = _validate(ctx, body, pool)
+        # Upstream changes the runtime state before it saves the configuration.
+        await change_pool_status(ctx, str(pool.get("name")), plan.pop("status"))
+        _apply(ctx, pool, plan)
+        name = str(pool.get("name"))
+    updated = ctx.index.pool(name)
+    if updated is None:
+        raise NotFound(name="application_pool")
+    new_id = pool_id(ctx, name)
+    changed = new_id != old_id
+    return json_response(
+        request,
+        model(ctx, updated),
+        status=STATUS_ID_CHANGED if changed else 200,
+        resource=RESOURCE,
+        location=f"{POOLS_PATH}/{new_id}" if changed else None,
+    )
+
+
+async def delete_app_pool(request: web.Request) -> web.StreamResponse:
+    """DELETE /api/webserver/application-pools/{id}: 204 whether or not it existed."""
+    ctx = context(request)
+    name = ctx.codec.decode(Purpose.APP_POOL, request.match_info["id"])
+    async with ctx.store.write():
+        pool = ctx.index.pool(name)
+        if pool is not None:
+            pool.remove()
+    return web.Response(status=204)

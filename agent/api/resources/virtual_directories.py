@@ -1,0 +1,207 @@
+"""Virtual directories: /api/webserver/virtual-directories."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from agent.api.context import Ctx, context
+from agent.api.http import STATUS_ID_CHANGED, json_response, list_response, read_json, render
+from agent.api.ids import Purpose
+from agent.api.index import site_key
+from agent.api.mapping import Enum
+from agent.api.resources.physical_paths import validate_physical_path
+from agent.api.resources.refs import VDIRS_PATH, app_ref, find_app, find_site, reference_id, site_ref
+from agent.api.resources.scope import app_from_scope
+from agent.api.resources.webapps import _path as parse_path
+from agent.iisconfig import ConfigElement
+from shared.errors import AlreadyExists, InvalidParameter, NotFound
+
+RESOURCE = "Microsoft.WebServer.VirtualDirectory"
+REF_FIELDS = ("location", "id", "path")
+LOGON = {"interactive": "Interactive", "batch": "Batch", "network": "Network", "network_cleartext": "ClearText"}
+LOGON_ENUM = Enum(tuple(LOGON.values()))
+Item = tuple[ConfigElement, ConfigElement, ConfigElement]  # site, application, virtual directory
+
+
+def vdir_id(ctx: Ctx, site: ConfigElement, app: ConfigElement, vdir: ConfigElement) -> str:
+    """The opaque id of a virtual directory."""
+    return ctx.codec.encode(Purpose.VDIR, f"{vdir.get('path')}\n{app.get('path')}\n{site_key(site)}")
+
+
+def _location(site: ConfigElement, app: ConfigElement, vdir: ConfigElement) -> str:
+    app_path = str(app.get("path"))
+    vdir_path = str(vdir.get("path"))
+    prefix = "" if app_path == "/" else app_path
+    return f"{site.get('name')}{prefix}{'' if vdir_path == '/' and prefix else vdir_path}"
+
+
+def _identity(ctx: Ctx, item: Item) -> dict[str, str]:
+    logon = str(item[2].get("logonMethod"))
+    json_logon = next((k for k, v in LOGON.items() if v.lower() == logon.lower()), "network_cleartext")
+    return {"username": str(item[2].get("userName") or ""), "logon_method": json_logon}
+
+
+GETTERS: dict[str, Any] = {
+    "location": lambda ctx, i: _location(*i),
+    "path": lambda ctx, i: str(i[2].get("path")),
+    "id": lambda ctx, i: vdir_id(ctx, *i),
+    "physical_path": lambda ctx, i: str(i[2].get("physicalPath") or ""),
+    "identity": _identity,
+    "webapp": lambda ctx, i: app_ref(ctx, i[0], i[1]),
+    "website": lambda ctx, i: site_ref(ctx, i[0]),
+}
+
+
+def links(ctx: Ctx, item: Item) -> dict[str, str]:
+    """The `_links` of a virtual directory."""
+    return {"self": f"{VDIRS_PATH}/{vdir_id(ctx, *item)}"}
+
+
+def find_vdir(ctx: Ctx, resource_id: str) -> Item:
+    """The (site, app, vdir) behind an id; 404 when any is gone."""
+    vdir_path, app_path, key = ctx.codec.decode_parts(Purpose.VDIR, resource_id, 3)
+    site = ctx.index.site(int(key)) if key.isdigit() else None
+    app = site.collection().find(path=app_path) if site is not None else None
+    vdir = app.collection().find(path=vdir_path) if app is not None else None
+    if site is None or app is None or vdir is None:
+        raise NotFound(name="virtual_directory")
+    return site, app, vdir
+
+
+async def list_vdirs(request: web.Request) -> web.StreamResponse:
+    """GET /api/webserver/virtual-directories?website.id= | webapp.id= | scope=."""
+    ctx = context(request)
+    query = request.query
+    if "webapp.id" in query:
+        site, app = find_app(ctx, query["webapp.id"])
+        items = [(site, app, vdir) for vdir in app.collection()]
+    elif "website.id" in query:
+        site = find_site(ctx, query["website.id"])
+        items = [(site, app, vdir) for app in site.collection() for vdir in app.collection()]
+    elif "scope" in query:
+        site, app = app_from_scope(ctx, query["scope"])
+        items = [(site, app, vdir) for vdir in app.collection()]
+    else:
+        raise NotFound(name="website", detail="Select the directories with website.id, webapp.id or scope.")
+    rendered = [render(ctx, i, GETTERS, ctx.fields, REF_FIELDS, links, hal=ctx.hal, ref_links_only=True) for i in items]
+    return list_response(request, "virtual_directories", rendered, resource="Microsoft.WebServer.VirtualDirectories")
+
+
+async def get_vdir(request: web.Request) -> web.StreamResponse:
+    """GET /api/webserver/virtual-directories/{id}."""
+    ctx = context(request)
+    item = find_vdir(ctx, request.match_info["id"])
+    return json_response(request, render(ctx, item, GETTERS, ctx.fields, GETTERS.keys(), links, hal=ctx.hal),
+                         resource=RESOURCE)
+
+
+def _parent(ctx: Ctx, request: web.Request, body: dict[str, Any]) -> tuple[ConfigElement, ConfigElement]:
+    if "webapp" in body and body["webapp"] is not None and not isinstance(body["webapp"], dict):
+        raise InvalidParameter("webapp")
+    app_id = reference_id(body, "webapp") or request.query.get("webapp.id")
+    if app_id:
+        return find_app(ctx, app_id)
+    site_id = reference_id(body, "website") or request.query.get("website.id")
+    if site_id:
+        site = find_site(ctx, site_id)
+        root = site.collection().find(path="/")
+        if root is None:
+            raise NotFound(name="webapp")
+        return site, root
+    scope = body.get("scope") or request.query.get("scope")
+    if isinstance(scope, str) and scope:
+        return app_from_scope(ctx, scope)
+    raise InvalidParameter("site/application")
+
+
+def _validate(ctx: Ctx, body: dict[str, Any], app: ConfigElement, vdir: ConfigElement | None) -> dict[str, Any]:
+    plan: dict[str, Any] = {}
+    if body.get("path") is not None or vdir is None:
+        path = parse_path(body.get("path"))
+        other = app.collection().find(path=path)
+        if other is not None and other is not vdir:
+            raise AlreadyExists("path")
+        plan["path"] = path
+    if body.get("physical_path") is not None or vdir is None:
+        plan["physical_path"] = validate_physical_path(
+            ctx, body.get("physical_path"), missing_status=400 if vdir is None else 404
+        )
+    identity = body.get("identity")
+    if identity is not None:
+        if not isinstance(identity, dict):
+            raise InvalidParameter("model.identity", "Expected object")
+        if isinstance(identity.get("logon_method"), str):
+            if identity["logon_method"].lower() not in LOGON:
+                raise InvalidParameter("logon_method")
+            plan["logon"] = LOGON[identity["logon_method"].lower()]
+        if isinstance(identity.get("username"), str):
+            plan["username"] = identity["username"]
+        if isinstance(identity.get("password"), str):
+            plan["password"] = identity["password"]
+    return plan
+
+
+def _apply(ctx: Ctx, vdir: ConfigElement, plan: dict[str, Any]) -> None:
+    if "path" in plan:
+        vdir.set("path", plan["path"])
+    if "physical_path" in plan:
+        vdir.set("physicalPath", plan["physical_path"])
+    if "logon" in plan:
+        vdir.set("logonMethod", plan["logon"])
+    if plan.get("username") == "":
+        vdir.unset("userName")
+        vdir.unset("password")
+    elif "username" in plan:
+        vdir.set("userName", plan["username"])
+    if plan.get("password") and plan.get("username") != "":
+        vdir.set("password", ctx.secrets.seal(plan["password"]))
+
+
+async def create_vdir(request: web.Request) -> web.StreamResponse:
+    """POST /api/webserver/virtual-directories."""
+    body = await read_json(request)
+    ctx = context(request)
+    async with ctx.store.write():
+        site, app = _parent(ctx, request, body)
+        plan = _validate(ctx, body, app, None)
+        vdir = app.collection().add({"path": plan["path"]})
+        _apply(ctx, vdir, plan)
+        new_id = vdir_id(ctx, site, app, vdir)
+    item = find_vdir(ctx, new_id)
+    return json_response(request, render(ctx, item, GETTERS, ctx.fields, GETTERS.keys(), links, hal=ctx.hal),
+                         status=201, resource=RESOURCE, location=f"{VDIRS_PATH}/{new_id}")
+
+
+async def update_vdir(request: web.Request) -> web.StreamResponse:
+    """PATCH /api/webserver/virtual-directories/{id}; a new path answers 209 with the new Location."""
+    body = await read_json(request)
+    ctx = context(request)
+    old_id = request.match_info["id"]
+    async with ctx.store.write():
+        site, app, vdir = find_vdir(ctx, old_id)
+        _apply(ctx, vdir, _validate(ctx, body, app, vdir))
+        new_id = vdir_id(ctx, site, app, vdir)
+    item = find_vdir(ctx, new_id)
+    changed = new_id != old_id
+    return json_response(
+        request,
+        render(ctx, item, GETTERS, ctx.fields, GETTERS.keys(), links, hal=ctx.hal),
+        status=STATUS_ID_CHANGED if changed else 200,
+        resource=RESOURCE,
+        location=f"{VDIRS_PATH}/{new_id}" if changed else None,
+    )
+
+
+async def delete_vdir(request: web.Request) -> web.StreamResponse:
+    """DELETE /api/webserver/virtual-directories/{id}: 204 whether or not it existed."""
+    ctx = context(request)
+    ctx.codec.decode_parts(Purpose.VDIR, request.match_info["id"], 3)
+    async with ctx.store.write():
+        try:
+            _site, _app, vdir = find_vdir(ctx, request.match_info["id"])
+        except NotFound:
+            return web.Response(status=204)
+        vdir.remove()
+    return web.Response(status=204)

@@ -1,0 +1,53 @@
+"""build_app: the agent's aiohttp application, from its state directory and settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from agent.api.ids import IdCodec
+from agent.api.middleware import error_middleware
+from agent.api.routes import ROUTES
+from agent.api.routing import register
+from agent.files.locations import FileLocations
+from agent.hosting.base import Host, UnavailableHost
+from agent.iisconfig import ConfigStore, write_stock_config
+from agent.keys import CONFIG_STORE, FILE_LOCATIONS, HOST, ID_CODEC, SECRET_BOX, SETTINGS, STATE_DIR
+from agent.security.audit import audit_middleware
+from agent.security.auth import auth_middleware
+from agent.security.cors import cors_middleware
+from agent.security.setup import install_security
+from agent.settings import AgentSettings
+from shared.secretbox import SecretBox
+
+CONFIG_FILE = "applicationHost.config"
+
+
+def open_config_store(state_dir: Path) -> ConfigStore:
+    """Load applicationHost.config, writing the stock one (Default Web Site, DefaultAppPool) on first run."""
+    path = state_dir / CONFIG_FILE
+    if not path.exists():
+        write_stock_config(path, state_dir / "inetpub" / "wwwroot")
+    store = ConfigStore(path, backup_dir=state_dir / "history")
+    store.load()
+    return store
+
+
+def build_app(state_dir: Path, settings: AgentSettings, *, host: Host | None = None) -> web.Application:
+    """The agent application: middlewares in request order, then the routing table."""
+    # CORS is outermost so its headers survive errors; audit is innermost so it only sees successes.
+    app = web.Application(
+        middlewares=[cors_middleware, error_middleware, auth_middleware, audit_middleware],
+        client_max_size=settings.iisfleet.max_request_body,
+    )
+    app[SETTINGS] = settings
+    app[STATE_DIR] = state_dir
+    app[ID_CODEC] = IdCodec(settings.host_id)
+    app[CONFIG_STORE] = open_config_store(state_dir)
+    app[HOST] = host or UnavailableHost()
+    app[FILE_LOCATIONS] = FileLocations(settings.files)
+    app[SECRET_BOX] = SecretBox(state_dir / "secrets.key")
+    install_security(app, settings, state_dir)
+    register(app.router, ROUTES)
+    return app

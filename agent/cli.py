@@ -1,0 +1,101 @@
+"""`iisfleet agent ...` commands: run the agent, create an access key."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from aiohttp import web
+
+log = logging.getLogger("iisfleet.agent")
+DEFAULT_PORT = 55539
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `agent run` and `agent key create`."""
+    agent = sub.add_parser("agent", help="the per-server IIS Administration API agent")
+    agent_sub = agent.add_subparsers(dest="agent_command", required=True)
+
+    run = agent_sub.add_parser("run", help="run the agent")
+    run.add_argument("--state-dir", type=Path, required=True)
+    run.add_argument("--address", default="127.0.0.1", help="listen address; '*' bindings mean this address")
+    run.add_argument("--port", type=int, default=DEFAULT_PORT)
+    run.set_defaults(func=run_agent)
+
+    key = agent_sub.add_parser("key", help="access keys")
+    key_sub = key.add_subparsers(dest="key_command", required=True)
+    create = key_sub.add_parser("create", help="print a new access token, and only the token")
+    create.add_argument("--state-dir", type=Path, required=True)
+    create.add_argument("--purpose", required=True)
+    create.add_argument("--expires-on", type=_iso_datetime, default=None, help="ISO 8601 expiry (default: never)")
+    create.set_defaults(func=create_key)
+
+
+def _iso_datetime(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date and time") from err
+    return value if value.tzinfo else value.astimezone()
+
+
+def create_key(args: argparse.Namespace) -> int:
+    """Create an API key in the state directory and print its token."""
+    from agent.security.keystore import ApiKeyStore
+    from agent.settings import SettingsError, load_settings
+
+    state_dir: Path = args.state_dir.resolve()
+    try:
+        settings = load_settings(state_dir / "appsettings.json")
+    except SettingsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    store = ApiKeyStore(state_dir / "api-keys.json", settings.api_keys.keys)
+    _key, token = store.create(args.purpose, args.expires_on)
+    print(token)
+    return 0
+
+
+def run_agent(args: argparse.Namespace) -> int:
+    """Run the agent until SIGINT/SIGTERM."""
+    from agent.settings import SettingsError, load_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    state_dir: Path = args.state_dir.resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings = load_settings(state_dir / "appsettings.json")
+    except SettingsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    asyncio.run(_serve(state_dir, settings, args.address, args.port))
+    return 0
+
+
+async def _serve(state_dir: Path, settings: object, address: str, port: int) -> None:
+    from agent.app import build_app
+    from agent.security.tls import server_ssl_context
+    from agent.settings import AgentSettings
+
+    assert isinstance(settings, AgentSettings)
+    app = build_app(state_dir, settings)
+    ssl_context = server_ssl_context(state_dir, settings, [address])
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, address, port, ssl_context=ssl_context, reuse_address=True)
+    await site.start()
+    log.info("agent listening on https://%s:%d (state %s)", address, port, state_dir)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("agent stopping")
+        await runner.cleanup()

@@ -1,0 +1,105 @@
+"""The Host protocol: what runs the configuration (start, stop, recycle, status).
+
+The API layer reads and changes runtime state only through a Host. The embedded host (Linux data plane)
+and the IIS host (appcmd on Windows) implement it; `UnavailableHost` stands in until one is configured,
+reporting `unknown` and refusing changes with 503 rather than pretending.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Protocol
+
+from shared.errors import ServiceUnavailable
+
+
+class RuntimeStatus(StrEnum):
+    """The upstream status values of sites, pools and the web server."""
+
+    STARTED = "started"
+    STOPPED = "stopped"
+    STARTING = "starting"
+    STOPPING = "stopping"
+    UNKNOWN = "unknown"
+
+
+class Host(Protocol):
+    """Runtime control of sites, application pools and the web server service."""
+
+    name: str
+
+    def site_status(self, site_name: str) -> RuntimeStatus:
+        """The runtime state of a site."""
+        ...
+
+    def pool_status(self, pool_name: str) -> RuntimeStatus:
+        """The runtime state of an application pool."""
+        ...
+
+    def server_status(self) -> RuntimeStatus:
+        """The runtime state of the web server service (W3SVC)."""
+        ...
+
+    async def start_site(self, site_name: str) -> None:
+        """Start a site: bind its listeners."""
+        ...
+
+    async def stop_site(self, site_name: str) -> None:
+        """Stop a site: release its bindings."""
+        ...
+
+    async def start_pool(self, pool_name: str) -> None:
+        """Start an application pool."""
+        ...
+
+    async def stop_pool(self, pool_name: str) -> None:
+        """Stop an application pool; its applications answer 503."""
+        ...
+
+    async def recycle_pool(self, pool_name: str) -> None:
+        """Replace the pool's worker processes without dropping requests."""
+        ...
+
+
+class UnavailableHost:
+    """No host backend is running: status is `unknown` and every change answers 503."""
+
+    name = "none"
+
+    def __init__(self, reason: str = "no host backend is running on this agent") -> None:
+        self.reason = reason
+
+    def site_status(self, site_name: str) -> RuntimeStatus:
+        """Unknown: nothing runs the site."""
+        return RuntimeStatus.UNKNOWN
+
+    def pool_status(self, pool_name: str) -> RuntimeStatus:
+        """Unknown: nothing runs the pool."""
+        return RuntimeStatus.UNKNOWN
+
+    def server_status(self) -> RuntimeStatus:
+        """Unknown: nothing runs the web server."""
+        return RuntimeStatus.UNKNOWN
+
+    def _refuse(self, action: str, target: str) -> ServiceUnavailable:
+        return ServiceUnavailable(detail=f"Cannot {action} {target}: {self.reason}.", name="status")
+
+    async def start_site(self, site_name: str) -> None:
+        """Refuse: there is nothing to start."""
+        raise self._refuse("start site", repr(site_name))
+
+    async def stop_site(self, site_name: str) -> None:
+        """Refuse: there is nothing to stop."""
+        raise self._refuse("stop site", repr(site_name))
+
+    async def start_pool(self, pool_name: str) -> None:
+        """Refuse: there is nothing to start."""
+        raise self._refuse("start application pool", repr(pool_name))
+
+    async def stop_pool(self, pool_name: str) -> None:
+        """Refuse: there is nothing to stop."""
+        raise self._refuse("stop application pool", repr(pool_name))
+
+    async def recycle_pool(self, pool_name: str) -> None:
+        """Refuse: there is nothing to recycle."""
+        raise self._refuse("recycle application pool", repr(pool_name))

@@ -1,0 +1,169 @@
+"""lxml plumbing: a hardened parser, byte-faithful serialisation and whitespace-aware insert/remove."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lxml import etree
+
+from agent.iisconfig.errors import ConfigError
+
+Element = etree._Element
+
+_BOM = b"\xef\xbb\xbf"
+# A tokenizer good enough to pair start tags with elements; quoted values may contain '>'.
+_TOKENS = re.compile(
+    rb"<!--.*?-->|<\?.*?\?>|<!\[CDATA\[.*?\]\]>|<!DOCTYPE[^>]*>|</[^>]*>|<(?:[^>\"']|\"[^\"]*\"|'[^']*')*>",
+    re.S,
+)
+_COMMENT = re.compile(rb"(<!--.*?-->)", re.S)
+_UNSPACED_EMPTY = re.compile(rb"(?<=[^ ])/>")
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """What lxml forgets about the file's bytes, so a save can put it back."""
+
+    prefix: bytes = _BOM + b'<?xml version="1.0" encoding="UTF-8"?>\n'
+    suffix: bytes = b"\n"
+    crlf: bool = False
+    spaced_empty: bool = True
+
+
+def make_parser() -> etree.XMLParser:
+    """A parser that resolves no entities and touches no network (one per parse: parsers are not thread-safe)."""
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, remove_blank_text=False, remove_comments=False, huge_tree=False
+    )
+
+
+def parse(data: bytes) -> tuple[etree._ElementTree, Layout]:
+    """Parse config bytes, remembering BOM, declaration, line endings and empty-element style."""
+    try:
+        root = etree.fromstring(data, make_parser())
+    except etree.XMLSyntaxError as err:
+        raise ConfigError(f"applicationHost.config is not well-formed XML: {err}") from err
+    prefix, suffix = _prolog_and_epilog(data, root)
+    layout = Layout(
+        prefix=prefix,
+        suffix=suffix,
+        crlf=b"\r\n" in data[:4096],
+        spaced_empty=data.count(b" />") * 2 >= data.count(b"/>"),
+    )
+    if b"></" in data:
+        _keep_open_close_pairs(root, data)
+    return root.getroottree(), layout
+
+
+def _prolog_and_epilog(data: bytes, root: Element) -> tuple[bytes, bytes]:
+    """Raw bytes before the root start tag and after its end tag: we never edit them, so keep them verbatim."""
+    start = 0
+    for token in _TOKENS.finditer(data):
+        if not token.group().startswith((b"<!", b"<?")):
+            start = token.start()
+            break
+    end_tag = b"</" + str(root.tag).encode() + b">"
+    end = data.rfind(end_tag)
+    end = len(data) if end < 0 else end + len(end_tag)
+    if len(root) == 0 and root.text is None and end == len(data):
+        # Self-closing root element: its start tag is the end.
+        end = data.index(b">", start) + 1
+    return data[:start], data[end:]
+
+
+def _keep_open_close_pairs(root: Element, data: bytes) -> None:
+    """Mark elements written as `<a></a>` so lxml does not collapse them to `<a/>` on save."""
+    elements = [el for el in root.iter() if isinstance(el.tag, str)]
+    index = 0
+    previous_start: Element | None = None
+    previous_end = -1
+    for token in _TOKENS.finditer(data):
+        text = token.group()
+        if text.startswith((b"<!", b"<?")):
+            previous_start = None
+            continue
+        if text.startswith(b"</"):
+            if previous_start is not None and token.start() == previous_end and len(previous_start) == 0:
+                if previous_start.text is None:
+                    previous_start.text = ""
+            previous_start = None
+            continue
+        if index >= len(elements):
+            return
+        element = elements[index]
+        index += 1
+        previous_start = None if text.endswith(b"/>") else element
+        previous_end = token.end()
+
+
+def serialize(tree: etree._ElementTree, layout: Layout) -> bytes:
+    """Serialise the tree back to bytes in the file's own style."""
+    body: bytes = etree.tostring(tree.getroot(), encoding="UTF-8", xml_declaration=False, with_tail=False)
+    if layout.spaced_empty:
+        parts = _COMMENT.split(body)
+        # Even indexes are outside comments; libxml2 escapes '>' in text and values, so '/>' only ends tags.
+        parts[::2] = [_UNSPACED_EMPTY.sub(b" />", part) for part in parts[::2]]
+        body = b"".join(parts)
+    if layout.crlf:
+        body = body.replace(b"\n", b"\r\n")
+    return layout.prefix + body + layout.suffix
+
+
+def _indent_of(element: Element) -> str:
+    """The indentation string in front of `element`'s start tag ('' when unknown)."""
+    previous = element.getprevious()
+    parent = element.getparent()
+    before = previous.tail if previous is not None else (parent.text if parent is not None else None)
+    if before and "\n" in before:
+        return before.rsplit("\n", 1)[1]
+    return ""
+
+
+def insert_child(parent: Element, index: int, child: Element) -> None:
+    """Insert `child` at `index` keeping the surrounding pretty-print indentation intact."""
+    indent = _indent_of(parent)
+    unit = "  "
+    children = list(parent)
+    if children:
+        unit = _indent_of(children[0])[len(indent) :] or unit
+    inner = "\n" + indent + unit
+    if not children:
+        if parent.text and parent.text.strip():
+            parent.append(child)
+            return
+        parent.text = inner
+        child.tail = "\n" + indent
+        parent.append(child)
+        return
+    if index >= len(children):
+        last = children[-1]
+        child.tail = last.tail
+        last.tail = inner
+        parent.append(child)
+        return
+    child.tail = inner
+    parent.insert(index, child)
+
+
+def remove_child(child: Element) -> None:
+    """Remove `child`, giving its closing whitespace to the previous sibling when it was last."""
+    parent = child.getparent()
+    if parent is None:
+        return
+    previous = child.getprevious()
+    if child.getnext() is None:
+        if previous is not None:
+            previous.tail = child.tail
+        elif not (child.tail or "").strip():
+            parent.text = None
+            child.tail = None
+    else:
+        tail = child.tail
+        if tail and tail.strip():
+            # Keep meaningful text that followed the element.
+            if previous is not None:
+                previous.tail = (previous.tail or "") + tail
+            else:
+                parent.text = (parent.text or "") + tail
+    parent.remove(child)

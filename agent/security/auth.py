@@ -1,0 +1,65 @@
+"""The authorization middleware: access policies, the access-token check and the caller's key.
+
+Evaluation order as upstream: forbidden (403, empty body) -> access token (403 Unauthorized Bearer)
+-> users (a valid token satisfies every role, see policies) -> read_only (405, empty body).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from agent.api.routing import Handler
+from agent.security.keys import KEY_STORE, PRINCIPAL, SECURITY
+from agent.security.keystore import ApiKey
+from agent.security.policies import READ_METHODS, policy_name, requirement
+from shared.errors import Unauthorized
+
+log = logging.getLogger("iisfleet.agent.security")
+
+_BEARER = "bearer"
+
+
+def current_key(request: web.Request) -> ApiKey | None:
+    """The API key whose token authenticated this request, if any."""
+    return request.get(PRINCIPAL)
+
+
+def bearer_token(request: web.Request) -> tuple[str | None, str]:
+    """(token, where): the token of `Access-Token: Bearer …`, else of `Authorization: Bearer …`."""
+    header = "Access-Token"
+    value = request.headers.get(header)
+    if value is None:
+        header = "Authorization"
+        value = request.headers.get(header)
+        if value is None:
+            return None, "no access token"
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != _BEARER or not token.strip():
+        return None, f"malformed {header} header"
+    return token.strip(), header
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Apply the path's access policy; store the authenticated key under PRINCIPAL."""
+    name = policy_name(request.path)
+    if request.method == "OPTIONS" or name is None:
+        return await handler(request)
+    need = requirement(request.app[SECURITY], name)
+    if need.forbidden:
+        log.warning("refused %s %s: access policy %r is forbidden", request.method, request.path, name)
+        return web.Response(status=403)
+    token, where = bearer_token(request)
+    key = await request.app[KEY_STORE].averify(token) if token is not None else None
+    if key is None and need.token:
+        reason = where if token is None else f"unknown, expired or malformed token in {where}"
+        log.warning("rejected %s %s: %s", request.method, request.path, reason)
+        raise Unauthorized()
+    if need.read_only and request.method not in READ_METHODS:
+        log.info("refused %s %s: access policy %r is read-only", request.method, request.path, name)
+        return web.Response(status=405, headers={"Allow": "GET, HEAD, OPTIONS"})
+    if key is not None:
+        request[PRINCIPAL] = key
+    return await handler(request)

@@ -1,0 +1,62 @@
+"""Access policies (reference 9.7): which policy guards a path and what it demands.
+
+Identity on hosts without Windows authentication (this agent everywhere but an `iis` backend with
+Windows auth, which it does not implement): there is never a Windows identity, so a valid access
+token *is* the identity and satisfies the `users` roles of every policy. `api_keys` says
+`access_key: false` upstream only because Windows authentication protects it; here a valid token is
+required for it too, otherwise anybody who can reach the port could mint keys. The first key is
+made out of band with `iisfleet agent key create`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent.settings import AccessPolicy, SecuritySettings
+
+API = "api"
+API_KEYS = "api_keys"
+SYSTEM = "system"
+
+PUBLIC_PATHS = frozenset({"/api/ping", "/openapi.json"})
+PUBLIC_PREFIXES = ("/downloads/",)
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+_DEFAULTS = {
+    API: AccessPolicy(users="administrators", access_key=True),
+    API_KEYS: AccessPolicy(users="administrators", access_key=False),
+    SYSTEM: AccessPolicy(users="owners", access_key=True),
+}
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def policy_name(path: str) -> str | None:
+    """The policy that guards `path`, or None for public paths."""
+    # Matching is case-insensitive like upstream's routing; a trailing slash does not change the policy.
+    lowered = path.lower()
+    trimmed = lowered.rstrip("/") or "/"
+    if trimmed in PUBLIC_PATHS or lowered.startswith(PUBLIC_PREFIXES):
+        return None
+    if _under(trimmed, "/security"):
+        return API_KEYS
+    if _under(trimmed, "/api/files/locations"):
+        return SYSTEM
+    return API
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """What a policy asks of one request, in upstream's evaluation order."""
+
+    forbidden: bool
+    token: bool
+    read_only: bool
+
+
+def requirement(settings: SecuritySettings, name: str) -> Requirement:
+    """The effective requirement of policy `name` on this host (always a token, see the module doc)."""
+    policy = settings.access_policy.get(name) or _DEFAULTS[name]
+    return Requirement(forbidden=policy.forbidden, token=True, read_only=policy.read_only)
