@@ -165,3 +165,18 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidParameter("body", "A JSON object is required.")
     return body
+
+
+def created_response(request: web.Request, body: dict[str, Any], *, collection: str, resource: str) -> web.Response:
+    """201 with Location: the new resource under its collection path."""
+    return json_response(request, body, status=201, resource=resource, location=f"{collection}/{body['id']}")
+
+
+def updated_response(
+    request: web.Request, body: dict[str, Any], *, old_id: str, collection: str, resource: str
+) -> web.Response:
+    """200, or 209 with the new Location when the update changed the resource's id."""
+    if body["id"] == old_id:
+        return json_response(request, body, resource=resource)
+    location = f"{collection}/{body['id']}"
+    return json_response(request, body, status=STATUS_ID_CHANGED, resource=resource, location=location)

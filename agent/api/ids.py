@@ -50,6 +50,7 @@ class IdCodec:
     def _iv(self, purpose: str) -> bytes:
         return hmac.new(self._key, purpose.encode(), hashlib.sha256).digest()[:16]
 
+    @lru_cache(maxsize=65536)  # noqa: B019 - ids are rendered on every list; AES per item dominated list cost
     def encode(self, purpose: Purpose, plaintext: str) -> str:
         """The id of `plaintext` for `purpose`."""
         padder = padding.PKCS7(128).padder()

@@ -26,9 +26,18 @@ class ServerIndex:
     sites_by_name: dict[str, ConfigElement] = field(default_factory=dict)
     pools: list[ConfigElement] = field(default_factory=list)
     pools_by_name: dict[str, ConfigElement] = field(default_factory=dict)
-    apps_by_pool: dict[str, list[tuple[ConfigElement, ConfigElement]]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
+    _apps_by_pool: dict[str, list[tuple[ConfigElement, ConfigElement]]] | None = None
+
+    @property
+    def apps_by_pool(self) -> dict[str, list[tuple[ConfigElement, ConfigElement]]]:
+        """(site, application) pairs by lower-cased pool name; built on first use, as few requests need it."""
+        if self._apps_by_pool is None:
+            grouped: dict[str, list[tuple[ConfigElement, ConfigElement]]] = defaultdict(list)
+            for site in self.sites:
+                for app in site.collection():
+                    grouped[str(app.get("applicationPool")).lower()].append((site, app))
+            self._apps_by_pool = grouped
+        return self._apps_by_pool
 
     def site(self, key: int) -> ConfigElement | None:
         """The site with IIS id `key`."""
@@ -48,7 +57,8 @@ _CACHE: weakref.WeakKeyDictionary[ConfigStore, ServerIndex] = weakref.WeakKeyDic
 
 def site_key(site: ConfigElement) -> int:
     """The IIS id of a site element."""
-    return int(site.get("id"))
+    raw = site.get_raw("id")  # raw text: this runs for every site on every index build
+    return int(raw) if raw and raw.isdigit() else 0
 
 
 def build_index(store: ConfigStore) -> ServerIndex:
@@ -57,12 +67,10 @@ def build_index(store: ConfigStore) -> ServerIndex:
     for site in store.section(SITES).collection():
         index.sites.append(site)
         index.sites_by_key.setdefault(site_key(site), site)
-        index.sites_by_name.setdefault(str(site.get("name")).lower(), site)
-        for app in site.collection():
-            index.apps_by_pool[str(app.get("applicationPool")).lower()].append((site, app))
+        index.sites_by_name.setdefault((site.get_raw("name") or "").lower(), site)
     for pool in store.section(POOLS).collection():
         index.pools.append(pool)
-        index.pools_by_name.setdefault(str(pool.get("name")).lower(), pool)
+        index.pools_by_name.setdefault((pool.get_raw("name") or "").lower(), pool)
     return index
 
 

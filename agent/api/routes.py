@@ -59,4 +59,6 @@ API_ROUTES: tuple[Route, ...] = (
 ROUTES: tuple[Route, ...] = (
     *API_ROUTES,
     get("/openapi.json", openapi_handler(API_ROUTES, "0.1.0"), "This OpenAPI document", "meta"),
+    # The web manager opens {url}/ping in a popup so the browser accepts the agent's certificate.
+    get("/ping", webserver.ping, "Certificate-acceptance page for browsers (no token)", "meta"),
 )

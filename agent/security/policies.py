@@ -18,7 +18,7 @@ API = "api"
 API_KEYS = "api_keys"
 SYSTEM = "system"
 
-PUBLIC_PATHS = frozenset({"/api/ping", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/api/ping", "/ping", "/openapi.json"})
 PUBLIC_PREFIXES = ("/downloads/",)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

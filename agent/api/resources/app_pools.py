@@ -9,7 +9,7 @@ from aiohttp import web
 
 from agent.api import mapping
 from agent.api.context import Ctx, context
-from agent.api.http import STATUS_ID_CHANGED, json_response, list_response, read_json, render
+from agent.api.http import created_response, json_response, list_response, read_json, render, updated_response
 from agent.api.ids import Purpose
 from agent.api.index import POOLS, SITES
 from agent.api.mapping import Attr, Bool, Enum, Flags, HexMask, Int, Minutes, Seconds, Str
@@ -218,8 +218,7 @@ async def create_app_pool(request: web.Request) -> web.StreamResponse:
     created = ctx.index.pool(name)
     if created is None:
         raise NotFound(name="application_pool")
-    location = f"{POOLS_PATH}/{pool_id(ctx, name)}"
-    return json_response(request, model(ctx, created), status=201, resource=RESOURCE, location=location)
+    return created_response(request, model(ctx, created), collection=POOLS_PATH, resource=RESOURCE)
 
 
 async def update_app_pool(request: web.Request) -> web.StreamResponse:
@@ -237,15 +236,7 @@ async def update_app_pool(request: web.Request) -> web.StreamResponse:
     updated = ctx.index.pool(name)
     if updated is None:
         raise NotFound(name="application_pool")
-    new_id = pool_id(ctx, name)
-    changed = new_id != old_id
-    return json_response(
-        request,
-        model(ctx, updated),
-        status=STATUS_ID_CHANGED if changed else 200,
-        resource=RESOURCE,
-        location=f"{POOLS_PATH}/{new_id}" if changed else None,
-    )
+    return updated_response(request, model(ctx, updated), old_id=old_id, collection=POOLS_PATH, resource=RESOURCE)
 
 
 async def delete_app_pool(request: web.Request) -> web.StreamResponse:

@@ -7,10 +7,9 @@ from typing import Any
 from aiohttp import web
 
 from agent.api.context import Ctx, context
-from agent.api.http import STATUS_ID_CHANGED, json_response, list_response, read_json, render
+from agent.api.http import created_response, json_response, list_response, read_json, render, updated_response
 from agent.api.ids import Purpose
 from agent.api.index import site_key
-from agent.api.mapping import Enum
 from agent.api.resources.physical_paths import validate_physical_path
 from agent.api.resources.refs import VDIRS_PATH, app_ref, find_app, find_site, reference_id, site_ref
 from agent.api.resources.scope import app_from_scope
@@ -21,7 +20,6 @@ from shared.errors import AlreadyExists, InvalidParameter, NotFound
 RESOURCE = "Microsoft.WebServer.VirtualDirectory"
 REF_FIELDS = ("location", "id", "path")
 LOGON = {"interactive": "Interactive", "batch": "Batch", "network": "Network", "network_cleartext": "ClearText"}
-LOGON_ENUM = Enum(tuple(LOGON.values()))
 Item = tuple[ConfigElement, ConfigElement, ConfigElement]  # site, application, virtual directory
 
 
@@ -59,6 +57,11 @@ def links(ctx: Ctx, item: Item) -> dict[str, str]:
     return {"self": f"{VDIRS_PATH}/{vdir_id(ctx, *item)}"}
 
 
+def model(ctx: Ctx, item: Item) -> dict[str, Any]:
+    """The full model (or the `fields=` selection of it)."""
+    return render(ctx, item, GETTERS, ctx.fields, GETTERS.keys(), links, hal=ctx.hal)
+
+
 def find_vdir(ctx: Ctx, resource_id: str) -> Item:
     """The (site, app, vdir) behind an id; 404 when any is gone."""
     vdir_path, app_path, key = ctx.codec.decode_parts(Purpose.VDIR, resource_id, 3)
@@ -92,9 +95,7 @@ async def list_vdirs(request: web.Request) -> web.StreamResponse:
 async def get_vdir(request: web.Request) -> web.StreamResponse:
     """GET /api/webserver/virtual-directories/{id}."""
     ctx = context(request)
-    item = find_vdir(ctx, request.match_info["id"])
-    return json_response(request, render(ctx, item, GETTERS, ctx.fields, GETTERS.keys(), links, hal=ctx.hal),
-                         resource=RESOURCE)
+    return json_response(request, model(ctx, find_vdir(ctx, request.match_info["id"])), resource=RESOURCE)
 
 
 def _parent(ctx: Ctx, request: web.Request, body: dict[str, Any]) -> tuple[ConfigElement, ConfigElement]:
@@ -169,9 +170,7 @@ async def create_vdir(request: web.Request) -> web.StreamResponse:
         vdir = app.collection().add({"path": plan["path"]})
         _apply(ctx, vdir, plan)
         new_id = vdir_id(ctx, site, app, vdir)
-    item = find_vdir(ctx, new_id)
-    return json_response(request, render(ctx, item, GETTERS, ctx.fields, GETTERS.keys(), links, hal=ctx.hal),
-                         status=201, resource=RESOURCE, location=f"{VDIRS_PATH}/{new_id}")
+    return created_response(request, model(ctx, find_vdir(ctx, new_id)), collection=VDIRS_PATH, resource=RESOURCE)
 
 
 async def update_vdir(request: web.Request) -> web.StreamResponse:
@@ -183,15 +182,8 @@ async def update_vdir(request: web.Request) -> web.StreamResponse:
         site, app, vdir = find_vdir(ctx, old_id)
         _apply(ctx, vdir, _validate(ctx, body, app, vdir))
         new_id = vdir_id(ctx, site, app, vdir)
-    item = find_vdir(ctx, new_id)
-    changed = new_id != old_id
-    return json_response(
-        request,
-        render(ctx, item, GETTERS, ctx.fields, GETTERS.keys(), links, hal=ctx.hal),
-        status=STATUS_ID_CHANGED if changed else 200,
-        resource=RESOURCE,
-        location=f"{VDIRS_PATH}/{new_id}" if changed else None,
-    )
+    body = model(ctx, find_vdir(ctx, new_id))
+    return updated_response(request, body, old_id=old_id, collection=VDIRS_PATH, resource=RESOURCE)
 
 
 async def delete_vdir(request: web.Request) -> web.StreamResponse:

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from agent.api.context import Ctx, context
-from agent.api.http import STATUS_ID_CHANGED, json_response, list_response, read_json, render
+from agent.api.http import created_response, json_response, list_response, read_json, render, updated_response
 from agent.api.ids import Purpose
 from agent.api.resources.physical_paths import validate_physical_path
 from agent.api.resources.refs import (
@@ -163,8 +163,7 @@ async def create_webapp(request: web.Request) -> web.StreamResponse:
         _apply(app, plan)
         item = (site, app)
         aid = app_id(ctx, *item)
-    item = find_app(ctx, aid)
-    return json_response(request, model(ctx, item), status=201, resource=RESOURCE, location=f"{WEBAPPS_PATH}/{aid}")
+    return created_response(request, model(ctx, find_app(ctx, aid)), collection=WEBAPPS_PATH, resource=RESOURCE)
 
 
 async def update_webapp(request: web.Request) -> web.StreamResponse:
@@ -176,15 +175,8 @@ async def update_webapp(request: web.Request) -> web.StreamResponse:
         site, app = find_app(ctx, old_id)
         _apply(app, _validate(ctx, body, site, app))
         new_id = app_id(ctx, site, app)
-    item = find_app(ctx, new_id)
-    changed = new_id != old_id
-    return json_response(
-        request,
-        model(ctx, item),
-        status=STATUS_ID_CHANGED if changed else 200,
-        resource=RESOURCE,
-        location=f"{WEBAPPS_PATH}/{new_id}" if changed else None,
-    )
+    body = model(ctx, find_app(ctx, new_id))
+    return updated_response(request, body, old_id=old_id, collection=WEBAPPS_PATH, resource=RESOURCE)
 
 
 async def delete_webapp(request: web.Request) -> web.StreamResponse:

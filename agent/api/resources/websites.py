@@ -8,7 +8,7 @@ from aiohttp import web
 
 from agent.api import mapping
 from agent.api.context import Ctx, context
-from agent.api.http import STATUS_ID_CHANGED, json_response, list_response, read_json, render
+from agent.api.http import created_response, json_response, list_response, read_json, render, updated_response
 from agent.api.ids import Purpose
 from agent.api.index import SITES, site_key
 from agent.api.mapping import Attr, Bool, Int, Seconds
@@ -187,8 +187,7 @@ async def create_website(request: web.Request) -> web.StreamResponse:
     created = ctx.index.site(key)
     if created is None:
         raise NotFound(name="site")
-    sid = site_id(ctx, created)
-    return json_response(request, model(ctx, created), status=201, resource=RESOURCE, location=f"{SITES_PATH}/{sid}")
+    return created_response(request, model(ctx, created), collection=SITES_PATH, resource=RESOURCE)
 
 
 async def update_website(request: web.Request) -> web.StreamResponse:
@@ -205,10 +204,7 @@ async def update_website(request: web.Request) -> web.StreamResponse:
     updated = ctx.index.site(key)
     if updated is None:
         raise NotFound(name="site")
-    new_id = site_id(ctx, updated)
-    status = STATUS_ID_CHANGED if new_id != old_id else 200
-    location = f"{SITES_PATH}/{new_id}" if new_id != old_id else None
-    return json_response(request, model(ctx, updated), status=status, resource=RESOURCE, location=location)
+    return updated_response(request, model(ctx, updated), old_id=old_id, collection=SITES_PATH, resource=RESOURCE)
 
 
 async def delete_website(request: web.Request) -> web.StreamResponse:
