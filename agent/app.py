@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
@@ -12,6 +13,7 @@ from agent.api.routes import ROUTES
 from agent.api.routing import register
 from agent.files.locations import FileLocations
 from agent.hosting.base import Host, UnavailableHost
+from agent.hosting.embedded import EmbeddedHost
 from agent.iisconfig import ConfigStore, write_stock_config
 from agent.keys import CONFIG_STORE, FILE_LOCATIONS, HOST, ID_CODEC, SECRET_BOX, SETTINGS, STATE_DIR
 from agent.security.audit import audit_middleware
@@ -34,8 +36,14 @@ def open_config_store(state_dir: Path) -> ConfigStore:
     return store
 
 
-def build_app(state_dir: Path, settings: AgentSettings, *, host: Host | None = None) -> web.Application:
-    """The agent application: middlewares in request order, then the routing table."""
+def build_app(
+    state_dir: Path, settings: AgentSettings, *, host: Host | None = None, address: str | None = None
+) -> web.Application:
+    """The agent application: middlewares in request order, then the routing table.
+
+    With `address` (the agent's listen address, which `*` bindings mean) and the embedded backend, the app
+    runs the embedded web host for its lifetime; without it, runtime state is unavailable (tests, tools).
+    """
     # CORS is outermost so its headers survive errors; audit is innermost so it only sees successes.
     app = web.Application(
         middlewares=[cors_middleware, error_middleware, auth_middleware, audit_middleware],
@@ -44,10 +52,21 @@ def build_app(state_dir: Path, settings: AgentSettings, *, host: Host | None = N
     app[SETTINGS] = settings
     app[STATE_DIR] = state_dir
     app[ID_CODEC] = IdCodec(settings.host_id)
-    app[CONFIG_STORE] = open_config_store(state_dir)
+    app[CONFIG_STORE] = store = open_config_store(state_dir)
+    if host is None and address is not None and settings.iisfleet.host_backend == "embedded":
+        host = EmbeddedHost(store, state_dir, address)
+        app.cleanup_ctx.append(_run_embedded_host)
     app[HOST] = host or UnavailableHost()
     app[FILE_LOCATIONS] = FileLocations(settings.files)
     app[SECRET_BOX] = SecretBox(state_dir / "secrets.key")
     install_security(app, settings, state_dir)
     register(app.router, ROUTES)
     return app
+
+
+async def _run_embedded_host(app: web.Application) -> AsyncIterator[None]:
+    host = app[HOST]
+    assert isinstance(host, EmbeddedHost)
+    await host.start()
+    yield
+    await host.close()

@@ -83,7 +83,7 @@ async def _serve(state_dir: Path, settings: object, address: str, port: int) -> 
     from agent.settings import AgentSettings
 
     assert isinstance(settings, AgentSettings)
-    app = build_app(state_dir, settings)
+    app = build_app(state_dir, settings, address=address)
     ssl_context = server_ssl_context(state_dir, settings, [address])
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()

@@ -1,0 +1,8 @@
+"""The embedded host: a supervisor (HTTP.sys + WAS roles) and worker processes running IIS-named modules."""
+
+from __future__ import annotations
+
+from agent.hosting.embedded.host import EmbeddedHost
+from agent.hosting.embedded.stats import HostSnapshot, PoolSnapshot, RequestSnapshot, SiteSnapshot, WorkerSnapshot
+
+__all__ = ["EmbeddedHost", "HostSnapshot", "PoolSnapshot", "RequestSnapshot", "SiteSnapshot", "WorkerSnapshot"]

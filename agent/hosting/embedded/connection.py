@@ -1,0 +1,143 @@
+"""One client connection in the role of HTTP.sys: read heads, enforce limits, route, proxy to a worker.
+
+Design (reverse proxy over unix sockets, not fd passing): the supervisor stays on the byte path so that
+TLS termination, maxBandwidth, maxConnections, exact byte counters, W3C logging and per-request routing
+of keep-alive connections across pools live in one place, and a recycle never closes a client connection
+(new requests go to the new worker while the old one drains its own unix connections). Workers still send
+files with sendfile(2) (aiohttp FileResponse) into the unix socket; bench/embedded_* measures the cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Protocol
+
+from agent.hosting.embedded import http1
+from agent.hosting.embedded.exchange import ClientGone, Exchange
+from agent.hosting.embedded.pool import AppPool
+from agent.hosting.embedded.runtime import InFlight, SiteRuntime
+
+log = logging.getLogger("iisfleet.hosting.http")
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 1 << 20
+
+
+class Dispatch(Protocol):
+    """What a connection needs from the supervisor."""
+
+    config_version: str
+    inflight: dict[int, InFlight]
+
+    def pool(self, name: str) -> AppPool | None:
+        """The runtime pool by name (case-insensitive)."""
+        ...
+
+
+class Connection:
+    """Serves the requests of one accepted client connection in order."""
+
+    def __init__(self, listener: ListenerLike, dispatch: Dispatch, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:  # fmt: skip
+        self.listener = listener
+        self.dispatch = dispatch
+        self.reader = reader
+        self.writer = writer
+        peer = writer.get_extra_info("peername") or ("", 0)
+        local = writer.get_extra_info("sockname") or ("", 0)
+        self.client_ip, self.client_port = str(peer[0]), int(peer[1])
+        self.local_ip, self.local_port = str(local[0]), int(local[1])
+        self.tls = writer.get_extra_info("sslcontext") is not None
+        self.site: SiteRuntime | None = None
+
+    async def serve(self) -> None:
+        """Loop over keep-alive requests until either side closes."""
+        try:
+            while await self._one():
+                pass
+        except (ClientGone, ConnectionError, TimeoutError):
+            pass
+        finally:
+            if self.site is not None:
+                self.site.counters.connections_current -= 1
+            self.writer.close()
+            with contextlib.suppress(ConnectionError, TimeoutError, OSError):
+                async with asyncio.timeout(5):
+                    await self.writer.wait_closed()
+
+    async def send(self, data: bytes, site: SiteRuntime | None = None) -> None:
+        if site is not None:
+            await site.throttle.consume(len(data))
+            site.counters.bytes_sent += len(data)
+        self.writer.write(data)
+        async with asyncio.timeout(self.listener.timeout()):
+            await self.writer.drain()
+
+    async def _read_head(self) -> bytes | None:
+        try:
+            async with asyncio.timeout(self.listener.timeout()):
+                data = await self.reader.readuntil(b"\r\n\r\n")
+        except TimeoutError:
+            return None  # idle keep-alive or a slow (slowloris) client: HTTP.sys just closes
+        except asyncio.IncompleteReadError as err:
+            if err.partial.strip():
+                await self._reject(http1.BadRequest(400, "Bad Request", "The request is badly formed."))
+            return None
+        except asyncio.LimitOverrunError:
+            await self._reject(http1.BadRequest(400, "Bad Request - Request Too Long",
+                                                "The size of the request headers is too long."))  # fmt: skip
+            return None
+        return data.lstrip(b"\r\n")
+
+    async def _reject(self, err: http1.BadRequest) -> None:
+        with contextlib.suppress(ConnectionError, TimeoutError, OSError):
+            await self.send(http1.error_response(err.status, err.reason, err.message))
+            # Lingering close: closing with unread input makes the kernel send RST, which can destroy the
+            # error response before the client reads it. Half-close, then discard input for a moment.
+            if self.writer.can_write_eof():
+                self.writer.write_eof()
+            async with asyncio.timeout(LINGER_SECONDS):
+                discarded = 0
+                while discarded < LINGER_BYTES and (chunk := await self.reader.read(65536)):
+                    discarded += len(chunk)
+
+    async def _one(self) -> bool:
+        data = await self._read_head()
+        if data is None:
+            return False
+        try:
+            if len(data) > http1.MAX_HEAD_BYTES:
+                raise http1.BadRequest(400, "Bad Request - Request Too Long",
+                                       "The size of the request headers is too long.")  # fmt: skip
+            head = http1.parse_head(data)
+        except http1.BadRequest as err:
+            await self._reject(err)
+            return False
+        site = self.listener.route(http1.host_name(head.host))
+        if site is None:
+            await self._reject(http1.BadRequest(400, "Bad Request - Invalid Hostname",
+                                                "The request hostname is invalid."))  # fmt: skip
+            return False
+        if self.site is None:
+            limit = site.spec.max_connections
+            if site.counters.connections_current >= limit:
+                site.counters.connection_attempts_refused += 1
+                await self.send(http1.service_unavailable(close=True))
+                return False
+            self.site = site
+            site.counters.connections_current += 1
+            site.counters.connections_total += 1
+        return await Exchange(self, site, head, len(data)).run()
+
+
+class ListenerLike(Protocol):
+    """What a connection needs from its listener."""
+
+    def route(self, host: str) -> SiteRuntime | None:
+        """The site bound to this endpoint for a host name."""
+        ...
+
+    def timeout(self) -> float:
+        """Header-wait / keep-alive idle timeout in seconds."""
+        ...

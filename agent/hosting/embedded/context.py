@@ -1,0 +1,91 @@
+"""HttpContext: one request inside a worker, and ConfigView: effective settings cached per generation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from agent.hosting.embedded.errors import WIN32, error_html
+from agent.hosting.embedded.model import AppSpec, ServerSpec, read_server
+
+T = TypeVar("T")
+SERVER_HEADER = "Microsoft-IIS/10.0"
+# Settings are cached per (section, config path); a generation change clears the cache, a cap bounds it.
+CACHE_LIMIT = 8192
+
+
+class ConfigView:
+    """Effective configuration for the worker, turned into module settings once per generation."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self._generation = -1
+        self._cache: dict[tuple[str, str, Callable[..., Any]], Any] = {}
+        self._server: ServerSpec | None = None
+
+    def _check(self) -> None:
+        if self.store.generation != self._generation:
+            self._generation = self.store.generation
+            self._cache.clear()
+            self._server = None
+
+    def settings(self, section: str, path: str, loader: Callable[[Any], T]) -> T:
+        """loader(effective section at `path`), computed once per generation."""
+        self._check()
+        key = (section, path, loader)
+        try:
+            return self._cache[key]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        if len(self._cache) >= CACHE_LIMIT:
+            self._cache.clear()
+        value = self._cache[key] = loader(self.store.effective_section(section, path))
+        return value
+
+    def server(self) -> ServerSpec:
+        """Sites and pools of the current generation."""
+        self._check()
+        if self._server is None:
+            self._server = read_server(self.store, "")
+        return self._server
+
+
+@dataclass(slots=True, eq=False)
+class HttpContext:
+    """What pipeline modules see and change for one request."""
+
+    request: web.BaseRequest
+    config: ConfigView
+    site: str
+    site_id: int
+    app: AppSpec | None
+    url_path: str
+    physical_path: str | None
+    config_path: str
+    response: web.StreamResponse | None = None
+    substatus: int = 0
+    win32: int = 0
+    user: str = ""
+    log_enabled: bool = True
+    stage: str = ""
+    completed: bool = False
+    items: dict[str, Any] = field(default_factory=dict)
+
+    def settings(self, section: str, loader: Callable[[Any], T]) -> T:
+        """A module's settings from `section` at this request's config path (cached per generation)."""
+        return self.config.settings(section, self.config_path, loader)
+
+    def complete(self) -> None:
+        """Skip the remaining stages up to logging (IIS CompleteRequest)."""
+        self.completed = True
+
+    def error(self, status: int, substatus: int = 0, *, headers: dict[str, str] | None = None) -> None:
+        """Answer with IIS's error page for status.substatus and complete the request."""
+        body = error_html(status, substatus) if self.request.method != "HEAD" else ""
+        self.response = web.Response(status=status, text=body, content_type="text/html", headers=headers)
+        self.substatus = substatus
+        self.win32 = WIN32.get((status, substatus), 0)
+        self.complete()

@@ -1,0 +1,61 @@
+"""DefaultDocumentModule: a directory URL is served by the first existing defaultDocument file."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from agent.hosting.embedded.context import HttpContext
+
+SECTION = "system.webServer/defaultDocument"
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultDocumentSettings:
+    """enabled and the files, in order."""
+
+    enabled: bool
+    files: tuple[str, ...]
+
+
+def load(section: Any) -> DefaultDocumentSettings:
+    """Read the effective section once per generation and path."""
+    return DefaultDocumentSettings(
+        bool(section.get("enabled")), tuple(str(f.get("value")) for f in section.collection("files"))
+    )
+
+
+def courtesy_redirect(ctx: HttpContext) -> bool:
+    """IIS redirects `/dir` to `/dir/` before serving a directory; True when it did."""
+    if ctx.url_path.endswith("/"):
+        return False
+    query = ctx.request.query_string
+    location = ctx.request.raw_path.partition("?")[0] + "/" + (f"?{query}" if query else "")
+    ctx.response = web.Response(status=301, headers={"Location": location}, content_type="text/html",
+                                text=f'<head><title>Document Moved</title></head>\n<body><h1>Object Moved</h1>'
+                                f'This document may be found <a HREF="{location}">here</a></body>')  # fmt: skip
+    ctx.complete()
+    return True
+
+
+class DefaultDocumentModule:
+    """Rewrites a directory request to its default document, which StaticFileModule then serves."""
+
+    def execute_request_handler(self, ctx: HttpContext) -> None:
+        """Pick the first default document that exists."""
+        if ctx.response is not None or ctx.physical_path is None or not os.path.isdir(ctx.physical_path):
+            return
+        if courtesy_redirect(ctx):
+            return
+        rules = ctx.settings(SECTION, load)
+        if not rules.enabled:
+            return
+        for name in rules.files:
+            candidate = os.path.join(ctx.physical_path, name)
+            if os.path.isfile(candidate):
+                ctx.physical_path = candidate
+                ctx.url_path += name
+                return

@@ -1,0 +1,99 @@
+"""The integrated request pipeline: IIS stages in order, modules called by stage-named methods.
+
+Stages are IIS's request notifications (BeginRequest ... EndRequest) spelled as method names. A module is a
+plain class with methods for the stages it cares about; dispatch is getattr, so one file + one registry row
+adds a module. Every call runs inside `safecall`: a failing module is logged by name and answers 500, and
+the worker keeps serving.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from agent.hosting.embedded.context import HttpContext
+from agent.hosting.embedded.registry import enabled_modules, resolve
+
+log = logging.getLogger("iisfleet.hosting.pipeline")
+
+STAGES = (
+    "begin_request", "authenticate_request", "authorize_request", "resolve_request_cache", "map_request_handler",
+    "acquire_request_state", "pre_execute_request_handler", "execute_request_handler", "release_request_state",
+    "update_request_cache", "send_response", "log_request", "end_request",
+)  # fmt: skip
+# After ctx.complete() IIS skips to these notifications.
+FINAL_STAGES = frozenset({"send_response", "log_request", "end_request"})
+MODULES_SECTION = "system.webServer/modules"
+
+Handler = Callable[[HttpContext], Any]
+
+
+async def safecall(module: str, method: Handler, ctx: HttpContext) -> None:
+    """Call one module method; an exception becomes a logged 500, never a dead worker."""
+    try:
+        result = method(ctx)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        log.exception("module %s failed in %s for %s", module, ctx.stage, ctx.request.path)
+        ctx.error(500)
+
+
+class Pipeline:
+    """The stage table of one ordered module list."""
+
+    def __init__(self, modules: list[object]) -> None:
+        self.modules = modules
+        self.table: dict[str, list[tuple[str, Handler]]] = {
+            stage: [(type(m).__name__, getattr(m, stage)) for m in modules if callable(getattr(m, stage, None))]
+            for stage in STAGES
+        }
+
+    async def run(self, ctx: HttpContext) -> web.StreamResponse:
+        """Run every stage; the response a module set (404 when no handler answered)."""
+        for stage in STAGES:
+            if ctx.completed and stage not in FINAL_STAGES:
+                continue
+            ctx.stage = stage
+            for name, method in self.table[stage]:
+                await safecall(name, method, ctx)
+                if ctx.completed and stage not in FINAL_STAGES:
+                    break
+            if stage == "execute_request_handler" and ctx.response is None:
+                ctx.error(404)
+        assert ctx.response is not None
+        return ctx.response
+
+
+def _module_names(section: Any) -> tuple[str, ...] | None:
+    try:
+        return tuple(str(item.get("name")) for item in section.collection())
+    except (KeyError, ValueError, AttributeError):
+        return None
+
+
+class PipelineFactory:
+    """Module instances (one per worker) and pipelines per enabled-module list."""
+
+    def __init__(self) -> None:
+        self._instances: dict[str, object] = {}
+        self._pipelines: dict[tuple[str, ...], Pipeline] = {}
+
+    def for_request(self, ctx: HttpContext) -> Pipeline:
+        """The pipeline for the <modules> list effective at the request's path."""
+        names = tuple(enabled_modules(ctx.settings(MODULES_SECTION, _module_names)))
+        pipeline = self._pipelines.get(names)
+        if pipeline is None:
+            modules = [self._instance(name) for name in names]
+            pipeline = self._pipelines[names] = Pipeline(modules)
+        return pipeline
+
+    def _instance(self, name: str) -> object:
+        instance = self._instances.get(name)
+        if instance is None:
+            instance = self._instances[name] = resolve(name)()
+        return instance

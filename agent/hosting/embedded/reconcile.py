@@ -1,0 +1,134 @@
+"""Reconcile the running host with a configuration generation: bind, rebind, start, stop, recycle."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import ssl
+from typing import TYPE_CHECKING
+
+from agent.hosting.base import RuntimeStatus
+from agent.hosting.embedded.listener import Listener, load_certificate
+from agent.hosting.embedded.model import ServerSpec, read_server
+from agent.hosting.embedded.pool import AppPool
+from agent.hosting.embedded.runtime import SiteRuntime
+from shared.errors import ServerError
+
+if TYPE_CHECKING:
+    from agent.hosting.embedded.host import EmbeddedHost
+
+log = logging.getLogger("iisfleet.hosting")
+
+
+class Reconciler:
+    """Applies ServerSpec differences to the host's sites, pools and listeners."""
+
+    def __init__(self, host: EmbeddedHost) -> None:
+        self.host = host
+        self.generation = -1
+        self.spec: ServerSpec | None = None
+
+    async def apply(self, *, initial: bool) -> None:
+        """Read the store's current generation and converge on it."""
+        host = self.host
+        self.generation = host.store.generation
+        spec = read_server(host.store, host.address)
+        try:
+            stat = os.stat(host.config_path)
+            host.config_version = f"{stat.st_mtime_ns}-{stat.st_size}-{self.generation}"
+        except OSError:
+            host.config_version = str(self.generation)
+        await self._pools(spec, initial)
+        await self._sites(spec, initial)
+        self.spec = spec
+
+    async def _pools(self, spec: ServerSpec, initial: bool) -> None:
+        host = self.host
+        for key in [k for k in host.pools if k not in spec.pools]:
+            gone = host.pools.pop(key)
+            log.info("application pool %r was deleted: stopping it", gone.spec.name)
+            await gone.stop()
+        for key, pool_spec in spec.pools.items():
+            pool = host.pools.get(key)
+            if pool is None:
+                pool = host.pools[key] = AppPool(pool_spec, host.run_dir, host.config_path)
+                if pool_spec.auto_start:
+                    await pool.start()
+            elif pool.update(pool_spec) and pool.state == RuntimeStatus.STARTED:
+                await pool.recycle("configuration change")
+        if initial:
+            for key, pool in host.pools.items():
+                if pool.state == RuntimeStatus.STOPPED and spec.pools[key].auto_start:
+                    await pool.start()
+
+    async def _sites(self, spec: ServerSpec, initial: bool) -> None:
+        host = self.host
+        for key in [k for k in host.sites if k not in spec.sites]:
+            deleted = host.sites.pop(key)
+            log.info("site %r was deleted: releasing its bindings", deleted.spec.name)
+            await self.unbind(deleted)
+            deleted.log.flush()
+            deleted.log.close()
+        for key, site_spec in spec.sites.items():
+            site = host.sites.get(key)
+            if site is None:
+                site = host.sites[key] = SiteRuntime(site_spec, host.state_dir)
+                if site_spec.auto_start:
+                    await self.bind(site)
+                continue
+            rebind = site.spec.bindings != site_spec.bindings and site.state == RuntimeStatus.STARTED
+            if rebind:
+                await self.unbind(site)
+            site.update(site_spec, host.state_dir)
+            if rebind or (initial and site_spec.auto_start and site.state == RuntimeStatus.STOPPED):
+                await self.bind(site)
+
+    async def bind(self, site: SiteRuntime, *, strict: bool = False) -> None:
+        """Start a site on its bindings; on failure it stays stopped (and `strict` raises)."""
+        if site.state == RuntimeStatus.STARTED:
+            return
+        host = self.host
+        added: list[Listener] = []
+        try:
+            for binding in site.spec.bindings:
+                key = (binding.protocol, binding.ip, binding.port)
+                listener = host.listeners.get(key)
+                if listener is None:
+                    context = None
+                    if binding.protocol == "https":
+                        context = load_certificate(host.state_dir, binding.certificate or binding.host)
+                    listener = Listener(binding.protocol, binding.ip, binding.port, host, context)
+                    await listener.open()
+                    host.listeners[key] = listener
+                other = listener.sites.get(binding.host)
+                if other is not None and other is not site:
+                    raise OSError(errno.EADDRINUSE, f"the binding is already used by site {other.spec.name!r}")
+                listener.sites[binding.host] = site
+                added.append(listener)
+        except (OSError, ssl.SSLError) as err:
+            for listener in added:
+                listener.drop_site(site)
+            await self._close_unused()
+            site.state = RuntimeStatus.STOPPED
+            site.error = f"cannot bind {binding.protocol}://{binding.ip}:{binding.port} ({binding.host or '*'}): {err}"
+            log.error("site %r failed to start: %s", site.spec.name, site.error)
+            if strict:
+                raise ServerError(name="site", detail=f"Site {site.spec.name!r} failed to start: {site.error}") from err
+            return
+        site.state = RuntimeStatus.STARTED
+        site.error = ""
+        log.info("site %r started on %d binding(s)", site.spec.name, len(site.spec.bindings))
+
+    async def unbind(self, site: SiteRuntime) -> None:
+        """Stop a site: remove it from its listeners and close listeners nobody uses."""
+        for listener in list(self.host.listeners.values()):
+            listener.drop_site(site)
+        await self._close_unused()
+        site.state = RuntimeStatus.STOPPED
+
+    async def _close_unused(self) -> None:
+        for key, listener in list(self.host.listeners.items()):
+            if not listener.sites:
+                del self.host.listeners[key]
+                await listener.close()

@@ -1,0 +1,65 @@
+"""MODULES: IIS module name → "package.module:Class", resolved lazily (adding a module is one file + one row)."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import logging
+from collections.abc import Iterable
+
+log = logging.getLogger("iisfleet.hosting.modules")
+_BASE = "agent.hosting.embedded.modules"
+
+# Row order is call order within a stage (IIS runs its StaticFile handler as StaticFile, DefaultDocument,
+# DirectoryListing; here the directory handlers come first so StaticFileModule can answer 403.14/404).
+MODULES: dict[str, str] = {
+    "RequestFilteringModule": f"{_BASE}.request_filtering:RequestFilteringModule",
+    "AnonymousAuthenticationModule": f"{_BASE}.anonymous_auth:AnonymousAuthenticationModule",
+    "DefaultDocumentModule": f"{_BASE}.default_document:DefaultDocumentModule",
+    "DirectoryListingModule": f"{_BASE}.directory_listing:DirectoryListingModule",
+    "StaticFileModule": f"{_BASE}.static_file:StaticFileModule",
+    "ProtocolSupportModule": f"{_BASE}.protocol_support:ProtocolSupportModule",
+    "HttpLoggingModule": f"{_BASE}.http_logging:HttpLoggingModule",
+}
+# IIS modules a stock config lists that this host has no implementation of (yet); skipped quietly.
+NOT_IMPLEMENTED = frozenset({
+    "UriCacheModule", "TokenCacheModule", "StaticCompressionModule", "DynamicCompressionModule",
+    "HttpRedirectionModule", "IpRestrictionModule", "CustomErrorModule", "RequestMonitorModule",
+    "HttpCacheModule", "FileCacheModule", "BasicAuthenticationModule", "WindowsAuthenticationModule",
+    "DigestAuthenticationModule", "ServerSideIncludeModule", "CgiModule", "FastCgiModule", "IsapiModule",
+    "IsapiFilterModule", "ConfigurationValidationModule", "FailedRequestsTracingModule", "UrlAuthorizationModule",
+    "CertificateMappingAuthenticationModule", "IISCertificateMappingAuthenticationModule", "ManagedEngine",
+    "ManagedEngineV4.0_32bit", "ManagedEngineV4.0_64bit", "ManagedEngine64", "TracingModule", "WebDAVModule",
+    "ApplicationInitializationModule", "WebSocketModule", "DynamicIpRestrictionModule", "RewriteModule",
+    "CustomLoggingModule", "AspNetCoreModuleV2", "AspNetCoreModule", "HttpPlatformHandler",
+})  # fmt: skip
+
+
+class UnknownModule(KeyError):
+    """A module name neither implemented nor known to IIS; the message suggests the closest name."""
+
+
+def resolve(name: str) -> type[object]:
+    """The class implementing the IIS module `name` (imported on first use)."""
+    target = MODULES.get(name)
+    if target is None:
+        hint = difflib.get_close_matches(name, [*MODULES, *NOT_IMPLEMENTED], n=1)
+        raise UnknownModule(f"unknown IIS module {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+    module_name, _, class_name = target.partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    assert isinstance(cls, type)
+    return cls
+
+
+def enabled_modules(configured: Iterable[str] | None) -> list[str]:
+    """The implemented modules a <modules> list enables, in call order (all of them when there is no list)."""
+    if configured is None:
+        return list(MODULES)
+    names = set()
+    for name in configured:
+        if name in MODULES:
+            names.add(name)
+        elif name not in NOT_IMPLEMENTED:
+            hint = difflib.get_close_matches(name, list(MODULES), n=1)
+            log.warning("module %r is not known to this host%s", name, f" (did you mean {hint[0]!r}?)" if hint else "")
+    return [name for name in MODULES if name in names]

@@ -1,0 +1,162 @@
+"""W3C extended log files, written by the supervisor as HTTP.sys does for IIS's centralized logging.
+
+The worker's HttpLoggingModule decides whether a request is logged (httpLogging dontLog) and its
+sc-substatus; the supervisor owns the file, so one writer per site needs no cross-process locking.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from agent.hosting.embedded.model import LogSpec, SiteSpec, log_directory
+
+log = logging.getLogger("iisfleet.hosting.w3c")
+
+# (logExtFileFlags name, W3C field) in the order IIS writes them, whatever order the flags are listed in.
+FIELDS: tuple[tuple[str, str], ...] = (
+    ("Date", "date"), ("Time", "time"), ("SiteName", "s-sitename"), ("ComputerName", "s-computername"),
+    ("ServerIP", "s-ip"), ("Method", "cs-method"), ("UriStem", "cs-uri-stem"), ("UriQuery", "cs-uri-query"),
+    ("ServerPort", "s-port"), ("UserName", "cs-username"), ("ClientIP", "c-ip"), ("ProtocolVersion", "cs-version"),
+    ("UserAgent", "cs(User-Agent)"), ("Cookie", "cs(Cookie)"), ("Referer", "cs(Referer)"), ("Host", "cs-host"),
+    ("HttpStatus", "sc-status"), ("HttpSubStatus", "sc-substatus"), ("Win32Status", "sc-win32-status"),
+    ("BytesSent", "sc-bytes"), ("BytesRecv", "cs-bytes"), ("TimeTaken", "time-taken"),
+)  # fmt: skip
+DEFAULT_FLAGS = (
+    "Date", "Time", "ClientIP", "UserName", "ServerIP", "Method", "UriStem", "UriQuery", "HttpStatus",
+    "Win32Status", "TimeTaken", "ServerPort", "UserAgent", "Referer", "HttpSubStatus",
+)  # fmt: skip
+SOFTWARE = "Microsoft Internet Information Services 10.0"
+
+
+@dataclass(slots=True)
+class LogEntry:
+    """What one request contributes to a log line."""
+
+    when: datetime
+    site_id: int
+    server_ip: str
+    server_port: int
+    method: str
+    uri_stem: str
+    uri_query: str
+    client_ip: str
+    version: str
+    user_agent: str
+    cookie: str
+    referer: str
+    host: str
+    status: int
+    substatus: int
+    win32: int
+    bytes_sent: int
+    bytes_received: int
+    time_taken_ms: int
+    username: str = ""
+
+
+def _token(value: str) -> str:
+    # W3C fields are space-separated: IIS writes '+' for spaces and '-' for empty values.
+    return value.replace(" ", "+") if value else "-"
+
+
+def fields_for(flags: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The (flag, field) pairs a logExtFileFlags value selects, in IIS order."""
+    wanted = {f.lower() for f in (flags or DEFAULT_FLAGS)}
+    return [(flag, name) for flag, name in FIELDS if flag.lower() in wanted]
+
+
+def file_name(spec: LogSpec, when: datetime) -> str:
+    """u_exYYMMDD.log (Daily), u_exYYMMDDHH.log (Hourly), u_exYYMMWW (Weekly), u_exYYMM (Monthly)."""
+    local = when.astimezone() if spec.local_time_rollover else when
+    period = spec.period.lower()
+    if period == "hourly":
+        return f"u_ex{local:%y%m%d%H}.log"
+    if period == "weekly":
+        return f"u_ex{local:%y%m}{(local.day - 1) // 7 + 1:02d}.log"
+    if period == "monthly":
+        return f"u_ex{local:%y%m}.log"
+    if period == "maxsize":
+        return "u_extend1.log"
+    return f"u_ex{local:%y%m%d}.log"
+
+
+class SiteLog:
+    """The W3C log of one site: buffered lines, flushed by the supervisor's tick."""
+
+    def __init__(self, site: SiteSpec, state_dir: Path) -> None:
+        self.spec = site.log
+        self.site_id = site.id
+        self.site_name = f"W3SVC{site.id}"
+        self.directory = log_directory(site.log, state_dir) / self.site_name
+        self.fields = fields_for(site.log.fields)
+        self.computer = socket.gethostname()
+        self._pending: list[tuple[datetime, str]] = []
+        self._file: IO[str] | None = None
+        self._path: Path | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """W3C logging is on for this site."""
+        return self.spec.enabled and self.spec.log_format.upper() == "W3C"
+
+    def write(self, entry: LogEntry) -> None:
+        """Queue one line."""
+        if self.enabled:
+            self._pending.append((entry.when, self._line(entry)))
+
+    def _line(self, e: LogEntry) -> str:
+        values = {
+            "date": f"{e.when:%Y-%m-%d}", "time": f"{e.when:%H:%M:%S}", "s-sitename": self.site_name,
+            "s-computername": self.computer, "s-ip": e.server_ip, "cs-method": e.method,
+            "cs-uri-stem": _token(e.uri_stem), "cs-uri-query": _token(e.uri_query), "s-port": str(e.server_port),
+            "cs-username": _token(e.username), "c-ip": e.client_ip, "cs-version": e.version,
+            "cs(User-Agent)": _token(e.user_agent), "cs(Cookie)": _token(e.cookie), "cs(Referer)": _token(e.referer),
+            "cs-host": _token(e.host), "sc-status": str(e.status), "sc-substatus": str(e.substatus),
+            "sc-win32-status": str(e.win32), "sc-bytes": str(e.bytes_sent), "cs-bytes": str(e.bytes_received),
+            "time-taken": str(e.time_taken_ms),
+        }  # fmt: skip
+        return " ".join(values[name] for _flag, name in self.fields) + "\n"
+
+    def flush(self) -> None:
+        """Write queued lines, rolling the file over by period and size."""
+        pending, self._pending = self._pending, []
+        try:
+            for when, line in pending:
+                self._target(when).write(line)
+            if self._file is not None:
+                self._file.flush()
+        except OSError as err:
+            log.error("cannot write the log of %s: %s", self.site_name, err)
+
+    def _target(self, when: datetime) -> IO[str]:
+        path = self.directory / file_name(self.spec, when)
+        if path != self._path or self._file is None:
+            self.close()
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fresh = not path.exists() or path.stat().st_size == 0
+            self._file = path.open("a", encoding="utf-8", newline="\r\n")
+            self._path = path
+            if fresh:
+                self._header(when)
+        return self._file
+
+    def _header(self, when: datetime) -> None:
+        assert self._file is not None
+        self._file.write(f"#Software: {SOFTWARE}\n#Version: 1.0\n#Date: {when:%Y-%m-%d %H:%M:%S}\n")
+        self._file.write("#Fields: " + " ".join(name for _flag, name in self.fields) + "\n")
+
+    def close(self) -> None:
+        """Close the current file."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def now() -> datetime:
+    """The current UTC time (W3C logs are always in UTC)."""
+    return datetime.now(UTC)

@@ -1,0 +1,159 @@
+"""One w3wp-like worker process as the supervisor sees it: spawn, readiness, request accounting, stop.
+
+The supervisor binds the worker's unix socket itself and hands the listening fd to the child, so requests
+can be forwarded before the child finishes booting (they queue in the backlog), and once the supervisor
+closes its copy a dead worker's socket refuses at once instead of hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from enum import StrEnum
+from pathlib import Path
+
+import aiohttp
+
+log = logging.getLogger("iisfleet.hosting.worker")
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+READY_LINE = b"READY\n"
+
+
+class WorkerState(StrEnum):
+    """Life cycle of a worker process."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    DRAINING = "draining"
+    STOPPED = "stopped"
+
+
+class WorkerStartError(Exception):
+    """The worker exited or timed out before it was ready."""
+
+
+class WorkerProcess:
+    """A worker of one pool, its unix socket and its HTTP connection pool."""
+
+    def __init__(self, pool: str, number: int, socket_path: Path, config_path: Path) -> None:
+        self.pool = pool
+        self.number = number
+        self.socket_path = socket_path
+        self.config_path = config_path
+        self.state = WorkerState.STARTING
+        self.process: asyncio.subprocess.Process | None = None
+        self.session: aiohttp.ClientSession | None = None
+        self.started_at = time.time()
+        self.started_mono = time.monotonic()
+        self.requests_total = 0
+        self.active = 0
+        self.stopping = False
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    @property
+    def pid(self) -> int:
+        """The OS process id (0 before spawn)."""
+        return self.process.pid if self.process else 0
+
+    async def spawn(self, startup_limit: float) -> None:
+        """Start the process and wait until it says it is ready."""
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(str(self.socket_path))
+            listener.listen(1024)
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "agent.hosting.embedded.worker",
+                "--pool", self.pool, "--config", str(self.config_path),
+                "--fd", str(listener.fileno()), "--parent", str(os.getpid()),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                pass_fds=(listener.fileno(),), env=env, start_new_session=True,
+            )  # fmt: skip
+        finally:
+            listener.close()
+        connector = aiohttp.UnixConnector(path=str(self.socket_path), limit=0)
+        self.session = aiohttp.ClientSession(
+            connector=connector, auto_decompress=False, timeout=aiohttp.ClientTimeout(total=None)
+        )
+        assert self.process.stdout is not None
+        try:
+            line = await asyncio.wait_for(self.process.stdout.readline(), startup_limit)
+        except TimeoutError:
+            line = b""
+        if line != READY_LINE:
+            await self.kill()
+            raise WorkerStartError(f"worker for pool {self.pool!r} did not start (pid {self.pid})")
+        self.state = WorkerState.RUNNING
+        log.info("worker pid %d of pool %r is ready", self.pid, self.pool)
+
+    def begin(self) -> None:
+        """Count a request handed to this worker."""
+        self.active += 1
+        self.requests_total += 1
+        self.idle.clear()
+
+    def end(self) -> None:
+        """Count a finished request."""
+        self.active -= 1
+        if self.active <= 0:
+            self.active = 0
+            self.idle.set()
+
+    async def wait_exit(self) -> int:
+        """Wait for the process to exit; its return code."""
+        assert self.process is not None
+        return await self.process.wait()
+
+    async def stop(self, drain_timeout: float) -> None:
+        """Let in-flight requests finish (up to drain_timeout), then stop the process by pid."""
+        self.stopping = True
+        if self.state != WorkerState.STOPPED:
+            self.state = WorkerState.DRAINING
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.idle.wait(), drain_timeout)
+        await self._close_session()
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), 5)
+            except TimeoutError:
+                await self.kill()
+        await self._close_pipes()
+        self.state = WorkerState.STOPPED
+
+    async def kill(self) -> None:
+        """SIGKILL the process by pid and reap it."""
+        self.stopping = True
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            await self.process.wait()
+        await self._close_session()
+        await self._close_pipes()
+        self.state = WorkerState.STOPPED
+
+    async def _close_session(self) -> None:
+        if self.session is not None:
+            session, self.session = self.session, None
+            await session.close()
+
+    async def _close_pipes(self) -> None:
+        if self.process is None:
+            return
+        if self.process.stdin is not None and not self.process.stdin.is_closing():
+            self.process.stdin.close()
+            with contextlib.suppress(ConnectionError, BrokenPipeError):
+                await self.process.stdin.wait_closed()
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
