@@ -12,6 +12,7 @@ from agent.api.middleware import error_middleware
 from agent.api.routes import ROUTES
 from agent.api.routing import register
 from agent.files.locations import FileLocations
+from agent.files.runtime import FILES_RUNTIME, FilesRuntime, files_runtime_ctx
 from agent.hosting.base import Host, UnavailableHost
 from agent.hosting.embedded import EmbeddedHost
 from agent.iisconfig import ConfigStore, write_stock_config
@@ -59,6 +60,8 @@ def build_app(
     app[HOST] = host or UnavailableHost()
     app[FILE_LOCATIONS] = FileLocations(settings.files)
     app[SECRET_BOX] = SecretBox(state_dir / "secrets.key")
+    app[FILES_RUNTIME] = FilesRuntime(state_dir)
+    app.cleanup_ctx.append(files_runtime_ctx)
     install_security(app, settings, state_dir)
     register(app.router, ROUTES)
     return app

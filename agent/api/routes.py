@@ -8,10 +8,16 @@ from agent.api.resources import (
     access_tokens,
     api_keys,
     app_pools,
+    copy_move,
+    downloads,
+    file_content,
+    file_locations,
+    files,
     schemas,
     virtual_directories,
     webapps,
     webserver,
+    webserver_files,
     websites,
 )
 from agent.api.routing import Route, delete, get, patch, post
@@ -49,8 +55,15 @@ API_ROUTES: tuple[Route, ...] = (
     patch(VDIRS + "/{id}", virtual_directories.update_vdir, "Update a virtual directory", "virtual-directories",
           body=schemas.VDIR),
     delete(VDIRS + "/{id}", virtual_directories.delete_vdir, "Delete a virtual directory", "virtual-directories"),
+    *webserver_files.ROUTES,
     # Registered after the named /api/webserver/* routes so those win.
     get("/api/webserver/{id}", webserver.get_webserver_by_id, "The web server by id", "webserver"),
+    # The files family: named paths (locations, downloads, copy, move, content) before /api/files/{id}.
+    *file_locations.ROUTES,
+    *downloads.ROUTES,
+    *copy_move.ROUTES,
+    *file_content.ROUTES,
+    *files.ROUTES,
     *access_token.ROUTES,
     *api_keys.ROUTES,
     *access_tokens.ROUTES,

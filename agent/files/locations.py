@@ -34,7 +34,11 @@ class FileLocations:
     def update(self, settings: FilesSettings) -> None:
         """Take a new `files` section at run time; readers see the old or the new table, never a mix."""
         skip_links = settings.skip_resolving_symbolic_links
-        resolve = os.path.abspath if skip_links else (lambda p: os.path.realpath(os.path.abspath(p)))
+
+        def resolve(path: str) -> str:
+            absolute = os.path.abspath(path)
+            return absolute if skip_links else os.path.realpath(absolute)
+
         table = tuple(
             sorted(
                 (
