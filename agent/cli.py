@@ -25,6 +25,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     run.add_argument("--state-dir", type=Path, required=True)
     run.add_argument("--address", default="127.0.0.1", help="listen address; '*' bindings mean this address")
     run.add_argument("--port", type=int, default=DEFAULT_PORT)
+    run.add_argument("--controller", default=None, help="enroll with (or keep reporting to) this controller URL")
+    run.add_argument("--join-token", default=None, help="single-use token for the first enrollment")
+    run.add_argument("--name", default=None, help="agent name in the fleet (default: host name, plus address)")
     run.set_defaults(func=run_agent)
 
     key = agent_sub.add_parser("key", help="access keys")
@@ -73,18 +76,39 @@ def run_agent(args: argparse.Namespace) -> int:
     except SettingsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    asyncio.run(_serve(state_dir, settings, args.address, args.port))
-    return 0
+    fleet = (args.controller, args.join_token, args.name) if args.controller else None
+    return asyncio.run(_serve(state_dir, settings, args.address, args.port, fleet))
 
 
-async def _serve(state_dir: Path, settings: object, address: str, port: int) -> None:
+async def _serve(
+    state_dir: Path, settings: object, address: str, port: int, fleet: tuple[str, str | None, str | None] | None = None
+) -> int:
     from agent.app import build_app
     from agent.security.tls import server_ssl_context
     from agent.settings import AgentSettings
 
     assert isinstance(settings, AgentSettings)
+    enrollment = None
+    if fleet is not None:
+        from agent.enrollment import EnrollmentError, agent_identity, ensure_enrolled, gather_facts
+
+        name, url = agent_identity(fleet[2], address, port)
+        try:
+            enrollment = await ensure_enrolled(state_dir, fleet[0], fleet[1], name=name, url=url, facts=gather_facts())
+        except EnrollmentError as err:
+            log.error("%s", err)
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        log.info(
+            "enrolled with %s as %s (agent id %s)", enrollment.controller_url, enrollment.name, enrollment.agent_id
+        )
     app = build_app(state_dir, settings, address=address)
-    ssl_context = server_ssl_context(state_dir, settings, [address])
+    if enrollment is not None:
+        from agent.controller_link import server_context
+
+        ssl_context = server_context(enrollment)
+    else:
+        ssl_context = server_ssl_context(state_dir, settings, [address])
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, address, port, ssl_context=ssl_context, reuse_address=True)
@@ -94,8 +118,18 @@ async def _serve(state_dir: Path, settings: object, address: str, port: int) -> 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    link = None
+    if enrollment is not None:
+        from agent.controller_link import ControllerLink, host_summary
+        from shared.asyncio_utils import create_task
+
+        beats = ControllerLink(enrollment, lambda: host_summary(app), ssl_context)
+        link = create_task(beats.run(), name="controller-link")
     try:
         await stop.wait()
     finally:
         log.info("agent stopping")
+        if link is not None:
+            link.cancel()
         await runner.cleanup()
+    return 0

@@ -1,3 +1,4 @@
+"""The `iisfleet` console script: one entry point for agent, controller and client commands."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from collections.abc import Sequence
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
     from agent.cli import add_commands as add_agent_commands
+    from controller.cli import add_commands as add_controller_commands
     from shared.demo import add_commands as add_demo_commands
 
     parser = argparse.ArgumentParser(prog="iisfleet", description="Manage a fleet of IIS web servers as one.")
     sub = parser.add_subparsers(dest="command", required=True)
     add_agent_commands(sub)
+    add_controller_commands(sub)
     add_demo_commands(sub)
     return parser
 

@@ -41,6 +41,7 @@ class AppPool:
         self.last_request = time.monotonic()
         self.requests_total = 0
         self.recycles = 0
+        self.worker_starts = 0
         self._spawning: asyncio.Task[WorkerProcess] | None = None
         self._memory_checked = 0.0
         self._lock = asyncio.Lock()
@@ -114,6 +115,7 @@ class AppPool:
 
     def _new_worker(self) -> WorkerProcess:
         number = next(_NUMBERS)
+        self.worker_starts += 1
         return WorkerProcess(self.spec.name, number, self.run_dir / f"w{number}.sock", self.config_path)
 
     async def _watch(self, worker: WorkerProcess) -> None:

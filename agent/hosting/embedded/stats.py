@@ -50,6 +50,7 @@ class PoolSnapshot:
     requests_total: int
     recycles: int
     recent_crashes: int
+    worker_starts: int
     workers: tuple[WorkerSnapshot, ...]
 
 
@@ -116,6 +117,7 @@ def take_snapshot(host: EmbeddedHost) -> HostSnapshot:
         )
         pools[pool.spec.name] = PoolSnapshot(
             name=pool.spec.name, state=pool.state, requests_total=pool.requests_total, recycles=pool.recycles,
+            worker_starts=pool.worker_starts,
             recent_crashes=len(pool.crashes), workers=workers,
         )  # fmt: skip
     return HostSnapshot(server_state=host.server_state, taken_at=now, sites=sites, pools=pools)

@@ -1,0 +1,1 @@
+"""The controller's HTTP API: one routing table (routes.py), thin handlers over controller.services."""

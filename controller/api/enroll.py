@@ -1,0 +1,43 @@
+"""Agent-facing routes: CA discovery, enrollment with a join token, heartbeats and renewal (mTLS)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from controller.api.http import model_response, read_model
+from controller.keys import AGENT_ID, CA, SECRET_BOX, SETTINGS, STORE
+from controller.services import enrollment, heartbeats
+from controller.services.enrollment import EnrollPolicy
+from shared.models import EnrollRequest, HeartbeatRequest, HeartbeatResponse, RenewRequest
+
+
+def _policy(request: web.Request) -> EnrollPolicy:
+    settings = request.app[SETTINGS]
+    return EnrollPolicy(cert_ttl=settings.agent_cert_ttl, heartbeat_interval=settings.heartbeat_interval)
+
+
+async def ca_certificate(request: web.Request) -> web.Response:
+    """GET /api/enroll/ca: the CA certificate (public; agents check it against the join token's pin)."""
+    return web.Response(body=request.app[CA].cert_pem, content_type="application/x-pem-file")
+
+
+async def enroll(request: web.Request) -> web.Response:
+    """POST /api/enroll: join token + CSR -> certificate."""
+    body = await read_model(request, EnrollRequest)
+    app = request.app
+    response = await enrollment.enroll(app[STORE], app[CA], app[SECRET_BOX], body, _policy(request))
+    return model_response(response, status=201)
+
+
+async def heartbeat(request: web.Request) -> web.Response:
+    """POST /api/agent/heartbeat: facts and host summary of the calling agent."""
+    body = await read_model(request, HeartbeatRequest)
+    await heartbeats.record(request.app[STORE], request[AGENT_ID], body)
+    return model_response(HeartbeatResponse(heartbeat_interval=request.app[SETTINGS].heartbeat_interval))
+
+
+async def renew(request: web.Request) -> web.Response:
+    """POST /api/agent/renew: a new certificate for the calling agent."""
+    body = await read_model(request, RenewRequest)
+    app = request.app
+    return model_response(await enrollment.renew(app[STORE], app[CA], request[AGENT_ID], body, _policy(request)))

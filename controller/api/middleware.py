@@ -1,0 +1,90 @@
+"""Error and authentication middlewares of the controller API."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from controller.api.routing import Handler, route_of
+from controller.keys import AGENT_ID, OPERATOR, STORE
+from controller.services.credentials import authenticate_operator
+from controller.services.enrollment import authenticate_agent
+from controller.services.errors import Conflict, InvalidRequest, NotPermitted, ServiceError, UnknownAgent
+from shared.errors import AlreadyExists, ApiError, Forbidden, InvalidParameter, NotFound, ServerError, Unauthorized
+
+log = logging.getLogger("iisfleet.controller.api")
+
+
+def to_api_error(err: ServiceError) -> ApiError:
+    """The one place service errors become HTTP errors."""
+    if isinstance(err, InvalidRequest):
+        return InvalidParameter("request", str(err))
+    if isinstance(err, NotPermitted):
+        return Forbidden(detail=str(err))
+    if isinstance(err, UnknownAgent):
+        return NotFound(name="id", detail=str(err))
+    if isinstance(err, Conflict):
+        return AlreadyExists("name", str(err))
+    return ServerError(detail=str(err))
+
+
+def error_response(err: ApiError) -> web.Response:
+    """A problem+json response for an ApiError."""
+    return web.json_response(
+        err.body(), status=err.status, headers=err.headers(), content_type="application/problem+json"
+    )
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn service errors, validation errors and crashes into problem+json bodies."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except ApiError as err:
+        return error_response(err)
+    except ServiceError as err:
+        return error_response(to_api_error(err))
+    except ValidationError as err:
+        first = err.errors()[0] if err.errors() else {"loc": (), "msg": str(err)}
+        name = ".".join(str(part) for part in first["loc"]) or "body"
+        return error_response(InvalidParameter(name, str(first["msg"])))
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return error_response(ServerError(detail="The controller failed to handle this request; see its log."))
+
+
+def peer_certificate(request: web.Request) -> bytes | None:
+    """The DER client certificate the TLS layer verified against the CA (None without one)."""
+    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    if not isinstance(ssl_object, ssl.SSLObject):
+        return None
+    return ssl_object.getpeercert(binary_form=True)
+
+
+def bearer(request: web.Request) -> str | None:
+    """The token of an `Authorization: Bearer` header."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Operator routes need a valid bearer token; agent routes need a valid, unrevoked client certificate."""
+    route = route_of(request)
+    if route is None or route.auth in ("public", "join_token"):
+        return await handler(request)
+    store = request.app[STORE]
+    if route.auth == "agent":
+        request[AGENT_ID] = await authenticate_agent(store, peer_certificate(request))
+        return await handler(request)
+    token = bearer(request)
+    key_id = await authenticate_operator(store, token) if token else None
+    if key_id is None:
+        raise Unauthorized()
+    request[OPERATOR] = key_id
+    return await handler(request)

@@ -1,0 +1,58 @@
+"""The OpenAPI 3.1 document, generated from the routing table."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from aiohttp import web
+
+from controller.api.routing import ROUTE_TABLE, Route
+
+ANY_METHOD = ("get", "put", "post", "patch", "delete", "head", "options")
+_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+_SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    "public": [],
+    "join_token": [],
+    "operator": [{"bearer": []}],
+    "agent": [{"agentCertificate": []}],
+}
+
+
+def document(routes: Iterable[Route]) -> dict[str, Any]:
+    """One path item per route row, with its summary, parameters and security."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        path = _PARAM.sub(r"{\1}", route.path)
+        params = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in _PARAM.findall(route.path)
+        ]
+        methods = ANY_METHOD if route.method == "*" else (route.method.lower(),)
+        for method in methods:
+            operation: dict[str, Any] = {
+                "operationId": route.name if route.method != "*" else f"{route.name}.{method}",
+                "summary": route.summary,
+                "security": _SECURITY[route.auth],
+                "responses": {"default": {"description": "see docs/controller-api.md"}},
+            }
+            if params:
+                operation["parameters"] = params
+            paths.setdefault(path, {})[method] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "IIS Fleet controller API", "version": "1"},
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "operator token"},
+                "agentCertificate": {"type": "mutualTLS", "description": "client certificate issued by the CA"},
+            }
+        },
+        "paths": paths,
+    }
+
+
+async def openapi(request: web.Request) -> web.Response:
+    """GET /openapi.json."""
+    return web.json_response(document(request.app[ROUTE_TABLE].values()))

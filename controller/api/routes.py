@@ -1,0 +1,121 @@
+"""ROUTES: the controller's one routing table. Auth kinds: public, join_token (in the body), operator, agent."""
+
+from __future__ import annotations
+
+from controller.api import agents, enroll, gateway, metrics, openapi
+from controller.api.routing import Route
+
+ROUTES: tuple[Route, ...] = (
+    Route(
+        method="GET",
+        path="/openapi.json",
+        handler=openapi.openapi,
+        name="openapi",
+        auth="public",
+        summary="This API's OpenAPI document",
+    ),
+    Route(
+        method="GET",
+        path="/api/enroll/ca",
+        handler=enroll.ca_certificate,
+        name="enroll.ca",
+        auth="public",
+        summary="The fleet CA certificate (agents check it against the join token's pin)",
+    ),
+    Route(
+        method="POST",
+        path="/api/enroll",
+        handler=enroll.enroll,
+        name="enroll",
+        auth="join_token",
+        summary="Enroll an agent: join token, CSR, URL, API key and facts in; certificate out",
+    ),
+    Route(
+        method="POST",
+        path="/api/agent/heartbeat",
+        handler=enroll.heartbeat,
+        name="agent.heartbeat",
+        auth="agent",
+        summary="An agent reports facts and its sites' and pools' state",
+    ),
+    Route(
+        method="POST",
+        path="/api/agent/renew",
+        handler=enroll.renew,
+        name="agent.renew",
+        auth="agent",
+        summary="An agent renews its certificate with a new CSR",
+    ),
+    Route(
+        method="GET",
+        path="/api/agents",
+        handler=agents.list_agents,
+        name="agents.list",
+        auth="operator",
+        summary="Every enrolled agent with labels, facts, status and last_seen",
+    ),
+    Route(
+        method="GET",
+        path="/api/agents/{id}",
+        handler=agents.get_agent,
+        name="agents.get",
+        auth="operator",
+        summary="One agent",
+    ),
+    Route(
+        method="PATCH",
+        path="/api/agents/{id}",
+        handler=agents.patch_agent,
+        name="agents.patch",
+        auth="operator",
+        summary="Change an agent's labels (null removes a label)",
+    ),
+    Route(
+        method="DELETE",
+        path="/api/agents/{id}",
+        handler=agents.delete_agent,
+        name="agents.delete",
+        auth="operator",
+        summary="Revoke an agent: its certificates are refused from now on",
+    ),
+    Route(
+        method="*",
+        path="/api/agents/{id}/iis/{path:.*}",
+        handler=gateway.proxy,
+        name="agents.gateway",
+        auth="operator",
+        summary="Forward any IIS Administration API call to the agent (path after /iis/)",
+    ),
+    Route(
+        method="POST",
+        path="/api/join-tokens",
+        handler=agents.create_join_token_handler,
+        name="join_tokens.create",
+        auth="operator",
+        summary="Create a single-use, expiring join token",
+    ),
+    Route(
+        method="GET",
+        path="/api/audit",
+        handler=agents.list_audit,
+        name="audit.list",
+        auth="operator",
+        summary="The newest gateway calls with operator key id, method, path and status",
+    ),
+    Route(
+        method="GET",
+        path="/api/prometheus/targets",
+        handler=metrics.prometheus_targets,
+        name="prometheus.targets",
+        auth="operator",
+        summary="Prometheus HTTP service discovery of agents",
+    ),
+    Route(
+        method="GET",
+        path="/metrics",
+        handler=metrics.fleet_metrics,
+        name="metrics",
+        auth="operator",
+        summary="Fleet aggregates in the Prometheus text format",
+    ),
+)

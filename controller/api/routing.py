@@ -1,0 +1,45 @@
+"""Route rows and their registration; the auth kind of each row drives the auth middleware and OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Auth = Literal["public", "operator", "agent", "join_token"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Route:
+    """One row of the routing table."""
+
+    method: str
+    path: str
+    handler: Handler
+    name: str
+    auth: Auth
+    summary: str
+
+
+ROUTE_TABLE = web.AppKey("route_table", dict[str, Route])
+"""Route name -> row, for the auth middleware."""
+
+
+def register(app: web.Application, routes: Iterable[Route]) -> None:
+    """Add every row to the router and remember it by name for the auth middleware."""
+    table: dict[str, Route] = {}
+    for route in routes:
+        if route.name in table:
+            raise ValueError(f"duplicate route name {route.name!r}")
+        app.router.add_route(route.method, route.path, route.handler, name=route.name)
+        table[route.name] = route
+    app[ROUTE_TABLE] = table
+
+
+def route_of(request: web.Request) -> Route | None:
+    """The table row that matched this request (None for 404/405 answers)."""
+    name = request.match_info.route.name
+    return request.app[ROUTE_TABLE].get(name) if name else None

@@ -1,0 +1,23 @@
+"""Every typed web.AppKey and web.RequestKey of the controller application."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+
+from controller.pki import CertificateAuthority
+from controller.settings import ControllerSettings
+from controller.store import FleetStore
+from shared.secretbox import SecretBox
+
+SETTINGS = web.AppKey("settings", ControllerSettings)
+STORE = web.AppKey("store", FleetStore)
+CA = web.AppKey("ca", CertificateAuthority)
+SECRET_BOX = web.AppKey("secret_box", SecretBox)
+AGENT_SESSION = web.AppKey("agent_session", aiohttp.ClientSession)
+"""HTTPS client towards agents: verifies them against the CA and presents the controller's certificate."""
+
+OPERATOR = web.RequestKey("operator", str)
+"""The operator key id that authenticated this request."""
+AGENT_ID = web.RequestKey("agent_id", str)
+"""The agent whose client certificate authenticated this request."""

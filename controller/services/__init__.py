@@ -1,0 +1,1 @@
+"""Plain controller logic over FleetStore: no aiohttp, no Celery."""

@@ -1,0 +1,103 @@
+"""Operator tokens and join tokens: generation, parsing and verification (secrets are stored hashed only).
+
+Operator token: `<key id>.<secret>`. Join token: `<token id>.<secret>.<sha256 of the CA certificate>`; the
+agent pins the CA by that fingerprint before it sends anything secret (like kubeadm's discovery hash).
+Both secrets are 256 random bits, so one sha256 is enough to make the stored hash useless to a reader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from controller.services.errors import InvalidRequest, NotPermitted
+from controller.store import FleetStore
+
+_OPERATOR = re.compile(r"^([0-9a-f]{16})\.([A-Za-z0-9_-]{43})$")
+_JOIN = re.compile(r"^([0-9a-f]{12})\.([A-Za-z0-9_-]{43})(?:\.([0-9a-f]{64}))?$")
+_LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,62}$")
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    """Parse "k=v,k2=v2" into a dict; keys must be Prometheus-safe label names."""
+    labels: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InvalidRequest(f"label {item!r} is not key=value")
+        labels[key.strip()] = value.strip()
+    return check_labels(labels)
+
+
+def check_labels(labels: Mapping[str, object]) -> dict[str, str]:
+    """Labels as str -> str, with keys usable as Prometheus label names."""
+    checked: dict[str, str] = {}
+    for key, value in labels.items():
+        if not _LABEL.match(key) or key.startswith("__"):
+            raise InvalidRequest(f"label name {key!r} must match [A-Za-z_][A-Za-z0-9_.-]* and not start with __")
+        if not isinstance(value, str) or len(value) > 256:
+            raise InvalidRequest(f"label {key!r} must have a string value of at most 256 characters")
+        checked[key] = value
+    return checked
+
+
+async def create_operator_token(store: FleetStore, purpose: str) -> str:
+    """Create an operator key and return its token (the only time it is visible)."""
+    key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+    await store.add_operator_key(key_id, {"token_hash": _hash(secret), "purpose": purpose, "created_on": _now()})
+    return f"{key_id}.{secret}"
+
+
+async def authenticate_operator(store: FleetStore, token: str) -> str | None:
+    """The key id of a valid operator token, else None."""
+    match = _OPERATOR.match(token)
+    if not match:
+        return None
+    record = await store.operator_key(match.group(1))
+    expected = record.get("token_hash", "")
+    if not expected or not hmac.compare_digest(expected, _hash(match.group(2))):
+        return None
+    return match.group(1)
+
+
+async def create_join_token(store: FleetStore, labels: Mapping[str, str], ttl: float, ca_fingerprint: str) -> str:
+    """Create a single-use join token that expires after `ttl` seconds."""
+    if ttl <= 0:
+        raise InvalidRequest("a join token's ttl must be positive")
+    token_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+    fields = {"secret_hash": _hash(secret), "labels": json.dumps(check_labels(labels)), "created_on": _now()}
+    await store.add_join_token(token_id, fields, ttl)
+    return f"{token_id}.{secret}.{ca_fingerprint}"
+
+
+def split_join_token(token: str) -> tuple[str, str, str | None]:
+    """(token id, secret, CA fingerprint or None) of a well-formed join token."""
+    match = _JOIN.match(token.strip())
+    if not match:
+        raise NotPermitted("the join token is malformed; expected <id>.<secret>.<ca sha256> as printed")
+    return match.group(1), match.group(2), match.group(3)
+
+
+async def consume_join_token(store: FleetStore, token: str) -> dict[str, str]:
+    """Use up a join token and return its labels; refuse unknown, expired and already used tokens."""
+    token_id, secret, _pin = split_join_token(token)
+    outcome, labels = await store.consume_join_token(token_id, _hash(secret), _now())
+    if outcome == "used":
+        raise NotPermitted(f"join token {token_id} has already been used; create a new one")
+    if outcome != "ok":
+        raise NotPermitted(f"join token {token_id} is unknown or has expired; create a new one")
+    loaded = json.loads(labels or "{}")
+    return {str(k): str(v) for k, v in loaded.items()}

@@ -1,0 +1,89 @@
+"""ControllerSettings: command-line values plus `CONTROLLER_*` environment variables, read once at startup."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_PORT = 55540
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+class SettingsError(ValueError):
+    """A setting that does not parse; the message names it."""
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in "90", "45s", "30m", "1h" or "7d"."""
+    match = _DURATION.match(text)
+    if not match:
+        raise SettingsError(f"{text!r} is not a duration such as 45s, 30m, 1h or 7d")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ControllerSettings:
+    """Everything the controller processes need to know, frozen after startup."""
+
+    state_dir: Path
+    address: str = "0.0.0.0"
+    port: int = DEFAULT_PORT
+    redis_url: str | None = None
+    redis_prefix: str = "iisfleet:"
+    heartbeat_interval: float = 15.0
+    missed_heartbeats: int = 3
+    agent_cert_ttl: float = 30 * 86400.0
+    tls_names: tuple[str, ...] = ()
+    audit_maxlen: int = 100_000
+
+    @property
+    def offline_after(self) -> float:
+        """Seconds without a heartbeat after which an agent counts as offline."""
+        return self.heartbeat_interval * self.missed_heartbeats
+
+    @property
+    def pki_dir(self) -> Path:
+        """Where the CA and the controller's own certificate live."""
+        return self.state_dir / "pki"
+
+
+def _env_float(environ: Mapping[str, str], name: str, default: float, *, duration: bool = False) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = parse_duration(raw) if duration else float(raw)
+    except (SettingsError, ValueError) as err:
+        raise SettingsError(f"{name}: {err}") from err
+    if value <= 0:
+        raise SettingsError(f"{name}: must be positive, got {raw!r}")
+    return value
+
+
+def load_settings(
+    state_dir: Path,
+    *,
+    address: str | None = None,
+    port: int | None = None,
+    redis_url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ControllerSettings:
+    """Combine command-line values (which win) with the `CONTROLLER_` environment."""
+    env = os.environ if environ is None else environ
+    names = tuple(n.strip() for n in env.get("CONTROLLER_TLS_NAMES", "").split(",") if n.strip())
+    return ControllerSettings(
+        state_dir=state_dir.resolve(),
+        address=address or env.get("CONTROLLER_ADDRESS") or "0.0.0.0",
+        port=port or int(env.get("CONTROLLER_PORT") or DEFAULT_PORT),
+        redis_url=redis_url or env.get("CONTROLLER_REDIS_URL") or None,
+        redis_prefix=env.get("CONTROLLER_REDIS_PREFIX") or "iisfleet:",
+        heartbeat_interval=_env_float(env, "CONTROLLER_HEARTBEAT_INTERVAL", 15.0, duration=True),
+        missed_heartbeats=int(_env_float(env, "CONTROLLER_MISSED_HEARTBEATS", 3)),
+        agent_cert_ttl=_env_float(env, "CONTROLLER_AGENT_CERT_TTL", 30 * 86400.0, duration=True),
+        tls_names=names,
+        audit_maxlen=int(_env_float(env, "CONTROLLER_AUDIT_MAXLEN", 100_000)),
+    )
