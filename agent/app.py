@@ -11,6 +11,7 @@ from agent.api.ids import IdCodec
 from agent.api.middleware import error_middleware
 from agent.api.routes import ROUTES
 from agent.api.routing import register
+from agent.certificates.runtime import install_certificates
 from agent.files.locations import FileLocations
 from agent.files.runtime import FILES_RUNTIME, FilesRuntime, files_runtime_ctx
 from agent.hosting.base import Host, UnavailableHost
@@ -54,6 +55,8 @@ def build_app(
     app[STATE_DIR] = state_dir
     app[ID_CODEC] = IdCodec(settings.host_id)
     app[CONFIG_STORE] = store = open_config_store(state_dir)
+    # Before the embedded host's cleanup_ctx: https bindings need the stores bootstrapped when sites start.
+    install_certificates(app, settings, state_dir)
     if host is None and address is not None and settings.iisfleet.host_backend == "embedded":
         host = EmbeddedHost(store, state_dir, address)
         app.cleanup_ctx.append(_run_embedded_host)

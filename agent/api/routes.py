@@ -8,17 +8,23 @@ from agent.api.resources import (
     access_tokens,
     api_keys,
     app_pools,
+    archive_extract,
+    certificates,
     copy_move,
     downloads,
     file_content,
     file_locations,
     files,
+    monitoring,
+    request_monitor,
     schemas,
+    service_controller,
     virtual_directories,
     webapps,
     webserver,
     webserver_files,
     websites,
+    worker_processes,
 )
 from agent.api.routing import Route, delete, get, patch, post
 
@@ -26,12 +32,41 @@ SITES = "/api/webserver/websites"
 POOLS = "/api/webserver/application-pools"
 WEBAPPS = "/api/webserver/webapps"
 VDIRS = "/api/webserver/virtual-directories"
+WORKERS = "/api/webserver/worker-processes"
+MONITOR = "/api/webserver/http-request-monitor"
+CERTS = "/api/certificates"
 
 API_ROUTES: tuple[Route, ...] = (
     get("/api", webserver.get_api, "API root: host name and links", "api"),
     get("/api/ping", webserver.ping, "Liveness page (no token)", "api"),
     get("/api/webserver", webserver.get_webserver, "The web server", "webserver"),
     get("/api/webserver/info", webserver.get_info, "Web server product and status", "webserver"),
+    get("/api/webserver/service-controller", service_controller.get_service_controller,
+        "Web server service (W3SVC) status", "service-controller"),
+    patch("/api/webserver/service-controller", service_controller.update_service_controller,
+          "Start or stop the web server service", "service-controller", body=service_controller.BODY),
+    get("/api/webserver/monitoring", monitoring.get_webserver_monitoring, "Web server monitoring snapshot",
+        "monitoring"),
+    get("/api/webserver/monitoring/{id}", monitoring.get_webserver_monitoring,
+        "Web server monitoring snapshot by id", "monitoring"),
+    # Monitoring paths are named segments under websites/application-pools: before their /{id} routes.
+    get(SITES + "/monitoring", monitoring.list_website_monitoring, "Monitoring snapshots of every site",
+        "monitoring"),
+    get(SITES + "/monitoring/{id}", monitoring.get_website_monitoring, "Monitoring snapshot of a site",
+        "monitoring"),
+    get(POOLS + "/monitoring", monitoring.list_app_pool_monitoring, "Monitoring snapshots of every pool",
+        "monitoring"),
+    get(POOLS + "/monitoring/{id}", monitoring.get_app_pool_monitoring, "Monitoring snapshot of a pool",
+        "monitoring"),
+    get(WORKERS, worker_processes.list_worker_processes, "List worker processes", "worker-processes"),
+    get(WORKERS + "/{id}", worker_processes.get_worker_process, "Get a worker process", "worker-processes"),
+    delete(WORKERS + "/{id}", worker_processes.delete_worker_process, "Kill a worker process",
+           "worker-processes"),
+    get(MONITOR, request_monitor.get_request_monitor, "The request monitor feature (209)", "request-monitor"),
+    get(MONITOR + "/requests", request_monitor.list_requests, "Requests in flight", "request-monitor"),
+    get(MONITOR + "/requests/{id}", request_monitor.get_request, "A request in flight", "request-monitor"),
+    get(MONITOR + "/{id}", request_monitor.get_request_monitor_by_id, "The request monitor feature",
+        "request-monitor"),
     get(SITES, websites.list_websites, "List websites", "websites"),
     post(SITES, websites.create_website, "Create a website", "websites", body=schemas.WEBSITE),
     get(SITES + "/{id}", websites.get_website, "Get a website", "websites"),
@@ -63,7 +98,13 @@ API_ROUTES: tuple[Route, ...] = (
     *downloads.ROUTES,
     *copy_move.ROUTES,
     *file_content.ROUTES,
+    *archive_extract.ROUTES,  # IIS Fleet extension (docs/compatibility.md)
     *files.ROUTES,
+    # Certificates: the stores collection before /api/certificates/{id}.
+    get(CERTS, certificates.list_certificates, "List certificates (Range: certificates=a-b)", "certificates"),
+    get(CERTS + "/stores", certificates.list_stores, "List certificate stores", "certificates"),
+    get(CERTS + "/stores/{id}", certificates.get_store, "Get a certificate store", "certificates"),
+    get(CERTS + "/{id}", certificates.get_certificate, "Get a certificate", "certificates"),
     *access_token.ROUTES,
     *api_keys.ROUTES,
     *access_tokens.ROUTES,
@@ -71,6 +112,7 @@ API_ROUTES: tuple[Route, ...] = (
 
 ROUTES: tuple[Route, ...] = (
     *API_ROUTES,
+    get("/metrics", monitoring.get_metrics, "Prometheus metrics (windows_exporter IIS names)", "meta"),
     get("/openapi.json", openapi_handler(API_ROUTES, "0.1.0"), "This OpenAPI document", "meta"),
     # The web manager opens {url}/ping in a popup so the browser accepts the agent's certificate.
     get("/ping", webserver.ping, "Certificate-acceptance page for browsers (no token)", "meta"),

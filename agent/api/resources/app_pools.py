@@ -134,6 +134,8 @@ def links(ctx: Ctx, pool: ConfigElement) -> dict[str, str]:
         "self": f"{POOLS_PATH}/{pid}",
         "websites": f"{SITES_PATH}?application_pool.id={pid}",
         "webapps": f"{WEBAPPS_PATH}?application_pool.id={pid}",
+        "worker_processes": f"/api/webserver/worker-processes?application_pool.id={pid}",
+        "monitoring": f"{POOLS_PATH}/monitoring/{pid}",
     }
 
 

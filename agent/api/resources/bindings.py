@@ -5,6 +5,10 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from agent.api.context import Ctx
+from agent.api.ids import Purpose
+from agent.certificates import SERVER_AUTH
+from agent.certificates.runtime import CERT_STORES, certificate_ref
 from agent.iisconfig import ConfigElement
 from shared.errors import AlreadyExists, InvalidParameter, NotFound, OutOfRange
 
@@ -36,7 +40,7 @@ def join_information(ip: str, port: int, host: str) -> str:
     return f"{ip}:{port}:{host}"
 
 
-def to_json(binding: ConfigElement) -> dict[str, Any]:
+def to_json(ctx: Ctx, binding: ConfigElement) -> dict[str, Any]:
     """One binding as upstream shows it; member sets differ by protocol."""
     protocol = str(binding.get("protocol"))
     info = str(binding.get("bindingInformation") or "")
@@ -46,9 +50,20 @@ def to_json(binding: ConfigElement) -> dict[str, Any]:
     ip, port, host = split_information(info)
     out.update(ip_address=ip, port=port, hostname=host)
     if protocol == "https":
+        certificate = _certificate(ctx, binding)
+        if certificate is not None:  # upstream shows the member only when the certificate's store is known
+            out["certificate"] = certificate
         flags = str(binding.get("sslFlags") or "")
         out["require_sni"] = "sni" in flags.lower()
     return out
+
+
+def _certificate(ctx: Ctx, binding: ConfigElement) -> dict[str, Any] | None:
+    thumbprint = binding.get_raw("certificateHash")
+    if not thumbprint:
+        return None
+    info = ctx.request.app[CERT_STORES].find(binding.get_raw("certificateStoreName") or "My", thumbprint)
+    return certificate_ref(ctx.codec, info, ctx.hal) if info is not None else None
 
 
 def _valid_ip(text: str) -> bool:
@@ -61,7 +76,7 @@ def _valid_ip(text: str) -> bool:
     return True
 
 
-def _parse_one(raw: Any) -> dict[str, Any]:
+def _parse_one(ctx: Ctx, raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise InvalidParameter("bindings", "Each binding must be an object.")
     protocol = raw.get("protocol")
@@ -95,25 +110,46 @@ def _parse_one(raw: Any) -> dict[str, Any]:
         host = hostname.strip() if isinstance(hostname, str) else ""
     binding: dict[str, Any] = {"protocol": protocol, "bindingInformation": join_information(ip, port, host)}
     if protocol == "https":
-        binding.update(_parse_tls(raw, host))
+        binding.update(_parse_tls(ctx, raw, host))
     return binding
 
 
-def _parse_tls(raw: dict[str, Any], host: str) -> dict[str, Any]:
+def _parse_tls(ctx: Ctx, raw: dict[str, Any], host: str) -> dict[str, Any]:
     certificate = raw.get("certificate")
     if not isinstance(certificate, dict):
         raise InvalidParameter("binding.certificate")
     if not isinstance(certificate.get("id"), str) or not certificate["id"]:
         raise InvalidParameter("binding.certificate.id")
-    # The certificate store arrives with the embedded host; until then no id can name a certificate.
-    raise NotFound(name="binding.certificate", detail="No certificate store holds this certificate.")
+    try:
+        store, thumbprint = ctx.codec.decode_parts(Purpose.CERTIFICATE, certificate["id"], 2)
+    except NotFound as err:
+        raise NotFound(name="binding.certificate") from err
+    info = ctx.request.app[CERT_STORES].find(store, thumbprint)
+    if info is None:
+        raise NotFound(name="binding.certificate")
+    if SERVER_AUTH not in info.purposes:  # no EKU extension at all is refused too, as upstream does
+        raise InvalidParameter("binding.certificate", "Certificate does not support server authentication")
+    if not info.has_private_key:
+        raise InvalidParameter("binding.certificate", "Certificate must have a private key")
+    sni = raw.get("require_sni")
+    if isinstance(sni, str) and sni.strip().lower() in ("true", "false"):
+        sni = sni.strip().lower() == "true"
+    if sni is not None and not isinstance(sni, bool):
+        raise InvalidParameter("binding.require_sni")
+    if sni and not host:
+        raise InvalidParameter("binding.require_sni", "SNI requires a host name.")
+    # IIS keeps the thumbprint (hex of the hash bytes) and the store name on the binding element.
+    tls = {"certificateHash": info.thumbprint, "certificateStoreName": info.store}
+    if sni:
+        tls["sslFlags"] = "Sni"
+    return tls
 
 
-def parse_bindings(raw: Any) -> list[dict[str, Any]]:
+def parse_bindings(ctx: Ctx, raw: Any) -> list[dict[str, Any]]:
     """Validate a whole `bindings` array; duplicates inside it answer 409 `binding`."""
     if not isinstance(raw, list):
         raise InvalidParameter("bindings", "Expected an array of bindings.")
-    parsed = [_parse_one(item) for item in raw]
+    parsed = [_parse_one(ctx, item) for item in raw]
     seen: set[tuple[str, str]] = set()
     for binding in parsed:
         key = (binding["protocol"].lower(), binding["bindingInformation"].lower())

@@ -17,6 +17,8 @@ WEBSERVER_LINKS = {
     "webapps": "/api/webserver/webapps",
     "vdirs": "/api/webserver/virtual-directories",
     "info": "/api/webserver/info",
+    "worker_processes": "/api/webserver/worker-processes",
+    "service_controller": "/api/webserver/service-controller",
 }
 
 
@@ -48,7 +50,12 @@ def _webserver_body(request: web.Request) -> dict[str, object]:
     wid = ctx.codec.encode(Purpose.WEBSERVER, "")
     body: dict[str, object] = {"id": wid}
     if ctx.hal:
-        links = {"self": "/api/webserver", **WEBSERVER_LINKS}
+        links = {
+            "self": "/api/webserver",
+            **WEBSERVER_LINKS,
+            "monitoring": f"/api/webserver/monitoring/{wid}",
+            "request_monitor": f"/api/webserver/http-request-monitor/{ctx.codec.encode(Purpose.REQUEST_MONITOR, '')}",
+        }
         body["_links"] = {name: {"href": links[name]} for name in sorted(links)}
     return body
 

@@ -69,7 +69,7 @@ GETTERS: dict[str, Any] = {
     "server_auto_start": lambda ctx, s: bool(s.get("serverAutoStart")),
     "enabled_protocols": _enabled_protocols,
     "limits": lambda ctx, s: mapping.read(s, ATTRS[1:])["limits"],
-    "bindings": lambda ctx, s: [binding_json.to_json(b) for b in s.collection("bindings")],
+    "bindings": lambda ctx, s: [binding_json.to_json(ctx, b) for b in s.collection("bindings")],
     "application_pool": _pool,
 }
 
@@ -81,6 +81,8 @@ def links(ctx: Ctx, site: ConfigElement) -> dict[str, str]:
         "self": f"{SITES_PATH}/{sid}",
         "webapps": f"{WEBAPPS_PATH}?website.id={sid}",
         "vdirs": f"{VDIRS_PATH}?website.id={sid}",
+        "monitoring": f"{SITES_PATH}/monitoring/{sid}",
+        "requests": f"/api/webserver/http-request-monitor/requests?website.id={sid}",
     }
 
 
@@ -142,7 +144,7 @@ def _validate(ctx: Ctx, body: dict[str, Any], site: ConfigElement | None) -> dic
     if isinstance(body.get("enabled_protocols"), str):
         plan["enabled_protocols"] = body["enabled_protocols"]
     if "bindings" in body and body["bindings"] is not None:
-        plan["bindings"] = binding_json.parse_bindings(body["bindings"])
+        plan["bindings"] = binding_json.parse_bindings(ctx, body["bindings"])
     plan["pool"] = _pool_name(ctx, body)
     plan["status"] = parse_status(body, ("started", "stopped"))
     return plan

@@ -75,9 +75,15 @@ class Listener:
 
 
 def load_certificate(state_dir: Path, name: str) -> ssl.SSLContext:
-    """A server context from state_dir/certificates/<name>.pem (certificate chain and key in one PEM)."""
+    """A server context from state_dir/certificates/[<store>/]<name>.pem (certificate chain and key in one PEM).
+
+    `name` is the binding's certificateHash (or host name); the API's certificate stores (agent/certificates)
+    are the sub-directories, holding `<THUMBPRINT>.pem` files.
+    """
     folder = state_dir / "certificates"
     candidates = [folder / f"{name}.pem"] if name else []
+    if name and folder.is_dir():
+        candidates += [store / f"{name.upper()}.pem" for store in sorted(folder.iterdir()) if store.is_dir()]
     candidates.append(folder / "default.pem")
     for path in candidates:
         if path.is_file():

@@ -1,0 +1,161 @@
+"""CertificateStores: the named stores (My, WebHosting, configured ones) and the PEM files in them.
+
+A store is a directory; each certificate is `<THUMBPRINT>.pem` holding the certificate chain and, when
+the agent may serve with it, its unencrypted private key (mode 0600). The embedded host finds a binding's
+certificate by the thumbprint IIS stores in `certificateHash`, so the file name is the contract.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from agent.certificates.model import ALIAS_PREFIX, CertificateInfo, read_certificate
+from agent.security.dates import utcnow
+from agent.settings import CertificatesSettings, expand_path
+from shared.fsutil import atomic_write_bytes
+
+log = logging.getLogger("iisfleet.certificates")
+DEFAULT_STORES = ("My", "WebHosting")
+AGENT_ALIAS = "IIS Fleet Agent Certificate"
+LOCALHOST_ALIAS = "IIS Fleet localhost Certificate"
+LOCALHOST_VALIDITY = timedelta(days=730)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreInfo:
+    """One certificate store: its name, directory and access claims (lower-case)."""
+
+    name: str
+    path: Path
+    claims: tuple[str, ...]
+
+    @property
+    def readable(self) -> bool:
+        """The store grants the `read` claim."""
+        return "read" in self.claims
+
+
+class CertificateStores:
+    """Every store of this agent; certificate files are parsed once per (path, mtime, size)."""
+
+    def __init__(self, root: Path, settings: CertificatesSettings) -> None:
+        self.root = root
+        stores: dict[str, StoreInfo] = {}
+        for entry in settings.stores:
+            if not entry.name.strip() or entry.name.lower() in stores:
+                continue
+            path = Path(expand_path(entry.path)) if entry.path else root / entry.name
+            claims = tuple(sorted({c.strip().lower() for c in entry.claims}))
+            stores[entry.name.lower()] = StoreInfo(entry.name, path, claims)
+        for name in DEFAULT_STORES:  # upstream adds My and WebHosting (read) when not configured
+            stores.setdefault(name.lower(), StoreInfo(name, root / name, ("read",)))
+        self._stores = stores
+        self._cache: dict[Path, tuple[tuple[int, int], CertificateInfo]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def stores(self) -> list[StoreInfo]:
+        """Every store, configured ones first."""
+        return list(self._stores.values())
+
+    def store(self, name: str) -> StoreInfo | None:
+        """A store by name (case-insensitive)."""
+        return self._stores.get(name.lower())
+
+    def certificates(self, store: StoreInfo) -> list[CertificateInfo]:
+        """The certificates of a store, sorted by thumbprint; unreadable files are skipped with a warning."""
+        found = []
+        for path in sorted(store.path.glob("*.pem")) if store.path.is_dir() else []:
+            info = self._read(path, store.name)
+            if info is not None:
+                found.append(info)
+        return found
+
+    def find(self, store_name: str, thumbprint: str) -> CertificateInfo | None:
+        """The certificate with `thumbprint` in a store, if both exist."""
+        store = self.store(store_name)
+        if store is None:
+            return None
+        path = store.path / f"{thumbprint.upper()}.pem"
+        return self._read(path, store.name) if path.is_file() else None
+
+    def _read(self, path: Path, store: str) -> CertificateInfo | None:
+        try:
+            stat = path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            with self._lock:
+                cached = self._cache.get(path)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+            info = read_certificate(path, store)
+        except (OSError, ValueError) as err:
+            log.warning("skipping certificate file %s: %s", path, err)
+            return None
+        with self._lock:
+            self._cache[path] = (stamp, info)
+        return info
+
+    def add(self, store_name: str, chain_pem: bytes, key_pem: bytes | None, alias: str = "") -> CertificateInfo:
+        """Write a certificate (and key) into a store as `<THUMBPRINT>.pem`; the stored file's info."""
+        store = self.store(store_name)
+        if store is None:
+            raise KeyError(store_name)
+        cert = x509.load_pem_x509_certificates(chain_pem)[0]
+        thumbprint = cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - the thumbprint is SHA-1
+        header = f"{ALIAS_PREFIX}{alias}\n".encode() if alias else b""
+        body = header + chain_pem.rstrip(b"\n") + b"\n" + (key_pem.rstrip(b"\n") + b"\n" if key_pem else b"")
+        path = store.path / f"{thumbprint}.pem"
+        atomic_write_bytes(path, body, mode=0o600)
+        info = self._read(path, store.name)
+        assert info is not None
+        return info
+
+    def bootstrap(self, agent_cert: Path | None, agent_key: Path | None) -> None:
+        """First-run contents: every store directory, the agent's own certificate and a localhost one in My."""
+        for store in self._stores.values():
+            store.path.mkdir(parents=True, exist_ok=True)
+        everything = [c for s in self._stores.values() for c in self.certificates(s)]
+        thumbprints = {c.thumbprint for c in everything}
+        if agent_cert is not None and agent_key is not None and agent_cert.is_file() and agent_key.is_file():
+            chain = agent_cert.read_bytes()
+            try:
+                thumbprint = x509.load_pem_x509_certificates(chain)[0].fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303
+            except ValueError:
+                log.warning("the agent certificate %s does not parse; not importing it", agent_cert)
+            else:
+                if thumbprint not in thumbprints:
+                    self.add("My", chain, agent_key.read_bytes(), AGENT_ALIAS)
+        # Upstream's tests pick a CN=localhost serverAuth certificate for https bindings; keep one around.
+        if not any(c.subject == "CN=localhost" and c.has_private_key for c in everything):
+            self.add("My", *_localhost_pair(), LOCALHOST_ALIAS)
+
+
+def _localhost_pair() -> tuple[bytes, bytes]:
+    import ipaddress
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = utcnow()
+    san = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + LOCALHOST_VALIDITY)
+        .add_extension(x509.SubjectAlternativeName(san), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
