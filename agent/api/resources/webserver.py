@@ -19,6 +19,7 @@ WEBSERVER_LINKS = {
     "info": "/api/webserver/info",
     "worker_processes": "/api/webserver/worker-processes",
     "service_controller": "/api/webserver/service-controller",
+    "files": "/api/webserver/files",
 }
 
 

@@ -83,6 +83,7 @@ def links(ctx: Ctx, site: ConfigElement) -> dict[str, str]:
         "vdirs": f"{VDIRS_PATH}?website.id={sid}",
         "monitoring": f"{SITES_PATH}/monitoring/{sid}",
         "requests": f"/api/webserver/http-request-monitor/requests?website.id={sid}",
+        "files": f"/api/webserver/files/{ctx.codec.encode(Purpose.WEBSERVER_FILE, f'/{chr(10)}{site_key(site)}')}",
     }
 
 

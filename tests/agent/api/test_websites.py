@@ -202,3 +202,10 @@ async def test_head_returns_no_body(api: TestClient[Any, Any]) -> None:
     response = await api.head(SITES)
     assert response.status == 200
     assert await response.read() == b""
+
+
+async def test_files_link_opens_the_site_root(api: TestClient[Any, Any], content_dir: Path) -> None:
+    site = await _create(api, content_dir)
+    root = await api.get(site["_links"]["files"]["href"])
+    assert root.status == 200, await root.text()
+    assert (await root.json())["path"] == "/"
