@@ -11,6 +11,7 @@ from agent.api.ids import IdCodec
 from agent.api.middleware import error_middleware
 from agent.api.routes import ROUTES
 from agent.api.routing import register
+from agent.api.transactions import install_transactions, transaction_middleware
 from agent.certificates.runtime import install_certificates
 from agent.files.locations import FileLocations
 from agent.files.runtime import FILES_RUNTIME, FilesRuntime, files_runtime_ctx
@@ -48,7 +49,7 @@ def build_app(
     """
     # CORS is outermost so its headers survive errors; audit is innermost so it only sees successes.
     app = web.Application(
-        middlewares=[cors_middleware, error_middleware, auth_middleware, audit_middleware],
+        middlewares=[cors_middleware, error_middleware, auth_middleware, transaction_middleware, audit_middleware],
         client_max_size=settings.iisfleet.max_request_body,
     )
     app[SETTINGS] = settings
@@ -61,6 +62,7 @@ def build_app(
         host = EmbeddedHost(store, state_dir, address)
         app.cleanup_ctx.append(_run_embedded_host)
     app[HOST] = host or UnavailableHost()
+    install_transactions(app)
     app[FILE_LOCATIONS] = FileLocations(settings.files)
     app[SECRET_BOX] = SecretBox(state_dir / "secrets.key")
     app[FILES_RUNTIME] = FilesRuntime(state_dir)

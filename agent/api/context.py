@@ -9,6 +9,7 @@ from aiohttp import web
 from agent.api.http import FieldSelection, selection, wants_hal
 from agent.api.ids import IdCodec
 from agent.api.index import ServerIndex, server_index
+from agent.api.transactions import STAGED_STORE
 from agent.files.locations import FileLocations
 from agent.hosting.base import Host
 from agent.iisconfig import ConfigStore
@@ -37,7 +38,7 @@ class Ctx:
 
 def context(request: web.Request) -> Ctx:
     """Build the context, picking up configuration changes made by other programs first."""
-    store = request.app[CONFIG_STORE]
+    store = request.get(STAGED_STORE) or request.app[CONFIG_STORE]
     store.refresh_if_changed()
     return Ctx(
         request=request,

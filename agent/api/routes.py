@@ -19,6 +19,7 @@ from agent.api.resources import (
     request_monitor,
     schemas,
     service_controller,
+    transactions,
     virtual_directories,
     webapps,
     webserver,
@@ -32,6 +33,7 @@ SITES = "/api/webserver/websites"
 POOLS = "/api/webserver/application-pools"
 WEBAPPS = "/api/webserver/webapps"
 VDIRS = "/api/webserver/virtual-directories"
+TRANSACTIONS = "/api/webserver/transactions"
 WORKERS = "/api/webserver/worker-processes"
 MONITOR = "/api/webserver/http-request-monitor"
 CERTS = "/api/certificates"
@@ -91,6 +93,12 @@ API_ROUTES: tuple[Route, ...] = (
           body=schemas.VDIR),
     delete(VDIRS + "/{id}", virtual_directories.delete_vdir, "Delete a virtual directory", "virtual-directories"),
     *webserver_files.ROUTES,
+    get(TRANSACTIONS, transactions.list_transactions, "The open configuration transaction, if any", "transactions"),
+    post(TRANSACTIONS, transactions.create_transaction, "Open a configuration transaction", "transactions",
+         body={"type": "object"}),
+    get(TRANSACTIONS + "/{id}", transactions.get_transaction, "Get the open transaction", "transactions"),
+    patch(TRANSACTIONS + "/{id}", transactions.update_transaction, "Commit or abort the transaction",
+          "transactions", body={"type": "object", "properties": {"state": {"enum": ["committed", "aborted"]}}}),
     # Registered after the named /api/webserver/* routes so those win.
     get("/api/webserver/{id}", webserver.get_webserver_by_id, "The web server by id", "webserver"),
     # The files family: named paths (locations, downloads, copy, move, content) before /api/files/{id}.

@@ -136,6 +136,17 @@ class ConfigStore:
         """Set delegation for a section at a path ("allow", "deny", "inherit"); use inside a write block."""
         locks.set_override_mode(self.document, name, location, mode)
 
+    def replace_document(self, data: bytes) -> None:
+        """Inside a write block: make `data` the whole new content, committed when the block ends."""
+        tree, layout = parse(data)
+        self._doc = Document(tree, layout)
+        self._doc.touch()
+
+    @property
+    def committed_bytes(self) -> bytes:
+        """The file content as last loaded or saved."""
+        return self._committed
+
     def mark_changed(self) -> None:
         """Force the current write block to save (after editing lxml elements directly)."""
         self.document.touch()

@@ -20,6 +20,7 @@ WEBSERVER_LINKS = {
     "worker_processes": "/api/webserver/worker-processes",
     "service_controller": "/api/webserver/service-controller",
     "files": "/api/webserver/files",
+    "transactions": "/api/webserver/transactions",
 }
 
 
