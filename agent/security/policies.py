@@ -18,7 +18,8 @@ API = "api"
 API_KEYS = "api_keys"
 SYSTEM = "system"
 
-PUBLIC_PATHS = frozenset({"/api/ping", "/ping", "/openapi.json"})
+# Only what upstream leaves open (its ping page) plus /ping for browsers accepting the certificate.
+PUBLIC_PATHS = frozenset({"/api/ping", "/ping"})
 PUBLIC_PREFIXES = ("/downloads/",)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -49,3 +49,8 @@ async def test_openapi_lists_every_route(api: TestClient[Any, Any]) -> None:
     create = document["paths"]["/api/webserver/websites"]["post"]
     schema = create["requestBody"]["content"]["application/json"]["schema"]
     assert schema["properties"]["limits"]["properties"]["connection_timeout"]["maximum"] == 65535
+
+
+async def test_openapi_needs_a_token(api: TestClient[Any, Any]) -> None:
+    response = await api.get("/openapi.json", headers={"Access-Token": ""})
+    assert response.status == 403
