@@ -375,3 +375,113 @@ async def test_https_binding_terminates_tls(hosted: Hosted, tmp_path: Path) -> N
     async with aiohttp.ClientSession() as session:
         async with session.get(f"https://{hosted.address}:{tls_port}/", ssl=False) as resp:
             assert resp.status == 200 and await resp.text() == "<h1>hello</h1>"
+
+
+async def _fetch_raw(address: str, port: int, path: str, *, tls: bool = False) -> tuple[bytes, bytes]:
+    """One GET on a fresh connection; (head, body) read to Content-Length."""
+    import ssl
+
+    context = None
+    if tls:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    reader, writer = await asyncio.open_connection(address, port, ssl=context)
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:")))  # fmt: skip
+        return head, await reader.readexactly(length)
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            await writer.wait_closed()
+
+
+async def test_large_file_over_http_and_https_is_byte_identical_and_counted(hosted: Hosted, tmp_path: Path) -> None:
+    # Plain http takes the splice(2) relay, https the copying one; both must deliver the same bytes and count them.
+    data = os.urandom(3 * 1024 * 1024 + 12345)
+    (hosted.content / "big.bin").write_bytes(data)
+    _write_self_signed(tmp_path / "certificates" / "default.pem", hosted.address)
+    tls_port = free_port(hosted.address)
+
+    def change(cfg: ConfigStore) -> None:
+        site = cfg.section(SITES).collection().find(name="Default Web Site")
+        assert site is not None
+        site.collection("bindings").add(protocol="https", bindingInformation=f"*:{tls_port}:")
+
+    edit(hosted.store, change)
+    await hosted.host.tick()
+    before = hosted.host.snapshot().sites["Default Web Site"].bytes_sent
+    head, body = await _fetch_raw(hosted.address, hosted.port, "/big.bin")
+    assert head.startswith(b"HTTP/1.1 200 ") and body == data
+    await wait_for(lambda: hosted.host.snapshot().sites["Default Web Site"].requests_active == 0)
+    after_http = hosted.host.snapshot().sites["Default Web Site"].bytes_sent
+    assert after_http - before == len(head) + len(data)
+    head, body = await _fetch_raw(hosted.address, tls_port, "/big.bin", tls=True)
+    assert head.startswith(b"HTTP/1.1 200 ") and body == data
+    await wait_for(lambda: hosted.host.snapshot().sites["Default Web Site"].requests_active == 0)
+    assert hosted.host.snapshot().sites["Default Web Site"].bytes_sent - after_http == len(head) + len(data)
+    # Keep-alive after a spliced body: the next response on the same connection is intact.
+    reader, writer = await asyncio.open_connection(hosted.address, hosted.port)
+    try:
+        for path, expected in (("/big.bin", data), ("/index.html", b"<h1>hello</h1>"), ("/big.bin", data)):
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            answer = await reader.readuntil(b"\r\n\r\n")
+            length = int(answer.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
+            assert await reader.readexactly(length) == expected
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+    hosted.host.flush_logs()
+    [log_file] = (hosted.store.path.parent / "logs" / "LogFiles" / "W3SVC1").glob("u_ex*.log")
+    rows = [line.split() for line in log_file.read_text().splitlines() if "/big.bin" in line]
+    assert len(rows) == 4
+
+
+async def test_client_gone_mid_large_body_counts_bytes_actually_sent(hosted: Hosted) -> None:
+    (hosted.content / "huge.bin").write_bytes(b"z" * (16 * 1024 * 1024))
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (hosted.address, hosted.port))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 16)
+    writer.write(b"GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+    got = len(await reader.readuntil(b"\r\n\r\n"))
+    while got < 100_000:
+        got += len(await reader.read(65536))
+    writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    writer.transport.abort()  # RST mid-body
+    await wait_for(lambda: hosted.host.snapshot().sites["Default Web Site"].requests_active == 0)
+    site = hosted.host.snapshot().sites["Default Web Site"]
+    assert got <= site.bytes_sent < 16 * 1024 * 1024
+    # The worker and the supervisor carry on.
+    async with aiohttp.ClientSession() as session:
+        assert await get(session, hosted.url + "/") == (200, "<h1>hello</h1>")
+
+
+async def test_worker_killed_mid_large_body_closes_the_client(hosted: Hosted) -> None:
+    (hosted.content / "huge.bin").write_bytes(b"z" * (64 * 1024 * 1024))
+    reader, writer = await asyncio.open_connection(hosted.address, hosted.port, limit=1 << 16)
+    try:
+        writer.write(b"GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(100_000)
+        [pid] = hosted.worker_pids()
+        os.kill(pid, signal.SIGKILL)
+        received = 100_000
+        async with asyncio.timeout(20):
+            while chunk := await reader.read(1 << 20):
+                received += len(chunk)
+        assert received < 64 * 1024 * 1024  # truncated, and the connection was closed (EOF above)
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+    await wait_for(lambda: hosted.host.snapshot().sites["Default Web Site"].requests_active == 0)
+    await wait_for(lambda: pid not in hosted.worker_pids())
+    async with aiohttp.ClientSession() as session:
+        assert await get(session, hosted.url + "/") == (200, "<h1>hello</h1>")

@@ -3,8 +3,10 @@
 Design (reverse proxy over unix sockets, not fd passing): the supervisor stays on the byte path so that
 TLS termination, maxBandwidth, maxConnections, exact byte counters, W3C logging and per-request routing
 of keep-alive connections across pools live in one place, and a recycle never closes a client connection
-(new requests go to the new worker while the old one drains its own unix connections). Workers still send
-files with sendfile(2) (aiohttp FileResponse) into the unix socket; bench/embedded_* measures the cost.
+(new requests go to the new worker while the old one drains its own unix connections). Workers send large
+files with sendfile(2) into the unix socket, and on plain-TCP connections without maxBandwidth the supervisor
+relays such Content-Length bodies with splice(2) (worker socket -> pipe -> client) instead of copying them
+through Python (exchange.py, upstream.py); bench/embedded_* measures the cost.
 """
 
 from __future__ import annotations

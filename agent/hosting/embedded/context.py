@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -77,6 +78,21 @@ class HttpContext:
     def settings(self, section: str, loader: Callable[[Any], T]) -> T:
         """A module's settings from `section` at this request's config path (cached per generation)."""
         return self.config.settings(section, self.config_path, loader)
+
+    def stat(self) -> os.stat_result | None:
+        """os.stat of the physical path (None when missing or invalid), taken once per path per request."""
+        path = self.physical_path
+        if path is None:
+            return None
+        cached = self.items.get("stat")
+        if cached is not None and cached[0] == path:
+            return cached[1]  # type: ignore[no-any-return]
+        try:
+            st: os.stat_result | None = os.stat(path)
+        except (OSError, ValueError):
+            st = None
+        self.items["stat"] = (path, st)
+        return st
 
     def complete(self) -> None:
         """Skip the remaining stages up to logging (IIS CompleteRequest)."""

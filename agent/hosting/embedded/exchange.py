@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-import aiohttp
-from yarl import URL
-
 from agent.hosting.embedded import http1
 from agent.hosting.embedded.pool import AppPool, PoolUnavailable
-from agent.hosting.embedded.runtime import InFlight, SiteRuntime, new_request_id
+from agent.hosting.embedded.runtime import UNLIMITED, InFlight, SiteRuntime, new_request_id
+from agent.hosting.embedded.upstream import ResponseHead, Upstream, UpstreamConnection, UpstreamError
 from agent.hosting.embedded.w3c import LogEntry, now
 
 if TYPE_CHECKING:
@@ -21,6 +20,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("iisfleet.hosting.http")
 CHUNK = 65536
+# Content-Length bodies with at least this much left after the first read go worker -> client by splice(2).
+SPLICE_MIN = 65536
+SPLICE = getattr(os, "splice", None)
+SPLICE_FLAGS = getattr(os, "SPLICE_F_NONBLOCK", 0) | getattr(os, "SPLICE_F_MOVE", 0)
 
 
 class ClientGone(Exception):
@@ -42,6 +45,7 @@ class Exchange:
         self.win32 = 0
         self.log_it = True
         self.started = time.monotonic()
+        self.upstream_clean = False  # the worker connection is at a response boundary (reusable)
 
     async def run(self) -> bool:
         """Serve the request; True to keep the connection open."""
@@ -79,8 +83,8 @@ class Exchange:
                 return True
             record.worker_pid = worker.pid
             try:
-                return await self._forward(worker.session, record)
-            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as err:
+                return await self._forward(worker.upstream, record)
+            except UpstreamError as err:
                 if self.status or not self.body_done or attempt:
                     log.warning("worker pid %d failed mid-request: %s", worker.pid, err)
                     if not self.status:
@@ -106,19 +110,55 @@ class Exchange:
         ]  # fmt: skip
         return headers
 
-    async def _forward(self, session: aiohttp.ClientSession | None, record: InFlight) -> bool:
-        if session is None:
-            raise aiohttp.ClientConnectionError("worker is gone")
+    def _request_bytes(self, record: InFlight) -> bytes:
         head = self.head
-        body = None if self.body_done else self._body()
+        target = head.target
+        if target.lower().startswith(("http://", "https://")):  # absolute-form: the worker gets origin-form
+            target = "/" + target.split("://", 1)[1].partition("/")[2]
+        lines = [f"{head.method} {target} HTTP/1.1"]
+        lines += [f"{k}: {v}" for k, v in self._upstream_headers(record)]
+        if head.header("host") is None:
+            lines.append(f"Host: {head.host or 'worker'}")
+        if head.chunked:
+            lines.append("Transfer-Encoding: chunked")
+        # aiohttp's client encoded header strings as UTF-8 (surrogateescape); the worker decodes them so.
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
+
+    async def _forward(self, upstream: Upstream | None, record: InFlight) -> bool:
+        if upstream is None:
+            raise UpstreamError("worker is gone", before_response=True)
         record.stage = "ExecuteRequestHandler"
-        url = URL("http://worker" + head.target, encoded=True)
-        async with session.request(
-            head.method, url, headers=self._upstream_headers(record), data=body, allow_redirects=False,
-            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-        ) as resp:  # fmt: skip
-            record.stage = "SendResponse"
-            return await self._relay(resp)
+        request = self._request_bytes(record)
+        had_body = not self.body_done
+        fresh = False
+        while True:
+            conn = await upstream.connect(fresh=fresh)
+            self.upstream_clean = False
+            try:
+                try:
+                    await conn.send(request)
+                    if had_body:
+                        await self._send_body(conn)
+                    resp = await conn.read_head()
+                except UpstreamError as err:
+                    # A pooled connection the worker had already closed: once more on a new one.
+                    if conn.reused and err.before_response and not had_body and not fresh:
+                        fresh = True
+                        continue
+                    raise
+                record.stage = "SendResponse"
+                keep = await self._relay(conn, resp)
+                self.upstream_clean = self.upstream_clean and resp.keep_alive
+                return keep
+            finally:
+                upstream.release(conn, self.upstream_clean)
+
+    async def _send_body(self, conn: UpstreamConnection) -> None:
+        chunked = self.head.chunked
+        async for chunk in self._body():
+            await conn.send(b"%x\r\n%b\r\n" % (len(chunk), chunk) if chunked else chunk)
+        if chunked:
+            await conn.send(b"0\r\n\r\n")
 
     async def _body(self) -> AsyncIterator[bytes]:
         if (self.head.header("expect") or "").lower() == "100-continue":
@@ -165,19 +205,18 @@ class Exchange:
         self.received += size
         self.site.counters.bytes_received += size
 
-    async def _relay(self, resp: aiohttp.ClientResponse) -> bool:
+    async def _relay(self, conn: UpstreamConnection, resp: ResponseHead) -> bool:
         head = self.head
         self.status = resp.status
-        internal = resp.headers
-        self.substatus = int(internal.get("X-IISFleet-Substatus", "0") or 0)
-        self.win32 = int(internal.get("X-IISFleet-Win32", "0") or 0)
-        self.log_it = internal.get("X-IISFleet-Log", "1") != "0"
+        self.substatus = int(resp.header("X-IISFleet-Substatus", "0") or 0)
+        self.win32 = int(resp.header("X-IISFleet-Win32", "0") or 0)
+        self.log_it = resp.header("X-IISFleet-Log", "1") != "0"
         lines = [f"HTTP/1.1 {resp.status} {resp.reason or http1.reason_phrase(resp.status)}"]
-        for raw_key, raw_value in resp.raw_headers:
-            key = raw_key.decode("latin-1")
-            if key.lower() in http1.HOP_BY_HOP or key.lower().startswith(http1.INTERNAL_PREFIX):
+        for key, value in resp.headers:
+            lower = key.lower()
+            if lower in http1.HOP_BY_HOP or lower.startswith(http1.INTERNAL_PREFIX):
                 continue
-            lines.append(f"{key}: {raw_value.decode('latin-1')}")
+            lines.append(f"{key}: {value}")
         no_body = head.method == "HEAD" or resp.status in (204, 304) or resp.status < 200
         chunked = False
         keep = head.keep_alive
@@ -190,13 +229,102 @@ class Exchange:
             lines.append("Connection: close")
         elif head.version < (1, 1):
             lines.append("Connection: keep-alive")
-        await self._write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        if not no_body:
-            async for data in resp.content.iter_chunked(CHUNK):
+        out = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if no_body:
+            await self._write(out)
+        elif resp.content_length is not None:
+            # The head and whatever body bytes came with it leave in one write (a small file: one send).
+            length = resp.content_length
+            first = bytes(conn.buf[:length])
+            del conn.buf[:length]
+            await self._write(out + first)
+            remaining = length - len(first)
+            if remaining >= SPLICE_MIN and self._can_splice():
+                await self._splice(conn, remaining)
+            else:
+                while remaining:
+                    data = await conn.read_some(min(CHUNK, remaining))
+                    remaining -= len(data)
+                    await self._write(data)
+        else:
+            await self._write(out)
+            async for data in conn.body(resp):
                 await self._write(b"%x\r\n%b\r\n" % (len(data), data) if chunked else data)
             if chunked:
                 await self._write(b"0\r\n\r\n")
+        self.upstream_clean = resp.content_length is not None or resp.chunked or no_body
         return keep
+
+    def _can_splice(self) -> bool:
+        """splice(2) straight from the worker socket to the client socket: plain TCP, no bandwidth limit."""
+        rate = self.site.throttle.rate
+        return (
+            SPLICE is not None and not self.conn.tls and (rate <= 0 or rate >= UNLIMITED)
+            and self.conn.writer.get_extra_info("socket") is not None
+        )  # fmt: skip
+
+    async def _splice(self, conn: UpstreamConnection, remaining: int) -> None:
+        """Relay `remaining` body bytes worker -> pipe -> client in the kernel, counting what the client got."""
+        assert SPLICE is not None
+        writer = self.conn.writer
+        transport = writer.transport
+        limit = self.conn.listener.timeout()
+        if transport.get_write_buffer_size():  # splice must not overtake bytes still queued in the transport
+            low, high = transport.get_write_buffer_limits()
+            transport.set_write_buffer_limits(high=0, low=0)
+            try:
+                async with asyncio.timeout(limit):
+                    await writer.drain()
+            except (ConnectionError, TimeoutError) as err:
+                raise ClientGone() from err
+            finally:
+                transport.set_write_buffer_limits(high=high, low=low)
+        loop = asyncio.get_running_loop()
+        # Our own descriptor of the client socket: the transport keeps its reader registered on the original.
+        client = os.dup(writer.get_extra_info("socket").fileno())
+        pipe_out, pipe_in = conn.splice_pipe()
+        capacity = conn.pipe_size
+        in_pipe = 0
+        counters = self.site.counters
+        try:
+            while remaining or in_pipe:
+                if transport.is_closing():
+                    raise ClientGone()
+                moved_in = moved_out = 0
+                if remaining and in_pipe < capacity:
+                    try:
+                        moved_in = SPLICE(conn.fd, pipe_in, min(remaining, capacity - in_pipe), flags=SPLICE_FLAGS)
+                    except BlockingIOError:
+                        pass
+                    except OSError as err:
+                        raise UpstreamError(f"worker connection failed mid-body: {err}") from err
+                    else:
+                        if not moved_in:
+                            raise UpstreamError("worker closed the connection mid-body")
+                        remaining -= moved_in
+                        in_pipe += moved_in
+                if in_pipe:
+                    try:
+                        moved_out = SPLICE(pipe_out, client, in_pipe, flags=SPLICE_FLAGS)
+                    except BlockingIOError:
+                        pass
+                    except OSError as err:
+                        raise ClientGone() from err
+                    else:
+                        in_pipe -= moved_out
+                        self.sent += moved_out
+                        counters.bytes_sent += moved_out
+                if moved_in or moved_out:
+                    continue
+                if in_pipe:
+                    try:
+                        await _ready(loop, client, writable=True, limit=limit)
+                    except TimeoutError as err:
+                        raise ClientGone() from err
+                else:
+                    await _ready(loop, conn.fd, writable=False, limit=None)
+        finally:
+            os.close(client)
 
     async def _write(self, data: bytes) -> None:
         self.sent += len(data)
@@ -217,3 +345,25 @@ class Exchange:
             status=self.status, substatus=self.substatus, win32=self.win32, bytes_sent=self.sent,
             bytes_received=self.received, time_taken_ms=int((time.monotonic() - self.started) * 1000),
         ))  # fmt: skip
+
+
+async def _ready(loop: asyncio.AbstractEventLoop, fd: int, *, writable: bool, limit: float | None) -> None:
+    """Wait until `fd` is writable / readable (TimeoutError after `limit` seconds)."""
+    ready = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    if writable:
+        loop.add_writer(fd, wake)
+    else:
+        loop.add_reader(fd, wake)
+    try:
+        async with asyncio.timeout(limit):
+            await ready
+    finally:
+        if writable:
+            loop.remove_writer(fd)
+        else:
+            loop.remove_reader(fd)

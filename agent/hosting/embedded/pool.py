@@ -77,7 +77,7 @@ class AppPool:
         while True:
             if self.state != RuntimeStatus.STARTED:
                 raise PoolUnavailable(self.spec.name)
-            ready = [w for w in self.workers if w.state == WorkerState.RUNNING and w.session is not None]
+            ready = [w for w in self.workers if w.state == WorkerState.RUNNING and w.upstream is not None]
             if ready:
                 worker = min(ready, key=lambda w: w.active)
                 if worker.active and len(self.workers) < self.spec.max_processes:

@@ -18,7 +18,7 @@ import time
 from enum import StrEnum
 from pathlib import Path
 
-import aiohttp
+from agent.hosting.embedded.upstream import Upstream
 
 log = logging.getLogger("iisfleet.hosting.worker")
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -39,7 +39,7 @@ class WorkerStartError(Exception):
 
 
 class WorkerProcess:
-    """A worker of one pool, its unix socket and its HTTP connection pool."""
+    """A worker of one pool, its unix socket and the supervisor's connection pool to it."""
 
     def __init__(self, pool: str, number: int, socket_path: Path, config_path: Path) -> None:
         self.pool = pool
@@ -48,7 +48,7 @@ class WorkerProcess:
         self.config_path = config_path
         self.state = WorkerState.STARTING
         self.process: asyncio.subprocess.Process | None = None
-        self.session: aiohttp.ClientSession | None = None
+        self.upstream: Upstream | None = None
         self.started_at = time.time()
         self.started_mono = time.monotonic()
         self.requests_total = 0
@@ -81,10 +81,7 @@ class WorkerProcess:
             )  # fmt: skip
         finally:
             listener.close()
-        connector = aiohttp.UnixConnector(path=str(self.socket_path), limit=0)
-        self.session = aiohttp.ClientSession(
-            connector=connector, auto_decompress=False, timeout=aiohttp.ClientTimeout(total=None)
-        )
+        self.upstream = Upstream(str(self.socket_path))
         assert self.process.stdout is not None
         try:
             line = await asyncio.wait_for(self.process.stdout.readline(), startup_limit)
@@ -144,9 +141,9 @@ class WorkerProcess:
         self.state = WorkerState.STOPPED
 
     async def _close_session(self) -> None:
-        if self.session is not None:
-            session, self.session = self.session, None
-            await session.close()
+        if self.upstream is not None:
+            upstream, self.upstream = self.upstream, None
+            await upstream.close()
 
     async def _close_pipes(self) -> None:
         if self.process is None:

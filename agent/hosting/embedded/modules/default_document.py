@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +47,10 @@ class DefaultDocumentModule:
 
     def execute_request_handler(self, ctx: HttpContext) -> None:
         """Pick the first default document that exists."""
-        if ctx.response is not None or ctx.physical_path is None or not os.path.isdir(ctx.physical_path):
+        if ctx.response is not None or ctx.physical_path is None:
+            return
+        st = ctx.stat()
+        if st is None or not stat.S_ISDIR(st.st_mode):
             return
         if courtesy_redirect(ctx):
             return
@@ -55,7 +59,9 @@ class DefaultDocumentModule:
             return
         for name in rules.files:
             candidate = os.path.join(ctx.physical_path, name)
-            if os.path.isfile(candidate):
-                ctx.physical_path = candidate
+            ctx.physical_path, directory = candidate, ctx.physical_path
+            found = ctx.stat()  # cached for StaticFileModule
+            if found is not None and stat.S_ISREG(found.st_mode):
                 ctx.url_path += name
                 return
+            ctx.physical_path = directory

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -69,7 +70,10 @@ class DirectoryListingModule:
 
     def execute_request_handler(self, ctx: HttpContext) -> None:
         """Answer with the listing, or leave the request to StaticFileModule (403.14)."""
-        if ctx.response is not None or ctx.physical_path is None or not os.path.isdir(ctx.physical_path):
+        if ctx.response is not None or ctx.physical_path is None:
+            return
+        st = ctx.stat()
+        if st is None or not stat.S_ISDIR(st.st_mode):
             return
         if courtesy_redirect(ctx):
             return
