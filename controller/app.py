@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 
-import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
 from controller.api.middleware import auth_middleware, error_middleware
 from controller.api.routes import ROUTES
 from controller.api.routing import register
-from controller.keys import AGENT_SESSION, CA, SECRET_BOX, SETTINGS, STORE
+from controller.keys import AGENT_SESSION, CA, CELERY, SECRET_BOX, SETTINGS, STORE
 from controller.pki import CertificateAuthority
+from controller.services import rollout
+from controller.services.agent_client import open_agent_session
 from controller.settings import ControllerSettings
 from controller.store import FleetStore
-from controller.tls import agent_client_context
+from controller.worker.celery_app import make_celery
+from shared.asyncio_utils import create_task
 from shared.secretbox import SecretBox
+
+log = logging.getLogger("iisfleet.controller")
 
 MAX_BODY = 1024 * 1024  # controller's own routes; gateway bodies are streamed and not limited here
 
@@ -24,6 +31,16 @@ MAX_BODY = 1024 * 1024  # controller's own routes; gateway bodies are streamed a
 def open_redis(url: str) -> Redis:
     """An asyncio Redis client that decodes replies to str."""
     return Redis.from_url(url, decode_responses=True, health_check_interval=30)
+
+
+async def _reap_forever(store: FleetStore, stall_timeout: float) -> None:
+    """Mark jobs failed that stopped making progress (a lost worker or Redis); see rollout.reap."""
+    while True:
+        await asyncio.sleep(max(0.5, min(5.0, stall_timeout / 4)))
+        try:
+            await rollout.reap(store, stall_timeout)
+        except Exception:  # noqa: BLE001 - Redis may be restarting; the next round tries again
+            log.warning("job reaper round failed", exc_info=True)
 
 
 def build_app(settings: ControllerSettings, redis_url: str) -> web.Application:
@@ -40,12 +57,18 @@ def build_app(settings: ControllerSettings, redis_url: str) -> web.Application:
         await redis.aclose()
 
     async def agent_session_ctx(app: web.Application) -> AsyncIterator[None]:
-        connector = aiohttp.TCPConnector(ssl=agent_client_context(settings, app[CA]), limit=256, limit_per_host=16)
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False) as session:
+        async with open_agent_session(settings, app[CA]) as session:
             app[AGENT_SESSION] = session
             yield
 
-    app.cleanup_ctx.extend([redis_ctx, agent_session_ctx])
+    async def jobs_ctx(app: web.Application) -> AsyncIterator[None]:
+        app[CELERY] = make_celery(redis_url, settings.redis_prefix)
+        reaper = create_task(_reap_forever(app[STORE], settings.job_stall_timeout), name="job-reaper")
+        yield
+        reaper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reaper
+
+    app.cleanup_ctx.extend([redis_ctx, agent_session_ctx, jobs_ctx])
     register(app, ROUTES)
     return app

@@ -127,7 +127,7 @@ def run_worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
     location = redis_for_tools(settings)
     try:
-        run(location.url, settings.redis_prefix)
+        run(location.url, settings)
     finally:
         location.close()
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 from aiohttp import web
 
@@ -14,6 +16,8 @@ SETTINGS = web.AppKey("settings", ControllerSettings)
 STORE = web.AppKey("store", FleetStore)
 CA = web.AppKey("ca", CertificateAuthority)
 SECRET_BOX = web.AppKey("secret_box", SecretBox)
+CELERY: web.AppKey[Any] = web.AppKey("celery")
+"""The Celery app the API enqueues job tasks with (typed loosely: Celery ships no type information)."""
 AGENT_SESSION = web.AppKey("agent_session", aiohttp.ClientSession)
 """HTTPS client towards agents: verifies them against the CA and presents the controller's certificate."""
 

@@ -39,6 +39,16 @@ class ControllerSettings:
     agent_cert_ttl: float = 30 * 86400.0
     tls_names: tuple[str, ...] = ()
     audit_maxlen: int = 100_000
+    visibility_timeout: float = 900.0
+    """Seconds before Redis hands an unacknowledged task to another worker; steps stay far below it."""
+    job_stall_timeout: float = 600.0
+    """A running job with no event for this long is marked failed by the reaper."""
+    agent_lock_ttl: float = 300.0
+    """Lifetime of a per-agent change lock whose holder died without releasing it."""
+    artifact_max_bytes: int = 4 * 1024**3
+    artifact_max_unpacked: int = 16 * 1024**3
+    """Refuse archives that would unpack to more than this (compression bombs)."""
+    worker_concurrency: int = 16
 
     @property
     def offline_after(self) -> float:
@@ -49,6 +59,11 @@ class ControllerSettings:
     def pki_dir(self) -> Path:
         """Where the CA and the controller's own certificate live."""
         return self.state_dir / "pki"
+
+    @property
+    def artifact_dir(self) -> Path:
+        """Where uploaded deploy artifacts live, content-addressed by sha256."""
+        return self.state_dir / "artifacts"
 
 
 def _env_float(environ: Mapping[str, str], name: str, default: float, *, duration: bool = False) -> float:
@@ -86,4 +101,10 @@ def load_settings(
         agent_cert_ttl=_env_float(env, "CONTROLLER_AGENT_CERT_TTL", 30 * 86400.0, duration=True),
         tls_names=names,
         audit_maxlen=int(_env_float(env, "CONTROLLER_AUDIT_MAXLEN", 100_000)),
+        visibility_timeout=_env_float(env, "CONTROLLER_VISIBILITY_TIMEOUT", 900.0, duration=True),
+        job_stall_timeout=_env_float(env, "CONTROLLER_JOB_STALL_TIMEOUT", 600.0, duration=True),
+        agent_lock_ttl=_env_float(env, "CONTROLLER_AGENT_LOCK_TTL", 300.0, duration=True),
+        artifact_max_bytes=int(_env_float(env, "CONTROLLER_ARTIFACT_MAX_BYTES", 4 * 1024.0**3)),
+        artifact_max_unpacked=int(_env_float(env, "CONTROLLER_ARTIFACT_MAX_UNPACKED", 16 * 1024.0**3)),
+        worker_concurrency=int(_env_float(env, "CONTROLLER_WORKER_CONCURRENCY", 16)),
     )

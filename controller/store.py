@@ -13,6 +13,15 @@ Keys (all under the configured prefix, `iisfleet:` by default)::
     serial:{serial}          string agent id of a valid certificate (expires with the certificate)
     seen                     zset   agent id -> time of its last heartbeat
     audit                    stream gateway calls: operator, method, path, agent, status
+    jobs                     zset   job id -> creation time (paged history)
+    jobs:active              set    queued and running job ids (the reaper's work list)
+    job:{id}                 hash   action, target, params, strategy, status, batches, batch, times, error
+    job:{id}:results         hash   agent id -> per-agent result JSON
+    job:{id}:events          stream append-only progress events of the job
+    job:{id}:step:{agent}    hash   facts a step records so a redelivered task repeats no side effect
+    job:{id}:advance         string short mutex around one rollout decision
+    lock:agent:{id}          string the step id holding the agent's change lock (expires)
+    fence:agent:{id}         string fencing counter, one higher on every acquisition of that lock
 """
 
 from __future__ import annotations
@@ -31,6 +40,18 @@ if redis.call('HSETNX', KEYS[1], 'used', ARGV[2]) == 0 then return {'used', ''} 
 return {'ok', redis.call('HGET', KEYS[1], 'labels') or ''}
 """
 
+# Take the per-agent lock when free or already ours (a redelivered step), bump the fence, return it; else 0.
+_LOCK = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return redis.call('INCR', KEYS[2])
+"""
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 AGENT_FIELDS = ("name", "url", "labels", "facts", "enrolled_on", "cert_serial", "cert_expires_on", "api_key")
 
 
@@ -42,6 +63,8 @@ class FleetStore:
         self.redis: Any = redis
         self.prefix = prefix
         self._consume = redis.register_script(_CONSUME)
+        self._lock = redis.register_script(_LOCK)
+        self._unlock = redis.register_script(_UNLOCK)
 
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -196,6 +219,103 @@ class FleetStore:
         """The newest `count` audit entries, newest first."""
         rows = await self.redis.xrevrange(self._key("audit"), count=count)
         return [{"id": entry_id, **fields} for entry_id, fields in rows]
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    async def add_job(self, job_id: str, fields: Mapping[str, str], results: Mapping[str, str], created: float) -> None:
+        """Store a new job with its initial per-agent results, in history and in the active set."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._key("job", job_id), mapping=dict(fields))
+            if results:
+                pipe.hset(self._key("job", job_id, "results"), mapping=dict(results))
+            pipe.zadd(self._key("jobs"), {job_id: created})
+            pipe.sadd(self._key("jobs", "active"), job_id)
+            await pipe.execute()
+
+    async def job(self, job_id: str) -> dict[str, str]:
+        """A job's fields ({} when unknown)."""
+        return dict(await self.redis.hgetall(self._key("job", job_id)))
+
+    async def update_job(self, job_id: str, fields: Mapping[str, str], *, finished: bool = False) -> None:
+        """Change a job's fields; a finished job leaves the active set."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._key("job", job_id), mapping=dict(fields))
+            if finished:
+                pipe.srem(self._key("jobs", "active"), job_id)
+            await pipe.execute()
+
+    async def job_results(self, job_id: str) -> dict[str, str]:
+        """Agent id -> result JSON of a job."""
+        return dict(await self.redis.hgetall(self._key("job", job_id, "results")))
+
+    async def set_results(self, job_id: str, results: Mapping[str, str]) -> None:
+        """Replace some agents' result JSON."""
+        if results:
+            await self.redis.hset(self._key("job", job_id, "results"), mapping=dict(results))
+
+    async def job_page(self, start: int, count: int, before: float | None = None) -> list[tuple[str, float]]:
+        """(job id, created) newest first: by offset, or strictly older than `before` (a cursor)."""
+        key = self._key("jobs")
+        if before is None:
+            pairs = await self.redis.zrevrange(key, start, start + count - 1, withscores=True)
+        else:
+            pairs = await self.redis.zrevrangebyscore(key, f"({before}", "-inf", start=0, num=count, withscores=True)
+        return [(str(job_id), float(score)) for job_id, score in pairs]
+
+    async def job_count(self) -> int:
+        """How many jobs the history holds."""
+        return int(await self.redis.zcard(self._key("jobs")))
+
+    async def active_jobs(self) -> list[str]:
+        """Ids of queued and running jobs."""
+        return sorted(await self.redis.smembers(self._key("jobs", "active")))
+
+    async def add_event(self, job_id: str, fields: Mapping[str, str]) -> str:
+        """Append one event to a job's history; returns its stream id."""
+        return str(await self.redis.xadd(self._key("job", job_id, "events"), dict(fields)))
+
+    async def events(self, job_id: str, after: str = "0", count: int = 1000) -> list[tuple[str, dict[str, str]]]:
+        """Events after stream id `after`, oldest first."""
+        rows = await self.redis.xrange(self._key("job", job_id, "events"), min=f"({after}" if after != "0" else "-",
+                                       count=count)
+        return [(str(event_id), dict(fields)) for event_id, fields in rows]
+
+    async def wait_events(self, job_id: str, after: str, block_ms: int) -> list[tuple[str, dict[str, str]]]:
+        """Events after `after`, waiting up to `block_ms` for the first one."""
+        reply = await self.redis.xread({self._key("job", job_id, "events"): after}, block=block_ms, count=500)
+        return [(str(event_id), dict(fields)) for _stream, rows in reply or [] for event_id, fields in rows]
+
+    async def step_facts(self, job_id: str, agent_id: str) -> dict[str, str]:
+        """What a step has recorded so far."""
+        return dict(await self.redis.hgetall(self._key("job", job_id, "step", agent_id)))
+
+    async def record_step(self, job_id: str, agent_id: str, fields: Mapping[str, str]) -> None:
+        """Record step facts (intent and done markers, chosen versions)."""
+        await self.redis.hset(self._key("job", job_id, "step", agent_id), mapping=dict(fields))
+
+    async def try_mutex(self, job_id: str, owner: str, ttl: float) -> bool:
+        """Take the job's short rollout mutex."""
+        return bool(await self.redis.set(self._key("job", job_id, "advance"), owner, nx=True, px=int(ttl * 1000)))
+
+    async def release_mutex(self, job_id: str, owner: str) -> None:
+        """Release the rollout mutex if still ours."""
+        await self._unlock(keys=[self._key("job", job_id, "advance")], args=[owner])
+
+    async def lock_agent(self, agent_id: str, owner: str, ttl: float) -> int:
+        """Take (or re-take, for the same owner) an agent's change lock; the fence token, or 0 when busy."""
+        keys = [self._key("lock", "agent", agent_id), self._key("fence", "agent", agent_id)]
+        return int(await self._lock(keys=keys, args=[owner, max(1, int(ttl * 1000))]))
+
+    async def unlock_agent(self, agent_id: str, owner: str) -> None:
+        """Release an agent's change lock if `owner` holds it."""
+        await self._unlock(keys=[self._key("lock", "agent", agent_id)], args=[owner])
+
+    async def fence_holds(self, agent_id: str, owner: str, fence: int) -> bool:
+        """Whether `owner` still holds the lock with this fence (a newer holder means we were presumed dead)."""
+        holder, current = await self.redis.mget(
+            [self._key("lock", "agent", agent_id), self._key("fence", "agent", agent_id)]
+        )
+        return holder == owner and current is not None and int(current) == fence
 
     # -- housekeeping ----------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
     from agent.cli import add_commands as add_agent_commands
     from controller.cli import add_commands as add_controller_commands
+    from controller.client_cli.parser import add_commands as add_client_commands
     from shared.demo import add_commands as add_demo_commands
 
     parser = argparse.ArgumentParser(prog="iisfleet", description="Manage a fleet of IIS web servers as one.")
@@ -18,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_agent_commands(sub)
     add_controller_commands(sub)
     add_demo_commands(sub)
+    add_client_commands(sub)
     return parser
 
 

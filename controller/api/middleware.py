@@ -12,8 +12,17 @@ from controller.api.routing import Handler, route_of
 from controller.keys import AGENT_ID, OPERATOR, STORE
 from controller.services.credentials import authenticate_operator
 from controller.services.enrollment import authenticate_agent
-from controller.services.errors import Conflict, InvalidRequest, NotPermitted, ServiceError, UnknownAgent
-from shared.errors import AlreadyExists, ApiError, Forbidden, InvalidParameter, NotFound, ServerError, Unauthorized
+from controller.services.errors import Conflict, InvalidRequest, NotPermitted, ServiceError, TooLarge, UnknownAgent
+from shared.errors import (
+    AlreadyExists,
+    ApiError,
+    Forbidden,
+    InvalidParameter,
+    NotFound,
+    PayloadTooLarge,
+    ServerError,
+    Unauthorized,
+)
 
 log = logging.getLogger("iisfleet.controller.api")
 
@@ -21,11 +30,13 @@ log = logging.getLogger("iisfleet.controller.api")
 def to_api_error(err: ServiceError) -> ApiError:
     """The one place service errors become HTTP errors."""
     if isinstance(err, InvalidRequest):
-        return InvalidParameter("request", str(err))
+        return InvalidParameter(err.name, str(err))
     if isinstance(err, NotPermitted):
         return Forbidden(detail=str(err))
     if isinstance(err, UnknownAgent):
         return NotFound(name="id", detail=str(err))
+    if isinstance(err, TooLarge):
+        return PayloadTooLarge(name="body", detail=str(err))
     if isinstance(err, Conflict):
         return AlreadyExists("name", str(err))
     return ServerError(detail=str(err))

@@ -2,8 +2,28 @@
 
 from __future__ import annotations
 
-from controller.api import agents, enroll, gateway, metrics, openapi
-from controller.api.routing import Route
+from controller.api import agents, artifacts, enroll, gateway, jobs, metrics, openapi
+from controller.api.routing import Handler, Route
+
+
+def _op(method: str, path: str, handler: Handler, name: str, summary: str) -> Route:
+    return Route(method=method, path=path, handler=handler, name=name, auth="operator", summary=summary)
+
+
+JOB_ROUTES: tuple[Route, ...] = (
+    _op("POST", "/api/jobs", jobs.create_job, "jobs.create",
+        "Start a fleet job: action, target (agents or labels), params, strategy; 202 + Location"),
+    _op("GET", "/api/jobs", jobs.list_jobs, "jobs.list", "Job history, newest first (page/per_page or cursor)"),
+    _op("GET", "/api/jobs/{id}", jobs.get_job, "jobs.get", "A job's status and per-agent results"),
+    _op("GET", "/api/jobs/{id}/events", jobs.job_events, "jobs.events",
+        "A job's event history, then live events, as server-sent events (Last-Event-ID resumes)"),
+    _op("POST", "/api/jobs/{id}/cancel", jobs.cancel_job, "jobs.cancel", "Cancel a job: no new host starts"),
+    _op("POST", "/api/jobs/{id}/rerun", jobs.rerun_job, "jobs.rerun",
+        "Run a finished job again on the hosts that did not succeed"),
+    _op("POST", "/api/artifacts", artifacts.upload_artifact, "artifacts.upload",
+        "Upload a deploy archive (zip/tar, streamed); checked and stored by sha256"),
+    _op("GET", "/api/artifacts/{sha256}", artifacts.get_artifact, "artifacts.get", "An artifact's summary"),
+)
 
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -118,4 +138,5 @@ ROUTES: tuple[Route, ...] = (
         auth="operator",
         summary="Fleet aggregates in the Prometheus text format",
     ),
+    *JOB_ROUTES,
 )

@@ -1,0 +1,196 @@
+"""Benchmark: fleet-job fan-out against a sequential loop and a loop 5 at a time, over the same agents.
+
+A real controller, Redis and Celery worker (16 threads); the agents are stand-ins (bench/jobs_standin.py:
+real enrollment and mTLS, canned IIS answers) because 50 real agents do not fit on a 2-core machine. Two
+operations: a read (`iis.request GET /api/webserver/websites`) and `pool.recycle` (PATCH + verification).
+The loops make the same calls through the controller's gateway with one keep-alive session. Each time is
+the median of --rounds runs; T(N)/T(1) says how the time grows with the fleet.
+
+    .venv/bin/python bench/jobs_fanout.py [--sizes 1,10,50] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from controller.client_cli.http import Controller  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _redis_url() -> str:
+    if os.environ.get("REDIS_URL"):
+        return os.environ["REDIS_URL"]
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return "redis://127.0.0.1:6379/0"
+    except OSError:
+        from shared.redis_url import start_embedded
+
+        location = start_embedded(Path(tempfile.mkdtemp(prefix="bench-redis-")))
+        _KEEP.append(location)
+        return location.url
+
+
+_KEEP: list[Any] = []
+
+
+def _wait(what: str, check: Any, timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def _job_seconds(api: Controller, body: dict[str, Any]) -> float:
+    started = time.perf_counter()
+    job = api.call("POST", "/api/jobs", body)
+    for event in api.events(job["id"]):
+        if event["type"] == "job.finished":
+            if event["status"] != "succeeded":
+                raise SystemExit(f"job failed: {api.call('GET', '/api/jobs/' + job['id'])}")
+            break
+    return time.perf_counter() - started
+
+
+async def _loop_seconds(api: Controller, ids: list[str], op: str, width: int) -> float:
+    context = ssl.create_default_context(cafile=api.cafile)
+    limit = asyncio.Semaphore(width)
+    headers = {"Authorization": f"Bearer {api.token}"}
+    async with aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(ssl=context)) as session:
+
+        async def one(agent_id: str) -> None:
+            base = f"{api.url}/api/agents/{agent_id}/iis/api/webserver"
+            async with limit:
+                if op == "read":
+                    async with session.get(f"{base}/websites") as response:
+                        assert response.status == 200
+                        await response.read()
+                    return
+                async with session.patch(f"{base}/application-pools/p1", json={"status": "recycling"}) as response:
+                    assert response.status == 200
+                for path in ("application-pools/p1", "worker-processes?application_pool.id=p1"):
+                    async with session.get(f"{base}/{path}") as response:
+                        assert response.status == 200
+                        await response.read()
+
+        await one(ids[0])  # warm the connection, as the job's worker has warm processes
+        started = time.perf_counter()
+        await asyncio.gather(*(one(agent_id) for agent_id in ids))
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    """Run the benchmark and print a table."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="1,10,50")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    tmp = Path(tempfile.mkdtemp(prefix="bench-fanout-"))
+    redis_url = _redis_url()
+    prefix = f"bench-fanout:{uuid.uuid4().hex[:8]}:"
+    env = {**os.environ, "CONTROLLER_REDIS_PREFIX": prefix, "PYTHONUNBUFFERED": "1"}
+    port = _free_port()
+    state = tmp / "controller"
+    cli = [sys.executable, "-m", "shared.cli"]
+    common = ["--state-dir", str(state), "--redis-url", redis_url]
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(label: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        with open(tmp / f"{label}.log", "ab") as log:
+            proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log if label != "standins" else subprocess.PIPE,
+                                    stderr=log)
+        procs.append(proc)
+        return proc
+
+    try:
+        start("controller", [*cli, "controller", "run", *common, "--address", "127.0.0.1", "--port", str(port)])
+        cafile = state / "pki" / "ca.crt"
+        _wait("the CA", cafile.exists)
+        token = subprocess.run([*cli, "controller", "key", "create", *common, "--purpose", "bench"], cwd=REPO, env=env,
+                               check=True, capture_output=True, text=True).stdout.strip()
+        api = Controller(f"https://127.0.0.1:{port}", token, str(cafile))
+        _wait("the controller", lambda: api.call("GET", "/openapi.json"))
+        start("worker", [*cli, "worker", "run", *common])
+        count = max(sizes)
+        tokens = [api.call("POST", "/api/join-tokens", {"labels": {"bench": "1"}})["token"] for _ in range(count)]
+        (tmp / "tokens").write_text("\n".join(tokens))
+        standins = start("standins", [sys.executable, str(REPO / "bench/jobs_standin.py"), api.url, str(tmp / "tokens"),
+                                      str(tmp / "standins")])
+        assert standins.stdout is not None
+        print("stand-ins:", standins.stdout.readline().decode().strip(), flush=True)
+        ids = [a["id"] for a in sorted(api.call("GET", "/api/agents")["agents"], key=lambda a: a["name"])]
+        ops = {
+            "read": ("iis.request", {"method": "GET", "path": "/api/webserver/websites"}),
+            "recycle": ("pool.recycle", {"name": "shop"}),
+        }
+        _job_seconds(api, {"action": ops["read"][0], "target": {"agents": ids[:1]}, "params": ops["read"][1]})
+        rows: dict[tuple[str, int], dict[str, float]] = {}
+        for op, (action, params) in ops.items():
+            for n in sizes:
+                body = {"action": action, "target": {"agents": ids[:n]}, "params": params}
+                rows[(op, n)] = {
+                    "job": statistics.median(_job_seconds(api, body) for _ in range(args.rounds)),
+                    "seq": statistics.median(asyncio.run(_loop_seconds(api, ids[:n], op, 1))
+                                             for _ in range(args.rounds)),
+                    "par5": statistics.median(asyncio.run(_loop_seconds(api, ids[:n], op, 5))
+                                              for _ in range(args.rounds)),
+                }
+        print(f"\n{'op':<8} {'N':>3} | {'job s':>7} {'T(N)/T(1)':>9} | {'seq s':>7} {'T(N)/T(1)':>9} |"
+              f" {'5-wide s':>8} {'T(N)/T(1)':>9}")
+        for (op, n), row in rows.items():
+            base = rows[(op, sizes[0])]
+            print(f"{op:<8} {n:>3} | {row['job']:7.3f} {row['job'] / base['job']:9.2f} | {row['seq']:7.3f} "
+                  f"{row['seq'] / base['seq']:9.2f} | {row['par5']:8.3f} {row['par5'] / base['par5']:9.2f}")
+        print(json.dumps({f"{op}/{n}": row for (op, n), row in rows.items()}))
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        import redis as redis_sync
+
+        if not redis_url.startswith("unix://"):
+            client = redis_sync.Redis.from_url(redis_url)
+            keys = list(client.scan_iter(match=prefix + "*"))
+            if keys:
+                client.delete(*keys)
+        for location in _KEEP:
+            location.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""Artifact routes: stream a deploy archive up once (checked, stored by sha256), read its summary."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from controller.keys import SETTINGS
+from controller.services import artifacts
+
+CHUNK = 1024 * 1024
+
+
+async def upload_artifact(request: web.Request) -> web.Response:
+    """POST /api/artifacts[?name=&sha256=]: the body is the archive (zip or tar, optionally compressed)."""
+    settings = request.app[SETTINGS]
+    info = await artifacts.store_upload(
+        settings, request.content.iter_chunked(CHUNK), request.query.get("name", "artifact"),
+        request.query.get("sha256"),
+    )
+    return web.json_response(info, status=201, headers={"Location": f"/api/artifacts/{info['sha256']}"})
+
+
+async def get_artifact(request: web.Request) -> web.Response:
+    """GET /api/artifacts/{sha256}."""
+    return web.json_response(artifacts.artifact_info(request.app[SETTINGS], request.match_info["sha256"]))

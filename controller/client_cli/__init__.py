@@ -1,0 +1,1 @@
+"""The operator's client commands (`iisfleet sites|pools|deploy|rollback|jobs ...`) over the controller API."""
