@@ -6,8 +6,8 @@ Not part of upstream's API (see docs/compatibility.md). Body::
 
 The archive needs the read claim and the parent the write claim, as for the files API. Entries that would
 land outside the new directory (`..`, absolute paths, drive letters), links, devices and FIFOs are refused,
-as are archives past MAX_ENTRIES entries or MAX_BYTES unpacked. Extraction goes to a hidden temp directory
-that is renamed into place once complete, so `name` appears complete or not at all. 201 with its model.
+as are archives past shared.archives.MAX_ENTRIES entries or MAX_BYTES unpacked. Extraction goes to a
+hidden temp directory renamed into place once complete, so `name` appears complete or not at all. 201.
 """
 
 from __future__ import annotations
@@ -18,11 +18,8 @@ import os
 import re
 import secrets
 import shutil
-import stat
 import tarfile
 import zipfile
-from collections.abc import Iterator
-from typing import IO
 
 from aiohttp import web
 
@@ -33,71 +30,36 @@ from agent.api.routing import Route, post
 from agent.files.errors import os_error
 from agent.files.info import file_info
 from agent.files.paths import STAGING_PREFIX, require_read, require_write, valid_name
+from shared import archives
 from shared.errors import AlreadyExists, InvalidParameter, NotFound
 
-MAX_ENTRIES = 200_000
 MAX_BYTES = 16 * 1024**3
 BLOCK = 1024 * 1024
-_DRIVE = re.compile(r"^[A-Za-z]:")
-
-
-class _Refused(Exception):
-    """An archive that must not be extracted; the message says why."""
-
-
-def _relative(name: str) -> str:
-    text = name.replace("\\", "/")
-    if not name or "\x00" in name or text.startswith("/") or _DRIVE.match(text) or ".." in text.split("/"):
-        raise _Refused(f"entry {name!r} escapes the target directory or is an absolute path")
-    return "/".join(part for part in text.split("/") if part not in ("", "."))
-
-
-def _entries(path: str) -> Iterator[tuple[str, bool, IO[bytes] | None]]:
-    """(relative name, is directory, content) for every entry, refusing anything but files and directories."""
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                mode = info.external_attr >> 16
-                if stat.S_ISLNK(mode) or (mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))):
-                    raise _Refused(f"entry {info.filename!r} is a link or special file")
-                if info.is_dir():
-                    yield _relative(info.filename), True, None
-                    continue
-                with archive.open(info) as content:
-                    yield _relative(info.filename), False, content
-        return
-    with tarfile.open(path, mode="r:*") as archive:
-        for member in archive:
-            if not (member.isreg() or member.isdir()):
-                raise _Refused(f"entry {member.name!r} is a link, device, FIFO or other special file")
-            yield _relative(member.name), member.isdir(), archive.extractfile(member) if member.isreg() else None
 
 
 def _extract(archive: str, temp: str) -> None:
     os.mkdir(temp, 0o755)
     root = os.path.realpath(temp)
-    count = written = 0
-    for name, is_dir, content in _entries(archive):
-        count += 1
-        if count > MAX_ENTRIES:
-            raise _Refused(f"the archive has more than {MAX_ENTRIES} entries")
+    written = 0
+    for entry in archives.entries(archive):
+        name = entry.name
         if not name:
             continue
         target = os.path.join(root, name)
         if not os.path.realpath(os.path.dirname(target)).startswith(root):
-            raise _Refused(f"entry {name!r} escapes the target directory")
-        if is_dir:
+            raise archives.ArchiveRefused(f"entry {name!r} escapes the target directory")
+        if entry.is_dir:
             os.makedirs(target, 0o755, exist_ok=True)
             continue
         os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
-        assert content is not None
+        assert entry.open is not None
         # O_EXCL and O_NOFOLLOW: a duplicate entry or a planted link is refused instead of followed.
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-        with os.fdopen(fd, "wb") as out:
+        with os.fdopen(fd, "wb") as out, entry.open() as content:
             while block := content.read(BLOCK):
                 written += len(block)
                 if written > MAX_BYTES:
-                    raise _Refused(f"the archive unpacks to more than {MAX_BYTES} bytes")
+                    raise archives.ArchiveRefused(f"the archive unpacks to more than {MAX_BYTES} bytes")
                 out.write(block)
 
 
@@ -125,7 +87,7 @@ def _unpack(archive: str, parent: str, name: str, sha256: str | None) -> str:
         if os.path.lexists(target):
             raise AlreadyExists("name")
         os.rename(temp, target)
-    except _Refused as err:
+    except archives.ArchiveRefused as err:
         raise InvalidParameter("archive", f"{err}; nothing was extracted.") from err
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, ValueError) as err:
         raise InvalidParameter("archive", f"The archive is corrupt or not a zip/tar file: {err}") from err
