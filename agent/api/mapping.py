@@ -199,14 +199,44 @@ class Flags:
         return out
 
     def merge(self, current: Any, changes: dict[str, bool]) -> str:
-        """Apply changed keys to the current flags text."""
+        """Apply changed keys to the current flags text; flags this row does not map are kept."""
         state = self.to_json(current)
         state.update(changes)
-        return ",".join(flag for key, flag in self.members if state[key]) or "None"
+        mine = {flag.lower() for _key, flag in self.members}
+        # Two rows may share one attribute (handlers accessPolicy: allowed_access + remote_access_prevention).
+        others = [p.strip() for p in str(current or "").split(",") if p.strip() and p.strip().lower() not in mine]
+        kept = [p for p in others if p.lower() != "none"]
+        return ",".join([*kept, *(flag for key, flag in self.members if state[key])]) or "None"
 
     def schema(self) -> dict[str, Any]:
         """An object of booleans."""
         return {"type": "object", "properties": {key: {"type": "boolean"} for key, _ in self.members}}
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """An IIS enum shown under other JSON values, e.g. ("no_control", "NoControl") or (301, "Permanent")."""
+
+    pairs: tuple[tuple[Any, str], ...]
+    """(JSON value, IIS name) pairs."""
+
+    def to_json(self, value: Any) -> Any:
+        """IIS name -> JSON value (unknown names pass through)."""
+        text = str(value).lower()
+        return next((out for out, iis in self.pairs if iis.lower() == text), value)
+
+    def from_json(self, value: Any, name: str) -> Any:
+        """JSON value (strings case-insensitively, numbers also as text) -> IIS name."""
+        wanted = value.strip().lower() if isinstance(value, str) else value
+        for out, iis in self.pairs:
+            candidate = out.lower() if isinstance(out, str) else out
+            if not isinstance(value, bool) and (candidate == wanted or str(candidate) == str(wanted)):
+                return iis
+        raise InvalidParameter(name, f"Expected one of {', '.join(str(out) for out, _ in self.pairs)}.")
+
+    def schema(self) -> dict[str, Any]:
+        """An enum of the JSON values."""
+        return {"enum": [out for out, _ in self.pairs]}
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agent.api.features.routes import FEATURE_ROUTES
 from agent.api.openapi import openapi_handler
 from agent.api.resources import (
     access_token,
@@ -99,6 +100,7 @@ API_ROUTES: tuple[Route, ...] = (
     get(TRANSACTIONS + "/{id}", transactions.get_transaction, "Get the open transaction", "transactions"),
     patch(TRANSACTIONS + "/{id}", transactions.update_transaction, "Commit or abort the transaction",
           "transactions", body={"type": "object", "properties": {"state": {"enum": ["committed", "aborted"]}}}),
+    *FEATURE_ROUTES,  # IIS feature sections, generated from agent/api/features/table.py
     # Registered after the named /api/webserver/* routes so those win.
     get("/api/webserver/{id}", webserver.get_webserver_by_id, "The web server by id", "webserver"),
     # The files family: named paths (locations, downloads, copy, move, content) before /api/files/{id}.

@@ -247,3 +247,32 @@ APPLICATION_POOLS = ElementSchema(
     children=(APPLICATION_POOL.with_name("applicationPoolDefaults"),),
     collection=CollectionSchema(APPLICATION_POOL, keys=("name",)),
 )
+_CENTRAL_LOG_ATTRS = (
+    string("directory", r"%SystemDrive%\inetpub\logs\LogFiles"),
+    enum("period", {"MaxSize": 0, "Daily": 1, "Weekly": 2, "Monthly": 3, "Hourly": 4}, "Daily"),
+    int64("truncateSize", 20971520, 1048576, 4294967295),
+    boolean("localTimeRollover", False),
+)
+LOG = ElementSchema(
+    "log",
+    (
+        boolean("logInUTF8", True),
+        enum("centralLogFileMode", {"Site": 0, "CentralBinary": 1, "CentralW3C": 2}, "Site"),
+    ),
+    children=(
+        ElementSchema("centralBinaryLogFile", (boolean("enabled", False), *_CENTRAL_LOG_ATTRS)),
+        ElementSchema(
+            "centralW3CLogFile",
+            (
+                boolean("enabled", True),
+                *_CENTRAL_LOG_ATTRS,
+                flags(
+                    "logExtFileFlags",
+                    LOG_EXT_FILE_FLAGS,
+                    "Date,Time,ClientIP,UserName,SiteName,ServerIP,Method,UriStem,UriQuery,HttpStatus,Win32Status,"
+                    "TimeTaken,ServerPort,UserAgent,Referer,HttpSubStatus",
+                ),
+            ),
+        ),
+    ),
+)

@@ -117,7 +117,25 @@ BASIC_AUTHENTICATION = ElementSchema(
 WINDOWS_AUTHENTICATION = ElementSchema(
     "windowsAuthentication",
     (boolean("enabled", False), boolean("useKernelMode", True), boolean("authPersistNonNTLM", True)),
-    children=(listing("providers", keyed(("value",), string("value", required=True))),),
+    children=(
+        listing("providers", keyed(("value",), string("value", required=True))),
+        ElementSchema(
+            "extendedProtection",
+            (enum("tokenChecking", {"None": 0, "Allow": 1, "Require": 2}, "None"), flags("flags", {"None": 0,
+             "Proxy": 1, "NoServiceNameCheck": 2, "AllowDotlessSpn": 4, "ProxyCohosting": 32}, "None")),
+        ),
+    ),
+)
+AUTHORIZATION = ElementSchema(
+    "authorization",
+    (boolean("bypassLoginPages", True),),
+    collection=keyed(
+        ("users", "roles", "verbs"),
+        enum("accessType", {"Allow": 0, "Deny": 1}, "Allow"),
+        string("users"),
+        string("roles"),
+        string("verbs"),
+    ),
 )
 DIGEST_AUTHENTICATION = ElementSchema("digestAuthentication", (boolean("enabled", False), string("realm")))
 ACCESS = ElementSchema(
@@ -145,6 +163,51 @@ IP_SECURITY = ElementSchema(
         string("domainName"),
         boolean("allowed", False),
     ),
+)
+DYNAMIC_IP_SECURITY = ElementSchema(
+    "dynamicIpSecurity",
+    (
+        enum("denyAction", {"AbortRequest": 0, "Unauthorized": 401, "Forbidden": 403, "NotFound": 404}, "Forbidden"),
+        boolean("enableProxyMode", False),
+        boolean("enableLoggingOnlyMode", False),
+    ),
+    children=(
+        ElementSchema("denyByConcurrentRequests", (boolean("enabled", False), uint("maxConcurrentRequests", 5, 1))),
+        ElementSchema(
+            "denyByRequestRate",
+            (boolean("enabled", False), uint("maxRequests", 20, 1), uint("requestIntervalInMilliseconds", 200, 1)),
+        ),
+    ),
+)
+HTTP_COMPRESSION = ElementSchema(
+    "httpCompression",
+    (
+        string("directory", r"%SystemDrive%\inetpub\temp\IIS Temporary Compressed Files"),
+        boolean("doDiskSpaceLimiting", True),
+        uint("maxDiskSpaceUsage", 100),
+        uint("minFileSizeForComp", 2700),
+        boolean("noCompressionForHttp10", True),
+        boolean("noCompressionForProxies", True),
+        boolean("noCompressionForRange", True),
+        boolean("sendCacheHeaders", False),
+    ),
+)
+_TRACE_AREAS = keyed(("provider",), string("provider", required=True), string("areas"),
+                     enum("verbosity", {"General": 0, "CriticalError": 1, "Error": 2, "Warning": 3,
+                                        "Information": 4, "Verbose": 5}, "Warning"))  # fmt: skip
+TRACE_FAILED_REQUESTS = ElementSchema(
+    "traceFailedRequests",
+    collection=keyed(
+        ("path",),
+        string("path", required=True),
+        string("customActionExe"),
+        string("customActionParams"),
+        uint("customActionTriggerLimit", 1, 0, 10000),
+    ),
+)
+TRACE_PROVIDER_DEFINITIONS = ElementSchema(
+    "traceProviderDefinitions",
+    collection=keyed(("name",), string("name", required=True), string("guid", required=True)),
 )
 HTTP_LOGGING = ElementSchema(
     "httpLogging",
@@ -175,7 +238,9 @@ GLOBAL_MODULES = ElementSchema(
 MODULES = ElementSchema(
     "modules",
     (boolean("runAllManagedModulesForAllRequests", False), boolean("runManagedModulesForWebDavRequests", False)),
-    collection=keyed(("name",), string("name", required=True), string("type"), string("preCondition")),
+    collection=keyed(
+        ("name",), string("name", required=True), string("type"), string("preCondition"), boolean("lockItem", False)
+    ),
 )
 _ACCESS_POLICY = {
     "None": 0, "Read": 1, "Write": 2, "Execute": 4, "Source": 16, "Script": 512, "NoRemoteWrite": 1024,

@@ -20,6 +20,8 @@ SECTION_REGISTRATION = {
     "system.webServer/httpLogging": ("Deny", "Everywhere"),
     "system.webServer/security/access": ("Deny", "Everywhere"),
     "system.webServer/security/ipSecurity": ("Deny", "Everywhere"),
+    "system.webServer/security/dynamicIpSecurity": ("Deny", "Everywhere"),
+    "system.webServer/tracing/traceProviderDefinitions": ("Deny", "Everywhere"),
     "system.webServer/security/authentication/anonymousAuthentication": ("Deny", "Everywhere"),
     "system.webServer/security/authentication/basicAuthentication": ("Deny", "Everywhere"),
     "system.webServer/security/authentication/digestAuthentication": ("Deny", "Everywhere"),
@@ -76,7 +78,7 @@ def _a(value: str) -> str:
 
 def _config_sections() -> list[str]:
     """<configSections> registering every section in the schema (plus log and webLimits)."""
-    names = sorted({*SCHEMA, "system.applicationHost/log", "system.applicationHost/webLimits"})
+    names = sorted({*SCHEMA, "system.applicationHost/webLimits"})
     lines = ["  <configSections>"]
     open_groups: list[str] = []
     for name in names:

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from agent.api.context import Ctx, context
+from agent.api.features.links import feature_links
 from agent.api.http import created_response, json_response, list_response, read_json, render, updated_response
 from agent.api.ids import Purpose
 from agent.api.resources.physical_paths import validate_physical_path
@@ -57,7 +58,8 @@ GETTERS: dict[str, Any] = {
 def links(ctx: Ctx, item: Item) -> dict[str, str]:
     """The `_links` of a full application model."""
     aid = app_id(ctx, *item)
-    return {"self": f"{WEBAPPS_PATH}/{aid}", "vdirs": f"{VDIRS_PATH}?webapp.id={aid}"}
+    links = {"self": f"{WEBAPPS_PATH}/{aid}", "vdirs": f"{VDIRS_PATH}?webapp.id={aid}"}
+    return {**links, **feature_links(ctx, item[0], str(item[1].get("path")), "app")}
 
 
 def model(ctx: Ctx, item: Item) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from agent.api.context import context
+from agent.api.features.links import feature_links
 from agent.api.http import json_response
 from agent.api.ids import Purpose
 from agent.keys import SETTINGS
@@ -57,6 +58,7 @@ def _webserver_body(request: web.Request) -> dict[str, object]:
             **WEBSERVER_LINKS,
             "monitoring": f"/api/webserver/monitoring/{wid}",
             "request_monitor": f"/api/webserver/http-request-monitor/{ctx.codec.encode(Purpose.REQUEST_MONITOR, '')}",
+            **feature_links(ctx, None, "", "webserver"),
         }
         body["_links"] = {name: {"href": links[name]} for name in sorted(links)}
     return body

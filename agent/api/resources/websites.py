@@ -8,6 +8,7 @@ from aiohttp import web
 
 from agent.api import mapping
 from agent.api.context import Ctx, context
+from agent.api.features.links import feature_links
 from agent.api.http import created_response, json_response, list_response, read_json, render, updated_response
 from agent.api.ids import Purpose
 from agent.api.index import SITES, site_key
@@ -84,6 +85,7 @@ def links(ctx: Ctx, site: ConfigElement) -> dict[str, str]:
         "monitoring": f"{SITES_PATH}/monitoring/{sid}",
         "requests": f"/api/webserver/http-request-monitor/requests?website.id={sid}",
         "files": f"/api/webserver/files/{ctx.codec.encode(Purpose.WEBSERVER_FILE, f'/{chr(10)}{site_key(site)}')}",
+        **feature_links(ctx, site, "/", "site"),
     }
 
 

@@ -1,0 +1,1 @@
+"""IIS feature sections (/api/webserver/<feature>): one table of FeatureSpec rows drives every endpoint."""
