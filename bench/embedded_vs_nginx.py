@@ -15,12 +15,17 @@ What it measures, in one run, one server at a time (never both at once, so each 
 3. The RSS (and USS: pages private to the process) of an idle worker after the runs and a few idle seconds,
    next to an idle nginx worker (nginx workers are forked from the master, so most of their RSS is shared).
 
+The supervisor's kernel response cache (agent/hosting/embedded/response_cache.py) answers the 1 KiB file
+without a worker after the first request; `--kernel-cache off` starts the agent with IISFLEET_KERNEL_CACHE=0
+so the same run shows the uncached path (run once with each to compare).
+
 With `--profile`, an extra (unmeasured) 1 KiB wrk run is sampled by py-spy on the supervisor and on one
 worker (`.venv/bin/pip install py-spy`), and the top functions by own and inclusive time are printed.
 
 Everything listens on a fresh 127.0.0.x address; every process started here is stopped by pid.
 
     .venv/bin/python bench/embedded_vs_nginx.py [--workers 2] [--duration 10] [--connections 50] [--profile]
+                                                [--kernel-cache on|off]
 
 Needs `nginx` and `wrk` on PATH (`apt-get install -y nginx wrk`).
 """
@@ -267,7 +272,8 @@ def pct(samples: list[float], q: float) -> float:
 class Agent:
     """`iisfleet agent run` on a fresh state dir, and its API over HTTPS."""
 
-    def __init__(self, workdir: Path, address: str) -> None:
+    def __init__(self, workdir: Path, address: str, kernel_cache: bool = True) -> None:
+        self.kernel_cache = kernel_cache
         self.state = workdir / "agent-state"
         self.address = address
         self.port = free_port(address)
@@ -285,6 +291,7 @@ class Agent:
             [sys.executable, "-m", "shared.cli", "agent", "run", "--state-dir", str(self.state),
              "--address", self.address, "--port", str(self.port)],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+            env={**os.environ, "IISFLEET_KERNEL_CACHE": "1" if self.kernel_cache else "0"},
         )  # fmt: skip
         wait_until("agent API", lambda: (self.state / "certs" / "agent.crt").exists()
                    and listening(self.address, self.port), 60, self.proc)  # fmt: skip
@@ -477,12 +484,13 @@ def measure_embedded(args: argparse.Namespace, workdir: Path, wrk: Wrk, content:
             return response.status == 200 and len(response.read()) == 1024
 
     wait_until("embedded site", answers, 60, agent.proc)
-    # Warm up until the web garden has grown to maxProcesses (it grows while every worker is busy).
+    # Warm up until the web garden has grown to maxProcesses (it grows while every worker is busy). The 1 MiB
+    # file always reaches a worker (the kernel cache keeps only bodies up to 64 KiB).
     deadline = time.monotonic() + 60
     while len(agent.workers()) < args.workers:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the pool has {len(agent.workers())} workers, wanted {args.workers}")
-        wrk.run(f"{base}/{small}", 2)
+        wrk.run(f"{base}/{FILES['1 MiB'][0]}", 2)
     time.sleep(1)
     workers = agent.workers()
     results.workers = len(workers)
@@ -582,7 +590,8 @@ def version(cmd: list[str]) -> str:
 def report(args: argparse.Namespace, emb: ServerResults, ngx: ServerResults, profile: list[str]) -> None:
     mib = 1024 * 1024
     print(f"## Embedded host vs nginx — static files (wrk -t{args.threads} -c{args.connections} "
-          f"-d{args.duration:g}s, {args.workers} worker processes each)\n")  # fmt: skip
+          f"-d{args.duration:g}s, {args.workers} worker processes each, "
+          f"kernel response cache {args.kernel_cache})\n")  # fmt: skip
     print(f"Environment: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
           f"Python {platform.python_version()}, {version(['nginx', '-v'])}, {version(['wrk', '-v'])}, "
           f"kernel {platform.release()}. Servers run one after the other; wrk shares the same cores.\n")  # fmt: skip
@@ -636,6 +645,8 @@ def main() -> None:
         help="seconds to wait at most for other load to go away before each measured run",
     )
     parser.add_argument("--profile", action="store_true", help="py-spy the supervisor and a worker (extra run)")
+    parser.add_argument("--kernel-cache", choices=("on", "off"), default="on",
+                        help="the supervisor's kernel response cache (IISFLEET_KERNEL_CACHE)")  # fmt: skip
     args = parser.parse_args()
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
@@ -643,7 +654,7 @@ def main() -> None:
     address = f"127.0.0.{random.randrange(20, 250)}"
     workdir = Path(tempfile.mkdtemp(prefix="bench-embedded-nginx-"))
     try:
-        agent = Agent(workdir, address)
+        agent = Agent(workdir, address, kernel_cache=args.kernel_cache == "on")
         content = agent.state / "inetpub" / "bench"
         content.mkdir(parents=True)
         for name, size in FILES.values():

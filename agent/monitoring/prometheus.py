@@ -55,6 +55,7 @@ class IisCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """Every family, built from the snapshot."""
         yield from self._server()
+        yield from self._kernel_cache()
         yield from self._sites()
         yield from self._pools()
         yield from self._workers()
@@ -64,6 +65,29 @@ class IisCollector(Collector):
         for name in SITE_STATES:
             state.add_metric([name], 1.0 if self.snap.server_state.value == name else 0.0)
         yield state
+
+    def _kernel_cache(self) -> Iterator[Metric]:
+        # windows_exporter's Web Service Cache URI families; mode="kernel" is HTTP.sys's cache (ours), and there
+        # is no user-mode URI cache, so no mode="user" series.
+        c = self.snap.cache
+        mode = ["mode"]
+        families: list[Metric] = []
+        for name, doc, value in (
+            ("windows_iis_server_uri_cache_hits", "Successful lookups in the URI cache", c.hits),
+            ("windows_iis_server_uri_cache_queries", "URI cache lookups (hits + misses)", c.hits + c.misses),
+            ("windows_iis_server_uri_cache_items", "URIs ever added to the cache", c.items_added),
+            ("windows_iis_server_uri_cache_items_flushed", "URIs removed from the cache", c.items_flushed),
+            ("windows_iis_server_uri_cache_flushes", "URI cache flushes", c.flushes),
+        ):
+            counter = CounterMetricFamily(name, doc, labels=mode)
+            counter.add_metric(["kernel"], value)
+            families.append(counter)
+        items = GaugeMetricFamily("windows_iis_server_uri_cache_items", "URIs in the cache now", labels=mode)
+        items.add_metric(["kernel"], c.items)
+        memory = GaugeMetricFamily("windows_iis_server_uri_cache_memory_bytes",
+                                   "Bytes of responses held by the kernel response cache", labels=mode)  # fmt: skip
+        memory.add_metric(["kernel"], c.bytes)
+        yield from (*families, items, memory)
 
     def _sites(self) -> Iterator[Metric]:
         site = ["site"]

@@ -1,8 +1,9 @@
 """Upstream's monitoring snapshot members (section 7) from a sample pair and a live host snapshot.
 
 Rates come from the pair (see monitor.py); totals, active requests and current connections from the live
-snapshot so that a client counting its own requests sees them at once. The embedded host has no file,
-URI or output cache, so every `cache` member is 0.
+snapshot so that a client counting its own requests sees them at once. The web server's `cache` members
+report the supervisor's kernel response cache (HTTP.sys's "Kernel: URI cache"): see `cache`. Site and pool
+snapshots read IIS's per-worker (W3SVC_W3WP) cache counters, and workers cache nothing, so theirs are 0.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import psutil
 
 from agent.hosting.base import RuntimeStatus
-from agent.hosting.embedded.stats import HostSnapshot
+from agent.hosting.embedded.stats import CacheSnapshot, HostSnapshot
 from agent.monitoring.monitor import Pair, Sample
 from agent.monitoring.processes import ProcessStats
 
@@ -142,15 +143,28 @@ def processes(pair: Pair | None, pools: Iterable[str] | None = None, *, system: 
     }
 
 
-def cache() -> dict[str, int]:
-    """The 13 `cache` members: the embedded host caches nothing."""
-    return dict.fromkeys(CACHE_MEMBERS, 0)
+def cache(kernel: CacheSnapshot | None = None) -> dict[str, int]:
+    """The 13 `cache` members; the kernel response cache fills the URI and output cache ones (no file cache).
+
+    URI members: Web Service Cache's Kernel: Current URIs Cached / URI Cache Hits / Misses / Total URIs Cached.
+    Output members: the same items, hits and misses plus the bytes held (IIS configures kernel caching in its
+    output caching feature, system.webServer/caching, and only the output cache reports memory).
+    """
+    members = dict.fromkeys(CACHE_MEMBERS, 0)
+    if kernel is not None:
+        members.update(
+            uri_cache_count=kernel.items, uri_cache_hits=kernel.hits, uri_cache_misses=kernel.misses,
+            total_uris_cached=kernel.items_added, output_cache_count=kernel.items,
+            output_cache_memory_usage=kernel.bytes, output_cache_hits=kernel.hits, output_cache_misses=kernel.misses,
+        )  # fmt: skip
+    return members
 
 
 def webserver(pair: Pair | None, live: HostSnapshot) -> dict[str, Any]:
     """Members of /api/webserver/monitoring (without `id`)."""
     procs = processes(pair, system=True)
-    return {"network": network(pair, live), "requests": site_requests(pair, live), **procs, "cache": cache()}
+    return {"network": network(pair, live), "requests": site_requests(pair, live), **procs,
+            "cache": cache(live.cache)}  # fmt: skip
 
 
 def site(pair: Pair | None, live: HostSnapshot, name: str, pool: str | None, uptime: int) -> dict[str, Any]:

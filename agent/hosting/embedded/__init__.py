@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 from agent.hosting.embedded.host import EmbeddedHost
-from agent.hosting.embedded.stats import HostSnapshot, PoolSnapshot, RequestSnapshot, SiteSnapshot, WorkerSnapshot
+from agent.hosting.embedded.stats import (
+    CacheSnapshot,
+    HostSnapshot,
+    PoolSnapshot,
+    RequestSnapshot,
+    SiteSnapshot,
+    WorkerSnapshot,
+)
 
-__all__ = ["EmbeddedHost", "HostSnapshot", "PoolSnapshot", "RequestSnapshot", "SiteSnapshot", "WorkerSnapshot"]
+__all__ = [
+    "CacheSnapshot", "EmbeddedHost", "HostSnapshot", "PoolSnapshot", "RequestSnapshot", "SiteSnapshot",
+    "WorkerSnapshot",
+]  # fmt: skip

@@ -19,6 +19,7 @@ from typing import Protocol
 from agent.hosting.embedded import http1
 from agent.hosting.embedded.exchange import ClientGone, Exchange
 from agent.hosting.embedded.pool import AppPool
+from agent.hosting.embedded.response_cache import ResponseCache
 from agent.hosting.embedded.runtime import InFlight, SiteRuntime
 
 log = logging.getLogger("iisfleet.hosting.http")
@@ -31,6 +32,7 @@ class Dispatch(Protocol):
 
     config_version: str
     inflight: dict[int, InFlight]
+    cache: ResponseCache
 
     def pool(self, name: str) -> AppPool | None:
         """The runtime pool by name (case-insensitive)."""

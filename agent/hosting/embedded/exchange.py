@@ -9,11 +9,15 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+from agent.hosting.base import RuntimeStatus
 from agent.hosting.embedded import http1
+from agent.hosting.embedded.cache_policy import BYPASS_HEADERS, CACHE_HEADER, MAX_BODY, FileIdentity, decode_identities
 from agent.hosting.embedded.pool import AppPool, PoolUnavailable
+from agent.hosting.embedded.response_cache import DATE, Entry, Key, ResponseCache
 from agent.hosting.embedded.runtime import UNLIMITED, InFlight, SiteRuntime, new_request_id
 from agent.hosting.embedded.upstream import ResponseHead, Upstream, UpstreamConnection, UpstreamError
 from agent.hosting.embedded.w3c import LogEntry, now
+from agent.hosting.embedded.worker_process import WorkerState
 
 if TYPE_CHECKING:
     from agent.hosting.embedded.connection import Connection
@@ -46,6 +50,10 @@ class Exchange:
         self.log_it = True
         self.started = time.monotonic()
         self.upstream_clean = False  # the worker connection is at a response boundary (reusable)
+        self.cache_key: Key | None = None  # set when the request may be answered from / stored in the cache
+        self.cache_epoch = 0
+        self.pool_name = ""
+        self.sent_version = ""
 
     async def run(self) -> bool:
         """Serve the request; True to keep the connection open."""
@@ -54,6 +62,11 @@ class Exchange:
         counters.requests_active += 1
         counters.bytes_received += self.received
         head = self.head
+        cache = self.conn.dispatch.cache
+        if cache.enabled:
+            entry = self._cache_lookup(cache)
+            if entry is not None:
+                return await self._serve_cached(entry)
         app = self.site.match_app(head.path)
         record = InFlight(new_request_id(), head.method, head.target, head.host,
                           f"{self.conn.client_ip}:{self.conn.client_port}", self.site.spec.name,
@@ -71,6 +84,7 @@ class Exchange:
 
     async def _dispatch(self, record: InFlight) -> bool:
         pool: AppPool | None = self.conn.dispatch.pool(record.pool) if record.pool else None
+        self.pool_name = record.pool.lower()
         for attempt in range(2):
             try:
                 if pool is None:
@@ -95,17 +109,103 @@ class Exchange:
                 worker.end()
         return False
 
+    def _cache_lookup(self, cache: ResponseCache) -> Entry | None:
+        """A servable cached response, counting the lookup as a hit or a miss (every request is one or the other)."""
+        head = self.head
+        site = self.site
+        entry = None
+        if self.body_done and head.method in ("GET", "HEAD") and _plain(head.headers):
+            conn = self.conn
+            self.cache_key = (site.spec.id, conn.local_ip, conn.local_port, conn.tls, head.host.lower(), head.target)
+            self.cache_epoch = cache.epoch
+            accept = (head.header("accept-encoding") or "").lower()
+            entry = cache.lookup(self.cache_key, conn.dispatch.config_version, accept)
+            pool = self._serving_pool(entry) if entry is not None else None
+            if pool is None:
+                entry = None
+            else:
+                # The pool counts requests for its applications, hits included (monitoring's pool requests.total
+                # then matches the sites'); worker counters count only what a worker served. A hit also keeps
+                # the pool from idling out.
+                pool.requests_total += 1
+                pool.last_request = time.monotonic()
+        if entry is None:
+            cache.misses += 1
+            site.counters.cache_misses += 1
+        else:
+            cache.hits += 1
+            site.counters.cache_hits += 1
+        return entry
+
+    def _serving_pool(self, entry: Entry) -> AppPool | None:
+        # A stopped pool answers 503 even for a cached URL: check state before every hit. Hits also wait for a
+        # running worker (on-demand start and crash replacement behave as without the cache) and stay away from
+        # pools that recycle after N requests (that count is of requests a worker served).
+        pool = self.conn.dispatch.pool(entry.pool)
+        if pool is None or pool.state != RuntimeStatus.STARTED or pool.spec.recycle_requests > 0:
+            return None
+        if self.site.state != RuntimeStatus.STARTED or entry.site != self.site.spec.name.lower():
+            return None
+        if not any(w.state == WorkerState.RUNNING for w in pool.workers):
+            return None
+        return pool
+
+    async def _serve_cached(self, entry: Entry) -> bool:
+        """Answer from the cache: one write, the same counters and W3C line as a worker's answer."""
+        head = self.head
+        self.status, self.substatus, self.win32, self.log_it = 200, entry.substatus, entry.win32, entry.log_it
+        keep = head.keep_alive
+        out = entry.status_line + DATE.line() + entry.headers
+        if not keep:
+            out += b"Connection: close\r\n"
+        elif head.version < (1, 1):
+            out += b"Connection: keep-alive\r\n"
+        out += b"\r\n"
+        if head.method != "HEAD":
+            out += entry.body
+        try:
+            await self._write(out)
+        finally:
+            self.site.counters.requests_active -= 1
+            self.site.count_status(self.status)
+            self._log()
+        return keep
+
+    def _cache_files(self, resp: ResponseHead) -> tuple[FileIdentity, ...] | None:
+        """The files a worker response depends on when it may be stored; None when it may not."""
+        if self.cache_key is None or self.head.method != "GET" or resp.status != 200:
+            return None
+        if resp.content_length is None or resp.content_length > MAX_BODY or resp.chunked:
+            return None
+        marker = resp.header(CACHE_HEADER)
+        if not marker or resp.header("set-cookie") or resp.header("vary"):
+            return None
+        return decode_identities(marker)
+
+    def _store(self, resp: ResponseHead, files: tuple[FileIdentity, ...], headers: list[str], body: bytes) -> None:
+        cache = self.conn.dispatch.cache
+        assert self.cache_key is not None
+        status = f"HTTP/1.1 {resp.status} {resp.reason or http1.reason_phrase(resp.status)}\r\n"
+        entry = Entry(
+            site=self.site.spec.name.lower(), pool=self.pool_name, version=self.sent_version, files=files,
+            status_line=status.encode("latin-1"),
+            headers="".join(f"{h}\r\n" for h in headers).encode("latin-1"), body=body, substatus=self.substatus,
+            win32=self.win32, log_it=self.log_it, expires=time.monotonic() + cache.ttl,
+        )  # fmt: skip
+        cache.store(self.cache_key, entry, self.cache_epoch, self.conn.dispatch.config_version)
+
     def _upstream_headers(self, record: InFlight) -> list[tuple[str, str]]:
         skip = http1.HOP_BY_HOP | {"expect"}
         headers = [(k, v) for k, v in self.head.headers
                    if k.lower() not in skip and not k.lower().startswith(http1.INTERNAL_PREFIX)]  # fmt: skip
         conn = self.conn
+        self.sent_version = conn.dispatch.config_version
         headers += [
             ("X-IISFleet-Site", self.site.spec.name), ("X-IISFleet-Site-Id", str(self.site.spec.id)),
             ("X-IISFleet-Client", f"{conn.client_ip}:{conn.client_port}"),
             ("X-IISFleet-Local", f"{conn.local_ip}:{conn.local_port}"),
             ("X-IISFleet-Https", "1" if self.conn.tls else "0"),
-            ("X-IISFleet-Config", self.conn.dispatch.config_version),
+            ("X-IISFleet-Config", self.sent_version),
             ("X-IISFleet-Request-Id", str(record.id)),
         ]  # fmt: skip
         return headers
@@ -217,6 +317,9 @@ class Exchange:
             if lower in http1.HOP_BY_HOP or lower.startswith(http1.INTERNAL_PREFIX):
                 continue
             lines.append(f"{key}: {value}")
+        files = self._cache_files(resp)
+        # What a cache hit replays: the same end-to-end headers, with a fresh Date each time.
+        cached_lines = [line for line in lines[1:] if not line.lower().startswith("date:")] if files else []
         no_body = head.method == "HEAD" or resp.status in (204, 304) or resp.status < 200
         chunked = False
         keep = head.keep_alive
@@ -239,6 +342,7 @@ class Exchange:
             del conn.buf[:length]
             await self._write(out + first)
             remaining = length - len(first)
+            body = [first] if files else None
             if remaining >= SPLICE_MIN and self._can_splice():
                 await self._splice(conn, remaining)
             else:
@@ -246,6 +350,10 @@ class Exchange:
                     data = await conn.read_some(min(CHUNK, remaining))
                     remaining -= len(data)
                     await self._write(data)
+                    if body is not None:
+                        body.append(data)
+            if files and body is not None:
+                self._store(resp, files, cached_lines, b"".join(body))
         else:
             await self._write(out)
             async for data in conn.body(resp):
@@ -345,6 +453,11 @@ class Exchange:
             status=self.status, substatus=self.substatus, win32=self.win32, bytes_sent=self.sent,
             bytes_received=self.received, time_taken_ms=int((time.monotonic() - self.started) * 1000),
         ))  # fmt: skip
+
+
+def _plain(headers: list[tuple[str, str]]) -> bool:
+    """No header that makes the answer depend on more than URL + config (Range, If-*, Authorization, a body)."""
+    return not any(key.lower() in BYPASS_HEADERS for key, _ in headers)
 
 
 async def _ready(loop: asyncio.AbstractEventLoop, fd: int, *, writable: bool, limit: float | None) -> None:

@@ -19,6 +19,7 @@ from agent.hosting.base import RuntimeStatus
 from agent.hosting.embedded.listener import Listener
 from agent.hosting.embedded.pool import AppPool
 from agent.hosting.embedded.reconcile import Reconciler
+from agent.hosting.embedded.response_cache import ResponseCache
 from agent.hosting.embedded.runtime import InFlight, SiteRuntime
 from agent.hosting.embedded.stats import HostSnapshot, take_snapshot
 from shared.asyncio_utils import create_task
@@ -44,6 +45,7 @@ class EmbeddedHost:
         self.listeners: dict[tuple[str, str, int], Listener] = {}
         self.inflight: dict[int, InFlight] = {}
         self.config_version = ""
+        self.cache = ResponseCache()
         self.server_state = RuntimeStatus.STOPPED
         self.run_dir = Path(".")
         self.reconciler = Reconciler(self)
@@ -82,6 +84,7 @@ class EmbeddedHost:
             self.server_state = RuntimeStatus.STOPPED
 
     async def _shutdown(self, *, kill: bool) -> None:
+        self.cache.flush()
         for site in self.sites.values():
             await self.reconciler.unbind(site)
         await asyncio.gather(*(p.close() if kill else p.stop() for p in self.pools.values()))
@@ -137,7 +140,9 @@ class EmbeddedHost:
     async def stop_site(self, site_name: str) -> None:
         """Release the site's bindings (new connections are refused)."""
         async with self.lock:
-            await self.reconciler.unbind(self._site(site_name))
+            site = self._site(site_name)
+            await self.reconciler.unbind(site)
+            self.cache.flush(site=site.spec.name.lower())
 
     async def start_pool(self, pool_name: str) -> None:
         """Start a pool (AlwaysRunning pools spawn their worker now)."""
@@ -148,6 +153,7 @@ class EmbeddedHost:
     async def stop_pool(self, pool_name: str) -> None:
         """Stop a pool: its applications answer 503."""
         pool = self._pool(pool_name)
+        self.cache.flush(pool=pool.spec.name.lower())
         await pool.stop()
 
     async def recycle_pool(self, pool_name: str) -> None:

@@ -33,6 +33,8 @@ class Reconciler:
         """Read the store's current generation and converge on it."""
         host = self.host
         self.generation = host.store.generation
+        # Any configuration change may change any cached answer (headers, filtering, mappings): drop them all.
+        host.cache.flush()
         spec = read_server(host.store, host.address)
         try:
             stat = os.stat(host.config_path)

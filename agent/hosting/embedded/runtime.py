@@ -67,6 +67,8 @@ class Counters:
     connections_current: int = 0
     connections_total: int = 0
     connection_attempts_refused: int = 0
+    cache_hits: int = 0  # requests answered from the kernel response cache
+    cache_misses: int = 0  # every other request (requests_total = cache_hits + cache_misses while it is on)
     status_counts: dict[int, int] = field(default_factory=dict)
 
 

@@ -70,6 +70,22 @@ class SiteSnapshot:
     connections_total: int
     connections_refused: int
     status_counts: dict[int, int]
+    cache_hits: int = 0
+    cache_misses: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CacheSnapshot:
+    """The kernel response cache (HTTP.sys's "Kernel: URI cache" counters)."""
+
+    enabled: bool = False
+    hits: int = 0
+    misses: int = 0
+    items: int = 0
+    bytes: int = 0
+    items_added: int = 0
+    items_flushed: int = 0
+    flushes: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,6 +96,7 @@ class HostSnapshot:
     taken_at: float
     sites: dict[str, SiteSnapshot]
     pools: dict[str, PoolSnapshot]
+    cache: CacheSnapshot = CacheSnapshot()
 
 
 def take_snapshot(host: EmbeddedHost) -> HostSnapshot:
@@ -99,7 +116,7 @@ def take_snapshot(host: EmbeddedHost) -> HostSnapshot:
             requests_total=c.requests_total, requests_active=c.requests_active, bytes_sent=c.bytes_sent,
             bytes_received=c.bytes_received, connections_current=c.connections_current,
             connections_total=c.connections_total, connections_refused=c.connection_attempts_refused,
-            status_counts=dict(c.status_counts),
+            status_counts=dict(c.status_counts), cache_hits=c.cache_hits, cache_misses=c.cache_misses,
         )  # fmt: skip
     pools = {}
     for pool in host.pools.values():
@@ -120,4 +137,9 @@ def take_snapshot(host: EmbeddedHost) -> HostSnapshot:
             worker_starts=pool.worker_starts,
             recent_crashes=len(pool.crashes), workers=workers,
         )  # fmt: skip
-    return HostSnapshot(server_state=host.server_state, taken_at=now, sites=sites, pools=pools)
+    rc = host.cache
+    cache = CacheSnapshot(
+        enabled=rc.enabled, hits=rc.hits, misses=rc.misses, items=len(rc.entries), bytes=rc.bytes,
+        items_added=rc.items_added, items_flushed=rc.items_flushed, flushes=rc.flushes,
+    )  # fmt: skip
+    return HostSnapshot(server_state=host.server_state, taken_at=now, sites=sites, pools=pools, cache=cache)

@@ -21,7 +21,9 @@ from typing import Any
 
 from aiohttp import web
 
+from agent.hosting.embedded import cache_policy
 from agent.hosting.embedded.context import SERVER_HEADER, ConfigView, HttpContext
+from agent.hosting.embedded.modules.static_file import StaticFileResponse
 from agent.hosting.embedded.pipeline import PipelineFactory
 from agent.hosting.embedded.urlmap import map_path, match_app, normalize_url_path
 from agent.hosting.embedded.worker_process import READY_LINE
@@ -64,11 +66,28 @@ class WorkerApp:
         if ctx is None:
             return web.Response(status=503, text="site not configured in this worker")
         response = await self.pipelines.for_request(ctx).run(ctx)
+        if isinstance(response, StaticFileResponse):
+            _offer_to_kernel_cache(ctx, response)
         response.headers["Server"] = SERVER_HEADER
         response.headers["X-IISFleet-Substatus"] = str(ctx.substatus)
         response.headers["X-IISFleet-Win32"] = str(ctx.win32)
         response.headers["X-IISFleet-Log"] = "1" if ctx.log_enabled else "0"
         return response
+
+
+def _offer_to_kernel_cache(ctx: HttpContext, response: StaticFileResponse) -> None:
+    """Let StaticFileResponse mark the response cacheable: plain anonymous GET, caching enabled at the path."""
+    request = ctx.request
+    if request.method != "GET" or ctx.user or not cache_policy.request_cacheable(request.method, request.headers):
+        return
+    if not ctx.settings(cache_policy.SECTION, cache_policy.load):
+        return
+    # A default document also depends on its directory: a new file earlier in the list changes the answer.
+    directory = ctx.items.get("default_document_dir")
+    deps: tuple[cache_policy.FileIdentity, ...] = ()
+    if directory is not None:
+        deps = (cache_policy.FileIdentity.of(directory[0], directory[1]),)
+    response.kernel_cache_deps = deps
 
 
 def _die_with_parent(parent: int) -> None:

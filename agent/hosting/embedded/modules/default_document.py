@@ -63,5 +63,7 @@ class DefaultDocumentModule:
             found = ctx.stat()  # cached for StaticFileModule
             if found is not None and stat.S_ISREG(found.st_mode):
                 ctx.url_path += name
+                # The directory as stat-ed before the choice: the kernel cache re-stats it (worker.py).
+                ctx.items["default_document_dir"] = (directory, st)
                 return
             ctx.physical_path = directory

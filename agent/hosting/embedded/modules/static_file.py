@@ -20,6 +20,7 @@ from aiohttp.abc import AbstractStreamWriter
 from aiohttp.web_fileresponse import ENCODING_EXTENSIONS, _FileResponseResult
 from aiohttp.web_request import BaseRequest
 
+from agent.hosting.embedded.cache_policy import CACHE_HEADER, FileIdentity, encode_identities, response_cacheable
 from agent.hosting.embedded.context import HttpContext
 
 SECTION = "system.webServer/staticContent"
@@ -60,6 +61,9 @@ class StaticFileResponse(web.FileResponse):
         super().__init__(path, headers=headers)
         self._known_stat: os.stat_result | None = st
         self._body_bytes: bytes | None = None
+        # Set by the worker when the request may be answered from the supervisor's kernel cache next time:
+        # the other files the response depends on (the directory of a default document).
+        self.kernel_cache_deps: tuple[FileIdentity, ...] | None = None
 
     def _get_file_path_stat_encoding(self, accept_encoding: str) -> Any:
         # Reuse the pipeline's stat unless a precompressed sibling (.br/.gz) might be chosen instead.
@@ -95,7 +99,16 @@ class StaticFileResponse(web.FileResponse):
                 self._body_bytes = fobj.read(SMALL_FILE_BYTES + 1)
             if self._body_bytes is not None and len(self._body_bytes) != st.st_size:
                 self._body_bytes = None  # changed between fstat and read: let sendfile send what is there
+            self._mark_cacheable(st, file_encoding)
             return await self._prepare_open_file(request, fobj, st, file_encoding)
+
+    def _mark_cacheable(self, st: os.stat_result, file_encoding: str | None) -> None:
+        # The identity is the fstat of the file whose bytes go out, so a later change is seen on re-stat.
+        deps = self.kernel_cache_deps
+        if deps is None or self._body_bytes is None or file_encoding or self.status != 200:
+            return
+        if response_cacheable(self.headers):
+            self.headers[CACHE_HEADER] = encode_identities((FileIdentity.of(str(self._path), st), *deps))
 
     async def _sendfile(self, request: BaseRequest, fobj: IO[Any], offset: int, count: int) -> AbstractStreamWriter:
         data = self._body_bytes
