@@ -17,6 +17,7 @@ SCHEMA: dict[str, ElementSchema] = {
     "system.webServer/staticContent": web.STATIC_CONTENT,
     "system.webServer/httpProtocol": web.HTTP_PROTOCOL,
     "system.webServer/httpLogging": web.HTTP_LOGGING,
+    "system.webServer/caching": web.CACHING,
     "system.webServer/httpRedirect": web.HTTP_REDIRECT,
     "system.webServer/urlCompression": web.URL_COMPRESSION,
     "system.webServer/globalModules": web.GLOBAL_MODULES,

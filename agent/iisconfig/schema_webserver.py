@@ -209,6 +209,16 @@ TRACE_PROVIDER_DEFINITIONS = ElementSchema(
     "traceProviderDefinitions",
     collection=keyed(("name",), string("name", required=True), string("guid", required=True)),
 )
+# Output and kernel caching switches; the embedded host's response cache honours both (IIS defaults: on).
+CACHING = ElementSchema(
+    "caching",
+    (
+        boolean("enabled", True),
+        boolean("enableKernelCache", True),
+        uint("maxCacheSize", 0),
+        uint("maxResponseSize", 262144),
+    ),
+)
 HTTP_LOGGING = ElementSchema(
     "httpLogging",
     (boolean("dontLog", False), enum("selectiveLogging", {"LogAll": 0, "LogSuccessful": 1, "LogError": 2}, "LogAll")),
