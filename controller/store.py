@@ -22,6 +22,8 @@ Keys (all under the configured prefix, `iisfleet:` by default)::
     job:{id}:advance         string short mutex around one rollout decision
     lock:agent:{id}          string the step id holding the agent's change lock (expires)
     fence:agent:{id}         string fencing counter, one higher on every acquisition of that lock
+    bootstrap:{id}           hash   a bootstrap's status, step and scrubbed output (expires after 7 days;
+                                    built in controller/bootstrap/records.py, credentials never stored)
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
     from agent.cli import add_commands as add_agent_commands
+    from controller.bootstrap.cli import add_commands as add_bootstrap_commands
     from controller.cli import add_commands as add_controller_commands
     from controller.client_cli.parser import add_commands as add_client_commands
     from shared.demo import add_commands as add_demo_commands
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_controller_commands(sub)
     add_demo_commands(sub)
     add_client_commands(sub)
+    add_bootstrap_commands(sub)
     return parser
 
 

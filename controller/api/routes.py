@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from controller.api import agents, artifacts, enroll, gateway, jobs, metrics, openapi
+from controller.api import agents, artifacts, bootstrap, enroll, gateway, jobs, metrics, openapi
 from controller.api.routing import Handler, Route
 
 
@@ -23,6 +23,13 @@ JOB_ROUTES: tuple[Route, ...] = (
     _op("POST", "/api/artifacts", artifacts.upload_artifact, "artifacts.upload",
         "Upload a deploy archive (zip/tar, streamed); checked and stored by sha256"),
     _op("GET", "/api/artifacts/{sha256}", artifacts.get_artifact, "artifacts.get", "An artifact's summary"),
+)
+
+BOOTSTRAP_ROUTES: tuple[Route, ...] = (
+    _op("POST", "/api/bootstrap", bootstrap.create_bootstrap, "bootstrap.create",
+        "Install and enroll an agent over SSH or WinRM; 202 + Location of the status resource"),
+    _op("GET", "/api/bootstrap/{id}", bootstrap.get_bootstrap, "bootstrap.get",
+        "A bootstrap's status: step, agent id once online, error and script output"),
 )
 
 ROUTES: tuple[Route, ...] = (
@@ -139,4 +146,5 @@ ROUTES: tuple[Route, ...] = (
         summary="Fleet aggregates in the Prometheus text format",
     ),
     *JOB_ROUTES,
+    *BOOTSTRAP_ROUTES,
 )

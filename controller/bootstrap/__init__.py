@@ -1,0 +1,1 @@
+"""Bootstrap without an agent: install and enroll an agent over SSH (asyncssh) or WinRM (pywinrm)."""
