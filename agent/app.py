@@ -17,6 +17,7 @@ from agent.files.locations import FileLocations
 from agent.files.runtime import FILES_RUNTIME, FilesRuntime, files_runtime_ctx
 from agent.hosting.base import Host, UnavailableHost
 from agent.hosting.embedded import EmbeddedHost
+from agent.hosting.iis import IisHost, open_iis_config_store
 from agent.iisconfig import ConfigStore, write_stock_config
 from agent.keys import CONFIG_STORE, FILE_LOCATIONS, HOST, ID_CODEC, SECRET_BOX, SETTINGS, STATE_DIR
 from agent.security.audit import audit_middleware
@@ -55,12 +56,17 @@ def build_app(
     app[SETTINGS] = settings
     app[STATE_DIR] = state_dir
     app[ID_CODEC] = IdCodec(settings.host_id)
-    app[CONFIG_STORE] = store = open_config_store(state_dir)
+    # The iis backend edits IIS's own applicationHost.config (and refuses to start off Windows).
+    iis = settings.iisfleet.host_backend == "iis"
+    app[CONFIG_STORE] = store = open_iis_config_store(state_dir) if iis else open_config_store(state_dir)
     # Before the embedded host's cleanup_ctx: https bindings need the stores bootstrapped when sites start.
     install_certificates(app, settings, state_dir)
     if host is None and address is not None and settings.iisfleet.host_backend == "embedded":
         host = EmbeddedHost(store, state_dir, address)
         app.cleanup_ctx.append(_run_embedded_host)
+    elif host is None and address is not None and iis:
+        host = IisHost(store)
+        app.cleanup_ctx.append(_run_iis_host)
     app[HOST] = host or UnavailableHost()
     install_transactions(app)
     app[FILE_LOCATIONS] = FileLocations(settings.files)
@@ -75,6 +81,14 @@ def build_app(
 async def _run_embedded_host(app: web.Application) -> AsyncIterator[None]:
     host = app[HOST]
     assert isinstance(host, EmbeddedHost)
+    await host.start()
+    yield
+    await host.close()
+
+
+async def _run_iis_host(app: web.Application) -> AsyncIterator[None]:
+    host = app[HOST]
+    assert isinstance(host, IisHost)
     await host.start()
     yield
     await host.close()

@@ -85,7 +85,7 @@ async def _serve(
 ) -> int:
     from agent.app import build_app
     from agent.security.tls import server_ssl_context
-    from agent.settings import AgentSettings
+    from agent.settings import AgentSettings, SettingsError
 
     assert isinstance(settings, AgentSettings)
     enrollment = None
@@ -102,7 +102,11 @@ async def _serve(
         log.info(
             "enrolled with %s as %s (agent id %s)", enrollment.controller_url, enrollment.name, enrollment.agent_id
         )
-    app = build_app(state_dir, settings, address=address)
+    try:
+        app = build_app(state_dir, settings, address=address)
+    except SettingsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if enrollment is not None:
         from agent.controller_link import server_context
 
