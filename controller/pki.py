@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import os
 import socket
 from collections.abc import Iterable
@@ -17,11 +16,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from shared.fsutil import atomic_write_bytes
+from shared.x509util import BACKDATE, general_names, leaf_key_usage
 
 CA_VALIDITY = timedelta(days=3650)
 CONTROLLER_VALIDITY = timedelta(days=365)
-# Certificates start a little in the past so a peer whose clock lags still accepts them.
-BACKDATE = timedelta(minutes=5)
 
 
 class CsrError(ValueError):
@@ -42,36 +40,6 @@ def fingerprint(cert_pem: bytes | str) -> str:
     data = cert_pem.encode() if isinstance(cert_pem, str) else cert_pem
     cert = x509.load_pem_x509_certificate(data)
     return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
-
-
-def general_names(hosts: Iterable[str]) -> list[x509.GeneralName]:
-    """IP addresses and DNS names for a subjectAltName extension, without duplicates."""
-    names: list[x509.GeneralName] = []
-    seen: set[str] = set()
-    for raw in hosts:
-        host = raw.strip().strip("[]")
-        if not host or host in ("*", "0.0.0.0", "::") or host.lower() in seen:
-            continue
-        seen.add(host.lower())
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            names.append(x509.DNSName(host))
-    return names
-
-
-def _key_usage() -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=True,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
 
 
 def csr_common_name(csr: x509.CertificateSigningRequest) -> str:
@@ -165,7 +133,7 @@ class CertificateAuthority:
             .not_valid_before(now - BACKDATE)
             .not_valid_after(not_after)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_key_usage(), critical=True)
+            .add_extension(leaf_key_usage(), critical=True)
             .add_extension(
                 x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
                 critical=False,

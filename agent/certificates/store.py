@@ -14,14 +14,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import hashes
 
 from agent.certificates.model import ALIAS_PREFIX, CertificateInfo, read_certificate
-from agent.security.dates import utcnow
 from agent.settings import CertificatesSettings, expand_path
 from shared.fsutil import atomic_write_bytes
+from shared.x509util import self_signed_server
 
 log = logging.getLogger("iisfleet.certificates")
 DEFAULT_STORES = ("My", "WebHosting")
@@ -140,22 +138,4 @@ class CertificateStores:
 
 
 def _localhost_pair() -> tuple[bytes, bytes]:
-    import ipaddress
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = utcnow()
-    san = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + LOCALHOST_VALIDITY)
-        .add_extension(x509.SubjectAlternativeName(san), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(key, hashes.SHA256())
-    )  # fmt: skip
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+    return self_signed_server(["localhost", "127.0.0.1"], LOCALHOST_VALIDITY)
