@@ -35,6 +35,9 @@ def make_celery(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        # The pidbox (remote control) consumer is what crashes in kombu when Redis restarts, leaving a
+        # worker that no longer consumes; nothing here uses remote control, so leave it out.
+        worker_enable_remote_control=False,
     )
 
     @app.task(name="iisfleet.ping", shared=False)  # type: ignore[untyped-decorator]

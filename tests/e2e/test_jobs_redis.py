@@ -99,5 +99,9 @@ def test_job_finishes_or_fails_when_redis_restarts(tmp_path: Path, redis_server:
         print("job after the Redis restart:", view["status"], view["error"])
         if view["status"] == "failed":
             assert view["error"], view
+        # The same worker keeps consuming after the restart: a new job runs to the end.
+        after = fleet.job({"action": "pool.recycle", "target": {"labels": {"env": "e2e"}},
+                           "params": {"name": "blog"}})
+        assert fleet.wait_job(after)["status"] == "succeeded"
     finally:
         fleet.stop_all()
