@@ -9,9 +9,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from agent.hosting.embedded import EmbeddedHost
-from tests.agent.hosting.support import alive, edit, free_port, loopback, make_store, raw_request
-from tests.e2e.test_embedded_host import POOL, Hosted
+from tests.agent.hosting.support import edit, raw_request
+from tests.e2e.test_embedded_host import POOL, Hosted, run_host
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 SITE = "Default Web Site"
@@ -19,24 +18,10 @@ SITE = "Default Web Site"
 
 @pytest.fixture
 async def hosted(tmp_path: Path) -> AsyncIterator[Hosted]:
-    """Default Web Site serving a small page, a default document and a sub directory."""
-    address = loopback()
-    port = free_port(address)
-    content = tmp_path / "www"
-    (content / "sub").mkdir(parents=True)
-    (content / "index.html").write_text("<h1>home</h1>")
-    (content / "page.html").write_text("version 1")
-    (content / "sub" / "notes.txt").write_text("notes")
-    store = make_store(tmp_path, port, content)
-    host = EmbeddedHost(store, tmp_path, address, poll_interval=0.2)
-    await host.start()
-    hosted = Hosted(host, store, address, port, content)
-    try:
-        yield hosted
-    finally:
-        hosted.pids.update(w.pid for p in host.snapshot().pools.values() for w in p.workers)
-        await host.close()
-        assert not [pid for pid in hosted.pids if alive(pid)], "a worker outlived the host"
+    """A small page, a default document and a sub directory."""
+    files = {"index.html": "<h1>home</h1>", "page.html": "version 1", "sub/notes.txt": "notes"}
+    async with run_host(tmp_path, files) as running:
+        yield running
 
 
 def worker_requests(hosted: Hosted) -> int:

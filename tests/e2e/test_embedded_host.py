@@ -56,15 +56,15 @@ class Hosted:
         return pids
 
 
-@pytest.fixture
-async def hosted(tmp_path: Path) -> AsyncIterator[Hosted]:
-    """Default Web Site on a fresh loopback address, serving an index.html and a sub directory."""
+@contextlib.asynccontextmanager
+async def run_host(tmp_path: Path, files: dict[str, str]) -> AsyncIterator[Hosted]:
+    """Default Web Site on a fresh loopback address serving `files`; checks no worker outlives the host."""
     address = loopback()
     port = free_port(address)
     content = tmp_path / "www"
-    (content / "sub").mkdir(parents=True)
-    (content / "index.html").write_text("<h1>hello</h1>")
-    (content / "sub" / "notes.txt").write_text("notes")
+    for name, text in files.items():
+        (content / name).parent.mkdir(parents=True, exist_ok=True)
+        (content / name).write_text(text)
     store = make_store(tmp_path, port, content)
     host = EmbeddedHost(store, tmp_path, address, poll_interval=0.2)
     await host.start()
@@ -75,6 +75,13 @@ async def hosted(tmp_path: Path) -> AsyncIterator[Hosted]:
         hosted.pids.update(w.pid for p in host.snapshot().pools.values() for w in p.workers)
         await host.close()
         assert not [pid for pid in hosted.pids if alive(pid)], "a worker outlived the host"
+
+
+@pytest.fixture
+async def hosted(tmp_path: Path) -> AsyncIterator[Hosted]:
+    """An index.html and a sub directory."""
+    async with run_host(tmp_path, {"index.html": "<h1>hello</h1>", "sub/notes.txt": "notes"}) as running:
+        yield running
 
 
 async def get(session: aiohttp.ClientSession, url: str) -> tuple[int, str]:
