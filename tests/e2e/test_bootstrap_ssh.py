@@ -23,7 +23,7 @@ from typing import Any
 import asyncssh
 import pytest
 
-from tests.e2e.test_controller_fleet import Fleet, _free_port, _local_redis, wait_for
+from tests.e2e.test_controller_fleet import Fleet, _free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -93,23 +93,6 @@ def sshd(tmp_path: Path) -> Iterator[Sshd]:
         if server.proc.poll() is None:
             os.kill(server.proc.pid, signal.SIGTERM)
             server.proc.wait(timeout=10)
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    fleet = Fleet(tmp_path, _local_redis())
-    try:
-        yield fleet
-    finally:
-        fleet.stop_all()
-        if fleet.redis_url:
-            import redis
-
-            client = redis.Redis.from_url(fleet.redis_url)
-            keys = list(client.scan_iter(match=fleet.prefix + "*"))
-            if keys:
-                client.delete(*keys)
-            client.close()
 
 
 def _stop_pid_file(pid_file: Path) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.jobs_fleet import JobsFleet, site_get, tar_gz
-from tests.e2e.test_controller_fleet import _agent_importable, _local_redis, wait_for
+from tests.e2e.test_controller_fleet import _local_redis, wait_for
 
 pytestmark = pytest.mark.e2e
 SITE, PORT = "shop", 8091
@@ -28,9 +28,6 @@ FAST_RETRY = {"retries": 1, "retry_delay": 0.2}
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobsFleet]:
-    reason = _agent_importable()
-    if reason:
-        pytest.skip(f"the agent is not runnable yet: {reason}")
     fleet = JobsFleet(tmp_path_factory.mktemp("jobs"), _local_redis(),
                       CONTROLLER_ARTIFACT_MAX_BYTES=str(16 * 1024 * 1024))
     try:

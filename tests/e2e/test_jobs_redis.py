@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.jobs_fleet import JobsFleet, tar_gz
-from tests.e2e.test_controller_fleet import _agent_importable, _free_port, wait_for
+from tests.e2e.test_controller_fleet import _free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -65,9 +65,6 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 def test_job_finishes_or_fails_when_redis_restarts(tmp_path: Path, redis_server: RedisServer) -> None:
-    reason = _agent_importable()
-    if reason:
-        pytest.skip(f"the agent is not runnable yet: {reason}")
     fleet = JobsFleet(tmp_path, redis_server.url, CONTROLLER_JOB_STALL_TIMEOUT="15")
     try:
         fleet.start_controller()
