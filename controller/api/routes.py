@@ -38,7 +38,7 @@ ROUTES: tuple[Route, ...] = (
         path="/openapi.json",
         handler=openapi.openapi,
         name="openapi",
-        auth="public",
+        auth="operator",
         summary="This API's OpenAPI document",
     ),
     Route(

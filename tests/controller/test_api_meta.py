@@ -33,9 +33,12 @@ def test_every_route_is_documented() -> None:
         assert f"`{method} {path}`" in text, f"{route.method} {path} missing from {DOCS.name}"
 
 
-async def test_openapi_served_without_auth(controller: ControllerUnderTest) -> None:
+async def test_openapi_needs_an_operator_token(controller: ControllerUnderTest) -> None:
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{controller.url}/openapi.json", ssl=controller.client_ssl()) as r:
+            assert r.status in (401, 403)
+        headers = {"Authorization": f"Bearer {controller.token}"}
+        async with http.get(f"{controller.url}/openapi.json", ssl=controller.client_ssl(), headers=headers) as r:
             body = await r.json()
     assert body["paths"]["/api/agents/{id}"]["delete"]["security"] == [{"bearer": []}]
     assert "/api/agents/{id}/iis/{path}" in body["paths"]
