@@ -67,9 +67,9 @@ def _plan(ctx: FilesCtx, kind: str, body: dict[str, Any]) -> tuple[str, str]:
         raise NotFound(name="parent")
     if _inside(target, source):
         raise InvalidParameter("parent", "The destination folder is a subfolder of the source")
-    dst = file_info(target)
-    if dst.exists and dst.is_dir != src.is_dir:
-        raise AlreadyExists("name")
+    # Never overwrite or merge into what is there: a failed or repeated copy must not half-replace content.
+    if os.path.lexists(target):
+        raise AlreadyExists("name", "The destination already exists; delete it or choose another name.")
     return source, target
 
 

@@ -70,14 +70,15 @@ async def test_copy_and_move_directory_tree(env: FilesEnv) -> None:
     assert [n for n in os.listdir(env.rw) if n.startswith(".")] == []
 
 
-async def test_copy_file_next_to_itself_and_overwrite(env: FilesEnv) -> None:
+async def test_copy_file_next_to_itself_and_never_over_an_existing_one(env: FilesEnv) -> None:
     (env.rw / "a.txt").write_text("AAA")
     (env.rw / "b.txt").write_text("old")
     body = {"file": {"id": env.id(env.rw / "a.txt")}, "parent": {"id": env.id(env.rw)}}
     await run_job(env, "copy", {**body, "name": "copy.txt"})
     assert (env.rw / "copy.txt").read_text() == "AAA"
-    await run_job(env, "copy", {**body, "name": "b.txt"})  # an existing file is replaced, as upstream
-    assert (env.rw / "b.txt").read_text() == "AAA"
+    refused = await env.json("POST", "/api/files/copy", 409, json={**body, "name": "b.txt"})
+    assert refused["name"] == "name"
+    assert (env.rw / "b.txt").read_text() == "old"  # the existing file is untouched
 
 
 async def test_copy_conflicts_and_validation(env: FilesEnv) -> None:
