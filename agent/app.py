@@ -15,9 +15,7 @@ from agent.api.transactions import install_transactions, transaction_middleware
 from agent.certificates.runtime import install_certificates
 from agent.files.locations import FileLocations
 from agent.files.runtime import FILES_RUNTIME, FilesRuntime, files_runtime_ctx
-from agent.hosting.base import Host, UnavailableHost
-from agent.hosting.embedded import EmbeddedHost
-from agent.hosting.iis import IisHost, open_iis_config_store
+from agent.hosting.base import Host, ManagedHost, UnavailableHost
 from agent.iisconfig import ConfigStore, write_stock_config
 from agent.keys import CONFIG_STORE, FILE_LOCATIONS, HOST, ID_CODEC, SECRET_BOX, SETTINGS, STATE_DIR
 from agent.security.audit import audit_middleware
@@ -56,17 +54,13 @@ def build_app(
     app[SETTINGS] = settings
     app[STATE_DIR] = state_dir
     app[ID_CODEC] = IdCodec(settings.host_id)
-    # The iis backend edits IIS's own applicationHost.config (and refuses to start off Windows).
-    iis = settings.iisfleet.host_backend == "iis"
-    app[CONFIG_STORE] = store = open_iis_config_store(state_dir) if iis else open_config_store(state_dir)
-    # Before the embedded host's cleanup_ctx: https bindings need the stores bootstrapped when sites start.
+    app[CONFIG_STORE] = store = _open_store(settings, state_dir)
+    # Before the host's cleanup_ctx: https bindings need the stores bootstrapped when sites start.
     install_certificates(app, settings, state_dir)
-    if host is None and address is not None and settings.iisfleet.host_backend == "embedded":
-        host = EmbeddedHost(store, state_dir, address)
-        app.cleanup_ctx.append(_run_embedded_host)
-    elif host is None and address is not None and iis:
-        host = IisHost(store)
-        app.cleanup_ctx.append(_run_iis_host)
+    if host is None and address is not None:
+        managed = _host_backend(settings, store, state_dir, address)
+        app.cleanup_ctx.append(lambda app: _run_host(managed))
+        host = managed
     app[HOST] = host or UnavailableHost()
     install_transactions(app)
     app[FILE_LOCATIONS] = FileLocations(settings.files)
@@ -78,17 +72,27 @@ def build_app(
     return app
 
 
-async def _run_embedded_host(app: web.Application) -> AsyncIterator[None]:
-    host = app[HOST]
-    assert isinstance(host, EmbeddedHost)
-    await host.start()
-    yield
-    await host.close()
+def _open_store(settings: AgentSettings, state_dir: Path) -> ConfigStore:
+    """The embedded backend keeps its own file; the iis backend edits IIS's (and refuses to start off Windows)."""
+    if settings.iisfleet.host_backend == "iis":
+        from agent.hosting.iis import open_iis_config_store
+
+        return open_iis_config_store(state_dir)
+    return open_config_store(state_dir)
 
 
-async def _run_iis_host(app: web.Application) -> AsyncIterator[None]:
-    host = app[HOST]
-    assert isinstance(host, IisHost)
+def _host_backend(settings: AgentSettings, store: ConfigStore, state_dir: Path, address: str) -> ManagedHost:
+    """The backend that runs the configuration, imported lazily so each OS loads only its own."""
+    if settings.iisfleet.host_backend == "iis":
+        from agent.hosting.iis import IisHost
+
+        return IisHost(store)
+    from agent.hosting.embedded import EmbeddedHost
+
+    return EmbeddedHost(store, state_dir, address)
+
+
+async def _run_host(host: ManagedHost) -> AsyncIterator[None]:
     await host.start()
     yield
     await host.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -121,7 +122,8 @@ async def _serve(
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C still ends asyncio.run
+            loop.add_signal_handler(sig, stop.set)
     link = None
     if enrollment is not None:
         from agent.controller_link import ControllerLink, host_summary

@@ -61,6 +61,18 @@ class Host(Protocol):
         ...
 
 
+class ManagedHost(Host, Protocol):
+    """A host backend the agent runs for its lifetime."""
+
+    async def start(self) -> None:
+        """Start what the configuration says should run."""
+        ...
+
+    async def close(self) -> None:
+        """Stop everything this backend started."""
+        ...
+
+
 class UnavailableHost:
     """No host backend is running: status is `unknown` and every change answers 503."""
 

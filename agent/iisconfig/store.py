@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import os
 import threading
@@ -19,6 +18,7 @@ from agent.iisconfig.document import Document
 from agent.iisconfig.element import ConfigElement
 from agent.iisconfig.errors import ConfigError
 from agent.iisconfig.xmlutil import parse, serialize
+from shared import filelock
 from shared.fsutil import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -201,10 +201,10 @@ class ConfigStore:
                 self._release(handle)
 
     def _acquire(self) -> IO[bytes]:
-        """Exclusive flock on <path>.lock: serialises writers across processes (and ConfigStore instances)."""
+        """Exclusive lock on <path>.lock: serialises writers across processes (and ConfigStore instances)."""
         handle = open(self._lock_path, "a+b")  # noqa: SIM115 - released in _release
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            filelock.lock(handle)
         except BaseException:
             handle.close()
             raise
@@ -214,7 +214,7 @@ class ConfigStore:
     def _release(handle: IO[bytes]) -> None:
         """Drop the file lock."""
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            filelock.unlock(handle)
         finally:
             handle.close()
 

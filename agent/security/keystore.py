@@ -15,7 +15,6 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -26,6 +25,7 @@ from typing import Any, TypeVar
 
 from agent.security.dates import format_date, parse_optional, utcnow
 from agent.security.tokens import TOKEN_TYPE, b64url, fingerprint, hash_token, new_key_id, new_token
+from shared import filelock
 from shared.fsutil import atomic_write_bytes
 
 log = logging.getLogger("iisfleet.agent.security")
@@ -96,19 +96,14 @@ class ApiKey:
 
 @contextlib.contextmanager
 def _file_lock(lock_path: Path) -> Iterator[None]:
-    """An exclusive cross-process lock (flock; Windows relies on the in-process mutex only)."""
+    """An exclusive cross-process lock on a sibling file, so the CLI and the running agent never interleave."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a+b") as handle:
-        if sys.platform != "win32":
-            import fcntl
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-        else:  # pragma: no cover - the embedded backend runs on POSIX
+        filelock.lock(handle)
+        try:
             yield
+        finally:
+            filelock.unlock(handle)
 
 
 class ApiKeyStore:
