@@ -46,4 +46,4 @@ class SecretBox:
 
 def is_sealed(stored: str | None) -> bool:
     """Whether a stored value is one of our sealed secrets."""
-    return bool(stored) and stored.startswith(PREFIX) and stored.endswith(SUFFIX)  # type: ignore[union-attr]
+    return stored is not None and stored.startswith(PREFIX) and stored.endswith(SUFFIX)

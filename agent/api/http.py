@@ -87,8 +87,8 @@ def render(
     for name in selection.names(getters, default):
         value = getters[name](ctx, item)
         sub = selection.sub(name)
-        if sub is not None and isinstance(value, dict):
-            value = {k: v for k, v in value.items() if k in sub.tree or k in ("id", "_links")}  # type: ignore[operator]
+        if sub is not None and sub.tree is not None and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k in sub.tree or k in ("id", "_links")}
         out[name] = value
     if hal and links is not None:
         all_links = links(ctx, item)
