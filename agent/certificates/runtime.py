@@ -12,8 +12,8 @@ from aiohttp import web
 from agent.api.ids import IdCodec, Purpose
 from agent.certificates.model import CertificateInfo
 from agent.certificates.store import CertificateStores
-from agent.security.dates import format_date
 from agent.settings import AgentSettings, expand_path
+from shared.dates import format_date
 
 CERT_STORES = web.AppKey("certificate_stores", CertificateStores)
 CERTIFICATES_PATH = "/api/certificates"

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate
 
+from shared.dates import format_date
+
 FILETIME_EPOCH_TICKS = 116444736000000000
 """1601-01-01 to 1970-01-01 in 100 ns ticks: upstream's ETag is built from a Windows FILETIME."""
 
@@ -75,12 +77,7 @@ def content_type(name: str) -> str:
 
 def iso_date(seconds: float | None) -> str | None:
     """Upstream's UTC date text with up to 7 fraction digits and a trailing Z."""
-    if seconds is None:
-        return None
-    value = datetime.fromtimestamp(seconds, UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    fraction = f"{value.microsecond * 10:07d}".rstrip("0")
-    return f"{text}.{fraction}Z" if fraction else f"{text}Z"
+    return None if seconds is None else format_date(datetime.fromtimestamp(seconds, UTC))
 
 
 def http_date(seconds: float) -> str:

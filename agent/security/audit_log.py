@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from agent.security.dates import format_date, utcnow
+from shared.dates import format_date, utcnow
 
 HIDDEN = "{HIDDEN}"
 SECRET_MEMBERS = frozenset({"password", "private_key_password", "access_token"})

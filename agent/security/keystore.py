@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agent.security.dates import format_date, parse_optional, utcnow
 from agent.security.tokens import TOKEN_TYPE, b64url, fingerprint, hash_token, new_key_id, new_token
 from shared import filelock
+from shared.dates import format_date, parse_optional, utcnow
 from shared.fsutil import atomic_write_bytes
 
 log = logging.getLogger("iisfleet.agent.security")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.security.dates import format_date, utcnow
 from agent.security.keystore import ApiKey
+from shared.dates import format_date, utcnow
 
 API_KEYS_PATH = "/security/api-keys"
 ACCESS_TOKENS_PATH = "/security/access-tokens"

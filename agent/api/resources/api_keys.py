@@ -10,11 +10,11 @@ from aiohttp import web
 
 from agent.api.http import json_response, list_response, read_json, wants_hal
 from agent.api.routing import Route, delete, get, patch, post
-from agent.security.dates import parse_optional
 from agent.security.keys import KEY_STORE
 from agent.security.keystore import UnknownKey
 from agent.security.models import API_KEYS_PATH, key_model
 from agent.security.xsrf import issue_xsrf, require_xsrf
+from shared.dates import parse_optional
 from shared.errors import InvalidParameter, NotFound
 
 RESOURCE = "Microsoft.WebServer.ApiKey"

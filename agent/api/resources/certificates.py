@@ -13,7 +13,7 @@ from agent.api.ids import Purpose
 from agent.certificates import CertificateInfo, CertificateStores, StoreInfo
 from agent.certificates.runtime import CERT_STORES, CERTIFICATES_PATH, STORES_PATH, certificate_id, store_id
 from agent.files.ranges import page
-from agent.security.dates import format_date
+from shared.dates import format_date
 from shared.errors import Forbidden, NotFound
 
 RESOURCE = "Microsoft.Certificate"

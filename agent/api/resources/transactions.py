@@ -8,7 +8,7 @@ from aiohttp import web
 
 from agent.api.http import created_response, json_response, read_json, wants_hal
 from agent.api.transactions import TRANSACTIONS, Transaction, txn_id
-from agent.security.dates import format_date
+from shared.dates import format_date
 from shared.errors import InvalidParameter, NotFound
 
 PATH = "/api/webserver/transactions"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.security.dates import utcnow
 from agent.security.keystore import ApiKey
 from agent.security.tokens import new_token
+from shared.dates import utcnow
 from tests.agent.security.conftest import Client, ClientFactory, bearer, store_of
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -8,9 +8,9 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from agent.security.dates import utcnow
 from agent.security.keystore import ApiKeyStore
 from agent.security.tokens import hash_token, new_token, secret_part
+from shared.dates import utcnow
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -6,8 +6,8 @@ import base64
 import hashlib
 from datetime import UTC, datetime
 
-from agent.security.dates import format_date, parse_date
 from agent.security.tokens import b64url_decode, hash_token, new_key_id, new_token
+from shared.dates import format_date, parse_date
 
 
 def test_token_is_54_chars_of_40_bytes() -> None:

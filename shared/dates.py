@@ -1,4 +1,4 @@
-"""Dates the way upstream's System.Text.Json writes and reads them (UTC, trailing `Z`)."""
+"""Dates as upstream writes them: UTC round-trip ISO text with up to 7 fraction digits and a Z."""
 
 from __future__ import annotations
 
