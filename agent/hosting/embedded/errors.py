@@ -14,12 +14,18 @@ MESSAGES: dict[tuple[int, int], str] = {
     (404, 0): "The resource you are looking for has been removed, had its name changed, or is temporarily unavailable.",
     (404, 3): "The page you are requesting cannot be served because of the extension configuration. If the page "
     "is a script, add a handler. If the file should be downloaded, add a MIME map.",
+    (404, 5): "The request filtering module is configured to deny a request that contains a URL sequence.",
+    (404, 6): "The request filtering module is configured to deny the HTTP verb.",
     (404, 7): "The request filtering module is configured to deny the file extension.",
     (404, 8): "The request filtering module is configured to deny a path in the URL that contains a "
     "hiddenSegment section.",
+    (404, 10): "The request filtering module is configured to deny a request where a request header is too long.",
     (404, 11): "The request filtering module is configured to deny a request that contains a double escape sequence.",
+    (404, 12): "The request filtering module is configured to deny a request that contains high-bit characters.",
     (404, 14): "The request filtering module is configured to deny a request where the URL is too long.",
     (404, 15): "The request filtering module is configured to deny a request where the query string is too long.",
+    (404, 18): "The request filtering module is configured to deny a request that contains a query string sequence.",
+    (404, 19): "The request filtering module is configured to deny a request according to a filtering rule.",
     (405, 0): "The page you are looking for cannot be displayed because an invalid method (HTTP verb) is being used.",
     (413, 1): "The request filtering module is configured to deny a request that exceeds the request content length.",
     (500, 0): "The page cannot be displayed because an internal server error has occurred.",

@@ -107,6 +107,8 @@ class EmbeddedHost:
                 self.store.refresh_if_changed()
                 if self.store.generation != self.reconciler.generation:
                     await self.reconciler.apply(initial=False)
+                else:
+                    self.reconciler.refresh_certificates()
         for pool in list(self.pools.values()):
             await pool.tick()
         for site in list(self.sites.values()):

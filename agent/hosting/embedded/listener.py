@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from dataclasses import dataclass
 from pathlib import Path
 
 from agent.hosting.embedded import http1
@@ -18,12 +19,13 @@ class Listener:
     """An asyncio server for one endpoint and the host-name table of the sites on it."""
 
     def __init__(self, protocol: str, ip: str, port: int, dispatch: Dispatch,
-                 ssl_context: ssl.SSLContext | None = None) -> None:  # fmt: skip
+                 tls: TlsCertificates | None = None) -> None:  # fmt: skip
         self.protocol = protocol
         self.ip = ip
         self.port = port
         self.dispatch = dispatch
-        self.ssl_context = ssl_context
+        self.tls = tls
+        self.ssl_context = tls.server if tls is not None else None
         self.sites: dict[str, SiteRuntime] = {}
         self.connections: set[Connection] = set()
         self.server: asyncio.Server | None = None
@@ -60,6 +62,8 @@ class Listener:
         """Unbind a site's host names and cut its open connections."""
         for host in [h for h, s in self.sites.items() if s is site]:
             del self.sites[host]
+            if self.tls is not None:
+                self.tls.remove(host)
         for conn in list(self.connections):
             if conn.site is site:
                 conn.writer.transport.abort()
@@ -74,20 +78,113 @@ class Listener:
             self.server = None
 
 
-def load_certificate(state_dir: Path, name: str) -> ssl.SSLContext:
-    """A server context from state_dir/certificates/[<store>/]<name>.pem (certificate chain and key in one PEM).
+def find_certificate(state_dir: Path, name: str, store: str = "") -> Path:
+    """The PEM of a binding: state_dir/certificates/<store>/<NAME>.pem, then any store, then default.pem.
 
-    `name` is the binding's certificateHash (or host name); the API's certificate stores (agent/certificates)
-    are the sub-directories, holding `<THUMBPRINT>.pem` files.
+    `name` is the binding's certificateHash (or host name) and `store` its certificateStoreName; the API's
+    certificate stores (agent/certificates) are the sub-directories, holding `<THUMBPRINT>.pem` files.
     """
     folder = state_dir / "certificates"
-    candidates = [folder / f"{name}.pem"] if name else []
-    if name and folder.is_dir():
-        candidates += [store / f"{name.upper()}.pem" for store in sorted(folder.iterdir()) if store.is_dir()]
+    stores = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    candidates: list[Path] = []
+    if name:
+        candidates += [d / f"{name.upper()}.pem" for d in stores if store and d.name.lower() == store.lower()]
+        candidates.append(folder / f"{name}.pem")
+        candidates += [d / f"{name.upper()}.pem" for d in stores]
     candidates.append(folder / "default.pem")
     for path in candidates:
         if path.is_file():
-            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            context.load_cert_chain(path)
-            return context
+            return path
     raise FileNotFoundError(f"no certificate {name or 'default'!r} in {folder} (expected {candidates[0].name})")
+
+
+def server_context(path: Path) -> ssl.SSLContext:
+    """A TLS server context with the certificate chain and key of one PEM file."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(path)
+    return context
+
+
+def load_certificate(state_dir: Path, name: str, store: str = "") -> ssl.SSLContext:
+    """A server context for a binding's certificate (see find_certificate)."""
+    return server_context(find_certificate(state_dir, name, store))
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+@dataclass(slots=True)
+class _Loaded:
+    name: str
+    store: str
+    sni: bool
+    path: Path
+    stamp: tuple[int, int, int]
+    context: ssl.SSLContext
+
+
+class TlsCertificates:
+    """The certificates of one https endpoint by binding host name, chosen per handshake by SNI.
+
+    Each https binding's certificate (certificateHash in certificateStoreName) is loaded once into its own
+    SSLContext; the endpoint's server context has an sni_callback that switches the connection to the context
+    of the requested host name, else to the binding without a host name, else to the first binding. refresh()
+    (every host poll and every configuration generation) reloads a PEM file whose mtime, size or inode changed.
+    """
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.hosts: dict[str, _Loaded] = {}
+        self.server: ssl.SSLContext | None = None
+
+    def add(self, host: str, name: str, store: str, sni: bool = False) -> None:
+        """Load (or reuse) the certificate of a binding; OSError / ssl.SSLError when it cannot be used."""
+        path = find_certificate(self.state_dir, name, store)
+        current = self.hosts.get(host)
+        stamp = _stamp(path)
+        if current is not None and (current.path, current.stamp) == (path, stamp):
+            current.name, current.store, current.sni = name, store, sni
+            return
+        shared = next((c for c in self.hosts.values() if (c.path, c.stamp) == (path, stamp)), None)
+        context = shared.context if shared is not None else server_context(path)
+        self.hosts[host] = _Loaded(name, store, sni, path, stamp, context)
+        if self.server is None:
+            # The endpoint's context: the first certificate (used if a client somehow skips the callback).
+            self.server = server_context(path)
+            self.server.sni_callback = self._sni
+
+    def remove(self, host: str) -> None:
+        """Forget the certificate of a binding that went away."""
+        self.hosts.pop(host, None)
+
+    def refresh(self) -> None:
+        """Reload changed PEM files (and follow a binding to a newly added store file); keep the old on errors."""
+        cache: dict[Path, tuple[tuple[int, int, int], ssl.SSLContext]] = {}
+        for host, loaded in list(self.hosts.items()):
+            try:
+                path = find_certificate(self.state_dir, loaded.name, loaded.store)
+                stamp = _stamp(path)
+                if (path, stamp) == (loaded.path, loaded.stamp):
+                    continue
+                if path not in cache or cache[path][0] != stamp:
+                    cache[path] = (stamp, server_context(path))
+                self.hosts[host] = _Loaded(loaded.name, loaded.store, loaded.sni, path, stamp, cache[path][1])
+                log.info("reloaded certificate %s for https binding host %r", path.name, host or "*")
+            except (OSError, ssl.SSLError) as err:
+                log.warning("keeping the loaded certificate for host %r: %s", host or "*", err)
+
+    def select(self, server_name: str | None) -> ssl.SSLContext | None:
+        """The context for an SNI host name: exact host, then the binding without a host, then the first
+        binding that does not require SNI, then the first."""
+        hosts = self.hosts
+        loaded = hosts.get((server_name or "").lower().rstrip(".")) or hosts.get("")
+        if loaded is None and hosts:
+            loaded = next((c for c in hosts.values() if not c.sni), None) or next(iter(hosts.values()))
+        return loaded.context if loaded is not None else None
+
+    def _sni(self, sslobj: ssl.SSLObject, server_name: str | None, _context: ssl.SSLContext) -> None:
+        context = self.select(server_name)
+        if context is not None and sslobj.context is not context:
+            sslobj.context = context

@@ -6,6 +6,7 @@ supervisor can diff two generations with `==` and never touches the XML on the r
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -45,6 +46,8 @@ class BindingSpec:
     port: int
     host: str
     certificate: str = ""
+    store: str = ""  # certificateStoreName
+    sni: bool = False  # sslFlags has Sni
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +188,11 @@ def _site(site: ElementLike, address: str) -> SiteSpec:
     for binding in site.collection("bindings"):
         cert = str(binding.get("certificateHash") or "") if _has(binding, "certificateHash") else ""
         spec = parse_binding(str(binding.get("protocol")), str(binding.get("bindingInformation")), address, cert)
+        if spec is not None and spec.protocol == "https":
+            store = str(binding.get("certificateStoreName") or "") if _has(binding, "certificateStoreName") else ""
+            flags = str(binding.get("sslFlags") or "") if _has(binding, "sslFlags") else ""
+            sni = "sni" in flags.lower() or (flags.isdigit() and bool(int(flags) & 1))
+            spec = dataclasses.replace(spec, store=store, sni=sni)
         if spec is not None:
             bindings.append(spec)
     apps = []

@@ -9,7 +9,7 @@ import ssl
 from typing import TYPE_CHECKING
 
 from agent.hosting.base import RuntimeStatus
-from agent.hosting.embedded.listener import Listener, load_certificate
+from agent.hosting.embedded.listener import Listener, TlsCertificates
 from agent.hosting.embedded.model import ServerSpec, read_server
 from agent.hosting.embedded.pool import AppPool
 from agent.hosting.embedded.runtime import SiteRuntime
@@ -44,6 +44,13 @@ class Reconciler:
         await self._pools(spec, initial)
         await self._sites(spec, initial)
         self.spec = spec
+        self.refresh_certificates()
+
+    def refresh_certificates(self) -> None:
+        """Reload https certificates whose PEM file changed (each generation and each host poll)."""
+        for listener in list(self.host.listeners.values()):
+            if listener.tls is not None:
+                listener.tls.refresh()
 
     async def _pools(self, spec: ServerSpec, initial: bool) -> None:
         host = self.host
@@ -96,16 +103,20 @@ class Reconciler:
             for binding in site.spec.bindings:
                 key = (binding.protocol, binding.ip, binding.port)
                 listener = host.listeners.get(key)
+                certificate = (binding.host, binding.certificate or binding.host, binding.store, binding.sni)
                 if listener is None:
-                    context = None
+                    tls = None
                     if binding.protocol == "https":
-                        context = load_certificate(host.state_dir, binding.certificate or binding.host)
-                    listener = Listener(binding.protocol, binding.ip, binding.port, host, context)
+                        tls = TlsCertificates(host.state_dir)
+                        tls.add(*certificate)
+                    listener = Listener(binding.protocol, binding.ip, binding.port, host, tls)
                     await listener.open()
                     host.listeners[key] = listener
                 other = listener.sites.get(binding.host)
                 if other is not None and other is not site:
                     raise OSError(errno.EADDRINUSE, f"the binding is already used by site {other.spec.name!r}")
+                if listener.tls is not None:
+                    listener.tls.add(*certificate)  # this host name's certificate, chosen by SNI
                 listener.sites[binding.host] = site
                 added.append(listener)
         except (OSError, ssl.SSLError) as err:
