@@ -75,6 +75,14 @@ class Purpose(StrEnum):
     SSL_SETTINGS = "WebServer.SslSettings"
     STATIC_CONTENT = "WebServer.StaticContent"
     MIME_MAP = "WebServer.StaticContent.MimeMaps"
+    TRACE = "WebServer.HttpRequestTracing.Trace"
+    URL_REWRITE = "WebServer.UrlRewrite"
+    REWRITE_INBOUND_RULE = "WebServer.UrlRewrite.InboundRule"
+    REWRITE_OUTBOUND_RULE = "WebServer.UrlRewrite.OutboundRule"
+    REWRITE_PRECONDITION = "WebServer.UrlRewrite.PreCondition"
+    REWRITE_CUSTOM_TAGS = "WebServer.UrlRewrite.CustomTags"
+    REWRITE_PROVIDER = "WebServer.UrlRewrite.Provider"
+    REWRITE_MAP = "WebServer.UrlRewrite.RewriteMap"
     DELEGATION_SECTION = "WebServer.Delegation.Section"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent.iisconfig import schema_apphost as apphost
+from agent.iisconfig import schema_rewrite as rewrite
 from agent.iisconfig import schema_webserver as web
 from agent.iisconfig.schema_types import AttrSchema, CollectionSchema, ElementSchema
 
@@ -26,6 +27,12 @@ SCHEMA: dict[str, ElementSchema] = {
     "system.webServer/httpCompression": web.HTTP_COMPRESSION,
     "system.webServer/tracing/traceFailedRequests": web.TRACE_FAILED_REQUESTS,
     "system.webServer/tracing/traceProviderDefinitions": web.TRACE_PROVIDER_DEFINITIONS,
+    "system.webServer/rewrite/rules": rewrite.REWRITE_RULES,
+    "system.webServer/rewrite/globalRules": rewrite.GLOBAL_RULES,
+    "system.webServer/rewrite/outboundRules": rewrite.OUTBOUND_RULES,
+    "system.webServer/rewrite/rewriteMaps": rewrite.REWRITE_MAPS,
+    "system.webServer/rewrite/providers": rewrite.REWRITE_PROVIDERS,
+    "system.webServer/rewrite/allowedServerVariables": rewrite.ALLOWED_SERVER_VARIABLES,
     "system.webServer/security/access": web.ACCESS,
     "system.webServer/security/authorization": web.AUTHORIZATION,
     "system.webServer/security/dynamicIpSecurity": web.DYNAMIC_IP_SECURITY,

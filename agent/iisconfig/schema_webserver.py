@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from agent.iisconfig.schema_rewrite import FILTERING_RULES
 from agent.iisconfig.schema_types import (
+    CollectionSchema,
     ElementSchema,
     boolean,
     enum,
@@ -88,6 +90,7 @@ REQUEST_FILTERING = ElementSchema(
         listing("denyQueryStringSequences", keyed(("sequence",), string("sequence", required=True))),
         listing("alwaysAllowedUrls", keyed(("url",), string("url", required=True))),
         listing("alwaysAllowedQueryStrings", keyed(("queryString",), string("queryString", required=True))),
+        FILTERING_RULES,
         listing(
             "verbs",
             keyed(("verb",), string("verb", required=True), boolean("allowed", True)),
@@ -195,20 +198,31 @@ HTTP_COMPRESSION = ElementSchema(
 _TRACE_AREAS = keyed(("provider",), string("provider", required=True), string("areas"),
                      enum("verbosity", {"General": 0, "CriticalError": 1, "Error": 2, "Warning": 3,
                                         "Information": 4, "Verbose": 5}, "Warning"))  # fmt: skip
+_VERBOSITY = {"Ignore": 0, "CriticalError": 1, "Error": 2, "Warning": 3, "Information": 4, "Verbose": 5}
 TRACE_FAILED_REQUESTS = ElementSchema(
     "traceFailedRequests",
-    collection=keyed(
-        ("path",),
-        string("path", required=True),
-        string("customActionExe"),
-        string("customActionParams"),
-        uint("customActionTriggerLimit", 1, 0, 10000),
+    collection=CollectionSchema(
+        ElementSchema(
+            "add",
+            (string("path", required=True), string("customActionExe"), string("customActionParams"),
+             uint("customActionTriggerLimit", 1, 0, 10000)),
+            children=(
+                listing("traceAreas", _TRACE_AREAS),
+                ElementSchema("failureDefinitions", (timespan("timeTaken", "00:00:00"), string("statusCodes"),
+                                                     enum("verbosity", _VERBOSITY, "Ignore"))),
+            ),
+        ),
+        keys=("path",), add="add",
     ),
-)
+)  # fmt: skip
 TRACE_PROVIDER_DEFINITIONS = ElementSchema(
     "traceProviderDefinitions",
-    collection=keyed(("name",), string("name", required=True), string("guid", required=True)),
-)
+    collection=CollectionSchema(
+        ElementSchema("add", (string("name", required=True), string("guid", required=True)),
+                      children=(listing("areas", keyed(("name",), string("name", required=True), uint("value", 0))),)),
+        keys=("name",), add="add",
+    ),
+)  # fmt: skip
 # Output and kernel caching switches; the embedded host's response cache honours both (IIS defaults: on).
 CACHING = ElementSchema(
     "caching",

@@ -22,6 +22,8 @@ SECTION_REGISTRATION = {
     "system.webServer/security/ipSecurity": ("Deny", "Everywhere"),
     "system.webServer/security/dynamicIpSecurity": ("Deny", "Everywhere"),
     "system.webServer/tracing/traceProviderDefinitions": ("Deny", "Everywhere"),
+    "system.webServer/rewrite/globalRules": ("Deny", "AppHostOnly"),
+    "system.webServer/rewrite/allowedServerVariables": ("Deny", "Everywhere"),
     "system.webServer/security/authentication/anonymousAuthentication": ("Deny", "Everywhere"),
     "system.webServer/security/authentication/basicAuthentication": ("Deny", "Everywhere"),
     "system.webServer/security/authentication/digestAuthentication": ("Deny", "Everywhere"),

@@ -82,3 +82,32 @@ async def test_directory_browsing_and_custom_header(agent: tuple[AgentProcess, s
             assert resp.status == 201, await resp.text()
         _, _, seen = await _until(web, site_url, lambda s, t, h: h.get("X-Fleet-Test") == "yes")
         assert seen["X-Fleet-Test"] == "yes"
+
+
+async def test_url_rewrite_inbound_rules(agent: tuple[AgentProcess, str]) -> None:
+    proc, token = agent
+    content = proc.state_dir / "inetpub" / "sites" / "rewrite"
+    content.mkdir(parents=True)
+    (content / "target.html").write_text("rewritten target")
+    port = free_port(proc.address)
+    headers = {"Access-Token": f"Bearer {token}", "Accept": "application/hal+json"}
+    base = f"{proc.url}/api/webserver/url-rewrite"
+    connector = aiohttp.TCPConnector(ssl=proc.ssl_context())
+    async with aiohttp.ClientSession(headers=headers, connector=connector) as api, aiohttp.ClientSession() as web:
+        async with api.post(f"{proc.url}/api/webserver/websites", json={
+            "name": "Rewrite", "physical_path": str(content),
+            "bindings": [{"protocol": "http", "ip_address": "*", "port": port, "hostname": ""}]}) as resp:  # fmt: skip
+            assert resp.status == 201, await resp.text()
+        async with api.post(base, json={}) as resp:
+            assert resp.status in (201, 409), await resp.text()
+        async with api.get(f"{base}/inbound", params={"scope": "Rewrite/"}) as resp:
+            inbound = await resp.json()
+        for rule in ({"name": "old", "pattern": "^old/(.*)$", "action": {"type": "redirect", "url": "/new/{R:1}",
+                                                                          "redirect_type": "found"}},
+                     {"name": "pretty", "pattern": "^pretty$", "action": {"type": "rewrite", "url": "target.html"}}):
+            async with api.post(f"{base}/inbound/rules", json={**rule, "url_rewrite": inbound}) as resp:
+                assert resp.status == 201, await resp.text()
+        site = f"http://{proc.address}:{port}"
+        _, _, seen = await _until(web, f"{site}/old/page", lambda s, t, h: s == 302)
+        assert seen["Location"] == "/new/page"
+        await _until(web, f"{site}/pretty", lambda s, t, h: s == 200 and "rewritten target" in t)

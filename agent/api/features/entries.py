@@ -51,7 +51,9 @@ class Entries:
 
     def entry_id(self, key: dict[str, str]) -> str:
         """Key values, path and site id, encrypted with the entry purpose."""
-        parts = [key[attr.config] for attr in self.spec.keys] + [self.target.path, self.target.site_key]
+        keys = [key[attr.config] for attr in self.spec.keys]
+        where = [self.target.path, self.target.site_key]
+        parts = [*where, *keys] if self.spec.key_last else [*keys, *where]
         return self.target.ctx.codec.encode(self.spec.purpose, "\n".join(parts))
 
     def href(self, key: dict[str, str]) -> str:
@@ -63,11 +65,13 @@ class Entries:
         key = self.key_of(entry)
         values = mapping.read(entry, self.spec.all_fields)
         values["id"] = self.entry_id(key)
+        extra = self.spec.read(self.target, entry) if self.spec.read is not None else {}
+        values.update(extra)
         if full:
             values[self.target.spec.parent] = self.target.ref()
         ctx = self.target.ctx
-        default = [*(a.json.split(".")[0] for a in self.spec.all_fields), "id", self.target.spec.parent] if full \
-            else [self.spec.keys[0].json.split(".")[0], "id", *self.spec.ref_fields]  # fmt: skip
+        default = [*(a.json.split(".")[0] for a in self.spec.all_fields), *extra, "id", self.target.spec.parent] \
+            if full else [self.spec.keys[0].json.split(".")[0], "id", *self.spec.ref_fields]  # fmt: skip
         names = ctx.fields.names(values, default)
         out = {name: values[name] for name in names}
         if ctx.hal:
@@ -87,12 +91,22 @@ def _feature_target(ctx: Ctx, feature: FeatureSpec, feature_id: str) -> Target:
 
 def _decode(ctx: Ctx, feature: FeatureSpec, spec: EntrySpec, entry_id: str) -> tuple[Entries, dict[str, str]]:
     parts = ctx.codec.decode_parts(spec.purpose, entry_id, len(spec.keys) + 2)
+    if spec.key_last:
+        parts = [*parts[2:], *parts[:2]]
     key = {attr.config: parts[i] for i, attr in enumerate(spec.keys)}
     path, site = parts[-2], parts[-1]
     if site and not (site.isdigit() and ctx.index.site(int(site)) is not None):
         raise NotFound(name="site")
     target = Target(ctx, feature, ctx.index.site(int(site)) if site else None, path)
     return Entries(target, spec), key
+
+
+def _set(element: ConfigElement, path: str, value: Any) -> None:
+    """Set `child/attribute` (rules keep match/action settings in child elements)."""
+    *children, attribute = path.split("/")
+    for child in children:
+        element = element.child(child)
+    element.set(attribute, value)
 
 
 def _insert_first(collection: ConfigCollection, element: ConfigElement) -> None:
@@ -162,6 +176,7 @@ def handlers(feature: FeatureSpec, spec: EntrySpec) -> EntryHandlers:
             attrs.setdefault(attr.config, "")
         if spec.on_create is not None:
             attrs = spec.on_create(target, attrs)
+        extra = spec.write(target, body, True) if spec.write is not None else None
         entries = Entries(target, spec)
         key = {attr.config: _text(attrs[attr.config]) for attr in spec.keys}
         if entries.find(key) is not None:
@@ -169,9 +184,14 @@ def handlers(feature: FeatureSpec, spec: EntrySpec) -> EntryHandlers:
         target.check_writable()
         async with ctx.store.write():
             local = entries.local()
-            added = local.add({k: v for k, v in attrs.items() if v != ""})
+            added = local.add({k: v for k, v in attrs.items() if v != "" and "/" not in k})
+            for name, value in attrs.items():
+                if "/" in name:
+                    _set(added, name, value)
             if spec.first:
                 _insert_first(local, added)
+            if extra is not None:
+                extra(added)
         body_out = entries.render(entries.find(key) or added, full=True)
         if spec.created_status != 201:
             return json_response(request, body_out, status=spec.created_status, resource=single)
@@ -188,14 +208,18 @@ def handlers(feature: FeatureSpec, spec: EntrySpec) -> EntryHandlers:
             raise NotFound(name=spec.plural)
         check_scope_allowed(entries.target)
         changes = {attr.config: value for attr, value in mapping.parse(body, spec.all_fields)}
+        extra = spec.write(entries.target, body, False) if spec.write is not None else None
         new_key = {name: _text(changes.get(name, value)) for name, value in key.items()}
         other = entries.find(new_key) if new_key != key else None
         if other is not None and entries.key_of(other) != key:
             raise AlreadyExists(spec.conflict or spec.keys[0].json)
-        if changes:
+        if changes or extra is not None:
             entries.target.check_writable()
             async with ctx.store.write():
                 _write_changed(entries, found, key, changes)
+                mine = entries.local().find(**{k: _text(v) for k, v in new_key.items()})
+                if extra is not None and mine is not None:
+                    extra(mine)
         updated = entries.find(new_key)
         if updated is None:
             raise NotFound(name=spec.plural)
@@ -235,7 +259,7 @@ def _write_changed(entries: Entries, found: ConfigElement, key: dict[str, str], 
     mine = local.find(**key)
     if mine is not None:
         for name, value in changes.items():
-            mine.set(name, value)
+            _set(mine, name, value)
         return
     local.remove(found)
     new_key = {name: changes.get(name, value) for name, value in key.items()}
@@ -244,7 +268,7 @@ def _write_changed(entries: Entries, found: ConfigElement, key: dict[str, str], 
         if name not in changes and name not in new_key:
             element.set(name, text)  # inherited text, already valid
     for name, value in changes.items():
-        local.find(**{k: _text(v) for k, v in new_key.items()}).set(name, value)  # type: ignore[union-attr]
+        _set(local.find(**{k: _text(v) for k, v in new_key.items()}), name, value)  # type: ignore[arg-type]
     for child in found.element if found.element is not None else ():
         if isinstance(child.tag, str):
             element.append(etree.fromstring(etree.tostring(child)))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from agent.api import mapping
 from agent.api.features import entries, view
-from agent.api.features.custom import delegation, modules
+from agent.api.features.custom import delegation, modules, split
+from agent.api.features.rows import REWRITE_SECTIONS
 from agent.api.features.spec import FeatureSpec
 from agent.api.features.table import FEATURES
 from agent.api.routing import Route, delete, get, patch, post
@@ -25,7 +26,7 @@ def feature_routes(spec: FeatureSpec) -> tuple[Route, ...]:
     tag = spec.endpoint.split("/")[-1]
     rows: list[Route] = []
     for child in spec.children:
-        e = entries.handlers(spec, child)
+        e = split.split_handlers(spec, child) if child.alt_holder else entries.handlers(spec, child)
         base = f"{spec.path}/{child.route}"
         body = mapping.schema(child.all_fields)
         rows += [
@@ -52,7 +53,8 @@ DELEGATION = "/api/webserver/feature-delegation"
 
 FEATURE_ROUTES: tuple[Route, ...] = (
     # authentication/<type> rows come before the authentication container's /{id}.
-    *(route for spec in reversed(FEATURES) for route in feature_routes(spec)),
+    # url-rewrite/<section> rows come before url-rewrite's /{id}.
+    *(route for spec in (*REWRITE_SECTIONS, *reversed(FEATURES)) for route in feature_routes(spec)),
     get(GLOBAL, modules.list_global_modules, "List global (native) modules", "global-modules"),
     post(GLOBAL, modules.create_global_module, "Register a global module", "global-modules", body=ANY_OBJECT),
     get(GLOBAL + "/{id}", modules.get_global_module, "Get a global module", "global-modules"),

@@ -25,6 +25,10 @@ Writer = Callable[["Target", dict[str, Any]], Callable[[], None] | None]
 """Validates a PATCH body and returns the write to run inside the configuration transaction (or None)."""
 EntryCheck = Callable[["Target", dict[str, Any]], dict[str, Any]]
 """Adjusts or rejects the attributes of a new entry before it is added (POST)."""
+EntryReader = Callable[["Target", "ConfigElement"], dict[str, Any]]
+"""Extra JSON members of one entry (sub-lists, computed members)."""
+EntryWriter = Callable[["Target", dict[str, Any], bool], Callable[["ConfigElement"], None] | None]
+"""Validates the extra members of a POST (create=True) or PATCH body; returns the write applied to the local entry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,13 @@ class EntrySpec:
     created_status: int = 201
     count: bool = True
     on_create: EntryCheck | None = None
+    read: EntryReader | None = None
+    write: EntryWriter | None = None
+    alt_holder: str = ""
+    """Second collection of a split list (request filtering: allow=true entries), keyed by `alt_key`."""
+    alt_key: str = ""
+    key_last: bool = False
+    """Ids put the key after path and site id (URL rewrite: `path\\nsiteId\\nname`)."""
 
     @property
     def all_fields(self) -> tuple[Attr, ...]:

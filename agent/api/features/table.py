@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from agent.api.features.custom import auth, filtering, ip, logging, modules, ssl
+from agent.api.features.rows import RF_CHILDREN, TRACING, URL_REWRITE
 from agent.api.features.spec import EntrySpec, Extension, FeatureSpec, SectionMap
 from agent.api.ids import Purpose as P
 from agent.api.mapping import Attr, Bool, Choice, Enum, Flags, Int, Minutes, Str
@@ -158,6 +159,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
             EntrySpec(route="hidden-segments", plural="hidden_segments", purpose=P.RF_SEGMENT,
                       resource=MS + "RequestFiltering.HiddenSegment", holder="hiddenSegments",
                       keys=(Attr("segment", "segment", Str()),), required=("segment",), count=False),
+            *RF_CHILDREN,
         ),
     ),  # fmt: skip
     FeatureSpec(
@@ -250,4 +252,6 @@ FEATURES: tuple[FeatureSpec, ...] = (
             required=("file_extension", "mime_type"), created_status=200,
         ),),
     ),  # fmt: skip
+    TRACING,
+    URL_REWRITE,
 )

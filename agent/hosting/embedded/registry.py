@@ -14,6 +14,7 @@ _BASE = "agent.hosting.embedded.modules"
 # DirectoryListing; here the directory handlers come first so StaticFileModule can answer 403.14/404).
 MODULES: dict[str, str] = {
     "RequestFilteringModule": f"{_BASE}.request_filtering:RequestFilteringModule",
+    "RewriteModule": f"{_BASE}.url_rewrite:RewriteModule",
     "AnonymousAuthenticationModule": f"{_BASE}.anonymous_auth:AnonymousAuthenticationModule",
     "DefaultDocumentModule": f"{_BASE}.default_document:DefaultDocumentModule",
     "DirectoryListingModule": f"{_BASE}.directory_listing:DirectoryListingModule",
@@ -30,7 +31,7 @@ NOT_IMPLEMENTED = frozenset({
     "IsapiFilterModule", "ConfigurationValidationModule", "FailedRequestsTracingModule", "UrlAuthorizationModule",
     "CertificateMappingAuthenticationModule", "IISCertificateMappingAuthenticationModule", "ManagedEngine",
     "ManagedEngineV4.0_32bit", "ManagedEngineV4.0_64bit", "ManagedEngine64", "TracingModule", "WebDAVModule",
-    "ApplicationInitializationModule", "WebSocketModule", "DynamicIpRestrictionModule", "RewriteModule",
+    "ApplicationInitializationModule", "WebSocketModule", "DynamicIpRestrictionModule",
     "CustomLoggingModule", "AspNetCoreModuleV2", "AspNetCoreModule", "HttpPlatformHandler",
 })  # fmt: skip
 

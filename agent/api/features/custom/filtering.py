@@ -7,6 +7,7 @@ from typing import Any
 
 from agent.api.features.target import Target
 from agent.api.mapping import Bool
+from agent.iisconfig import ConfigElement
 from shared.errors import InvalidParameter
 
 
@@ -37,5 +38,40 @@ def verbs_write(target: Target, body: dict[str, Any]) -> Callable[[], None] | No
         for name, allowed in wanted:
             if verbs.find(verb=name) is None:
                 verbs.add(verb=name, allowed=allowed)
+
+    return write
+
+
+# filteringRule sub-lists: JSON member -> (child element, key attribute).
+RULE_LISTS = {"headers": ("scanHeaders", "requestHeader"), "file_extensions": ("appliesTo", "fileExtension"),
+              "deny_strings": ("denyStrings", "string")}  # fmt: skip
+
+
+def rule_read(_target: Target, entry: ConfigElement) -> dict[str, Any]:
+    """`headers`, `file_extensions`, `deny_strings` of a filtering rule."""
+    return {name: [str(e.get(attr)) for e in entry.collection(child)] for name, (child, attr) in RULE_LISTS.items()}
+
+
+def rule_write(_target: Target, body: dict[str, Any], _create: bool) -> Callable[[ConfigElement], None] | None:
+    """Validate the sub-lists present in the body; each replaces the rule's whole list (empty strings skipped)."""
+    wanted: dict[str, list[str]] = {}
+    for name in RULE_LISTS:
+        raw = body.get(name)
+        if raw is None:
+            continue
+        if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+            raise InvalidParameter(name)
+        wanted[name] = [item for item in raw if item]
+    if not wanted:
+        return None
+
+    def write(entry: ConfigElement) -> None:
+        for name, values in wanted.items():
+            child, attr = RULE_LISTS[name]
+            collection = entry.collection(child)
+            for old in list(collection):
+                collection.remove(old)
+            for value in dict.fromkeys(values):
+                collection.add({attr: value})
 
     return write
