@@ -104,7 +104,7 @@ def main() -> int:
         while True:
             try:
                 context = ssl.create_default_context(cafile=str(state / "pki" / "ca.crt"))
-                urllib.request.urlopen(f"{url}/openapi.json", context=context, timeout=2).read()
+                urllib.request.urlopen(f"{url}/api/enroll/ca", context=context, timeout=2).read()
                 break
             except OSError:
                 if time.monotonic() > deadline:

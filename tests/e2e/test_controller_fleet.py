@@ -112,7 +112,7 @@ class Fleet:
             str(self.port),
             *self.redis_args(),
         )
-        wait_for("the controller", lambda: self.call("GET", "/openapi.json", auth=False)[0] == 200)
+        wait_for("the controller", lambda: self.call("GET", "/api/enroll/ca", auth=False)[0] == 200)
 
     def ssl(self) -> ssl.SSLContext:
         """Trust the fleet CA only; verification stays on."""
