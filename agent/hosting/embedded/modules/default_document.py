@@ -42,24 +42,30 @@ def courtesy_redirect(ctx: HttpContext) -> bool:
     return True
 
 
+def unanswered_directory(ctx: HttpContext) -> str | None:
+    """The directory of a request no module answered yet (after the `/dir` -> `/dir/` redirect), else None."""
+    if ctx.response is not None or ctx.physical_path is None:
+        return None
+    st = ctx.stat()
+    if st is None or not stat.S_ISDIR(st.st_mode) or courtesy_redirect(ctx):
+        return None
+    return ctx.physical_path
+
+
 class DefaultDocumentModule:
     """Rewrites a directory request to its default document, which StaticFileModule then serves."""
 
     def execute_request_handler(self, ctx: HttpContext) -> None:
         """Pick the first default document that exists."""
-        if ctx.response is not None or ctx.physical_path is None:
+        directory = unanswered_directory(ctx)
+        if directory is None:
             return
-        st = ctx.stat()
-        if st is None or not stat.S_ISDIR(st.st_mode):
-            return
-        if courtesy_redirect(ctx):
-            return
+        st = ctx.stat()  # cached by the context: the directory as it was before a document is chosen
         rules = ctx.settings(SECTION, load)
         if not rules.enabled:
             return
         for name in rules.files:
-            candidate = os.path.join(ctx.physical_path, name)
-            ctx.physical_path, directory = candidate, ctx.physical_path
+            ctx.physical_path = os.path.join(directory, name)
             found = ctx.stat()  # cached for StaticFileModule
             if found is not None and stat.S_ISREG(found.st_mode):
                 ctx.url_path += name

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -14,7 +13,7 @@ from aiohttp import web
 
 from agent.hosting.embedded.context import HttpContext
 from agent.hosting.embedded.model import flag_names
-from agent.hosting.embedded.modules.default_document import courtesy_redirect
+from agent.hosting.embedded.modules.default_document import unanswered_directory
 
 SECTION = "system.webServer/directoryBrowse"
 
@@ -70,14 +69,10 @@ class DirectoryListingModule:
 
     def execute_request_handler(self, ctx: HttpContext) -> None:
         """Answer with the listing, or leave the request to StaticFileModule (403.14)."""
-        if ctx.response is not None or ctx.physical_path is None:
-            return
-        st = ctx.stat()
-        if st is None or not stat.S_ISDIR(st.st_mode):
-            return
-        if courtesy_redirect(ctx):
+        directory = unanswered_directory(ctx)
+        if directory is None:
             return
         rules = ctx.settings(SECTION, load)
         if rules.enabled:
-            page = listing(ctx.request.host, ctx.url_path, ctx.physical_path, rules.flags)
+            page = listing(ctx.request.host, ctx.url_path, directory, rules.flags)
             ctx.response = web.Response(text=page, content_type="text/html")
