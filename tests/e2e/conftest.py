@@ -18,10 +18,15 @@ def fleet(tmp_path: Path) -> Iterator[Fleet]:
     try:
         yield fleet
     finally:
-        fleet.stop_all()
-        if fleet.redis_url:
-            client = redis.Redis.from_url(fleet.redis_url)
-            keys = list(client.scan_iter(match=fleet.prefix + "*"))
-            if keys:
-                client.delete(*keys)
-            client.close()
+        tear_down(fleet)
+
+
+def tear_down(fleet: Fleet) -> None:
+    """Stop every process the fleet started, by pid, and delete its Redis keys."""
+    fleet.stop_all()
+    if fleet.redis_url:
+        client = redis.Redis.from_url(fleet.redis_url)
+        keys = list(client.scan_iter(match=fleet.prefix + "*"))
+        if keys:
+            client.delete(*keys)
+        client.close()

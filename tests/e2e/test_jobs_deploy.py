@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import tear_down
 from tests.e2e.jobs_fleet import JobsFleet, site_get, tar_gz
 from tests.e2e.test_controller_fleet import _local_redis, wait_for
 
@@ -40,15 +41,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobsFleet]:
         assert view["status"] == "succeeded", view
         yield fleet
     finally:
-        fleet.stop_all()
-        if fleet.redis_url:
-            import redis
-
-            client = redis.Redis.from_url(fleet.redis_url)
-            keys = list(client.scan_iter(match=fleet.prefix + "*"))
-            if keys:
-                client.delete(*keys)
-            client.close()
+        tear_down(fleet)
 
 
 def _deploy(fleet: JobsFleet, text: str, **strategy: Any) -> dict[str, Any]:
