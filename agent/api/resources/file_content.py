@@ -17,12 +17,14 @@ from urllib.parse import quote
 from aiohttp import web
 
 from agent.api.resources.file_models import FILES_PATH, FilesCtx, files_context
+from agent.api.resources.files import existing
 from agent.api.routing import Route, get, put
 from agent.files import ranges
 from agent.files.errors import PreconditionFailed, os_error
-from agent.files.info import FileInfo, content_type, etag, file_info, http_date
-from agent.files.paths import STAGING_PREFIX, require_read, require_write
+from agent.files.info import FileInfo, content_type, etag, http_date
+from agent.files.paths import STAGING_PREFIX
 from agent.files.uploads import Series, replace_target, write_stream
+from shared.asyncio_utils import create_task
 from shared.errors import InvalidParameter, NotFound
 
 TAG = "files"
@@ -63,6 +65,21 @@ def _open_at(path: str, first: int) -> BinaryIO:
     return handle
 
 
+def _close_opened(task: asyncio.Task[BinaryIO]) -> None:
+    if not task.cancelled() and task.exception() is None:
+        task.result().close()
+
+
+async def _open_in_thread(path: str, first: int) -> BinaryIO:
+    """Open on a worker thread; if the handler is cancelled meanwhile (client gone), close what the thread opens."""
+    task = create_task(asyncio.to_thread(_open_at, path, first), name=f"open {path}")
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.add_done_callback(_close_opened)
+        raise
+
+
 async def stream_file(request: web.Request, ctx: FilesCtx, info: FileInfo, disposition: str) -> web.StreamResponse:
     """Serve a file as upstream does: 200 or 206 with `Content-Range: a-b/size`, HEAD with 304 support."""
     assert info.st is not None
@@ -83,7 +100,7 @@ async def stream_file(request: web.Request, ctx: FilesCtx, info: FileInfo, dispo
     await response.prepare(request)
     if request.method == "HEAD" or size == 0:
         return response
-    handle = await asyncio.to_thread(_open_at, info.path, first)
+    handle = await _open_in_thread(info.path, first)
     try:
         remaining = last - first + 1
         while remaining > 0:
@@ -100,9 +117,7 @@ async def stream_file(request: web.Request, ctx: FilesCtx, info: FileInfo, dispo
 
 def content_file(ctx: FilesCtx, file_id: str, *, write: bool = False) -> FileInfo:
     """The regular file behind an id (a directory id is a 404)."""
-    path = ctx.path_of(file_id)
-    (require_write if write else require_read)(ctx.locations, path)
-    info = file_info(path)
+    info = existing(ctx, file_id, write=write)
     if not info.is_file:
         raise NotFound(name="file")
     return info
