@@ -27,11 +27,16 @@ from pathlib import Path
 from lxml import etree
 
 from agent.hosting.base import RuntimeStatus
-from agent.hosting.iis.runner import run_tool
-from shared.errors import ServerError
+from agent.hosting.iis.appcmd_errors import E_NOTIMPL, api_error, parse_error
+from agent.hosting.iis.runner import ToolFailed, run_tool
+from shared.errors import NotFound, ServerError
 
 DEFAULT_PATH = Path(r"C:\Windows\System32\inetsrv\appcmd.exe")
 _STATES = {s.value: s for s in RuntimeStatus}
+
+
+class FeatureNotInstalled(NotFound):
+    """appcmd answered E_NOTIMPL: the IIS role service behind the verb (Request Monitor) is not installed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +79,15 @@ class RequestRecord:
     client: str
     elapsed_ms: int
     stage: str
+    pool: str = ""
 
 
 def status_of(text: str) -> RuntimeStatus:
-    """appcmd's `Started`/`Stopped`/... as a RuntimeStatus (`unknown` for anything else)."""
+    """appcmd's `state` attribute as a RuntimeStatus (`unknown` for anything else).
+
+    The attribute carries the ObjectState enum's names (Starting, Started, Stopping, Stopped, Unknown),
+    which appcmd prints untranslated on every display language (it is an attribute value, not a message).
+    """
     return _STATES.get(text.strip().lower(), RuntimeStatus.UNKNOWN)
 
 
@@ -127,7 +137,8 @@ def parse_workers(xml: str) -> list[WorkerRecord]:
 
 
 def parse_requests(xml: str) -> list[RequestRecord]:
-    """Executing requests (attribute names per the text view: url, verb, time in ms, client, stage)."""
+    """Executing requests. Real captures spell the attributes `Url`, `Verb`, `ClientIp` and add
+    `APPPOOL.NAME`; names are matched case-insensitively (the elapsed-time spelling is unverified)."""
     return [
         RequestRecord(
             id=a.get("request.name", ""),
@@ -136,8 +147,9 @@ def parse_requests(xml: str) -> list[RequestRecord]:
             verb=a.get("verb", ""),
             url=a.get("url", ""),
             client=a.get("clientip", a.get("client", "")),
-            elapsed_ms=_int(a.get("time")),
-            stage=a.get("stage", ""),
+            elapsed_ms=_int(a.get("time", a.get("timeelapsed"))),
+            stage=a.get("stage", a.get("pipelinestate", "")),
+            pool=a.get("apppool.name", ""),
         )  # fmt: skip
         for a in _records(xml, "REQUEST")
     ]
@@ -150,13 +162,14 @@ class Appcmd:
     path: Path = DEFAULT_PATH
     timeout: float = 15.0
     launcher: tuple[str, ...] = ()
+    codepage: str | None = None  # None: the console's (codepage.console_codepage)
 
     def argv(self, *args: str) -> list[str]:
         """The full argument list for `appcmd <args>`."""
         return [*self.launcher, str(self.path), *args]
 
     async def _run(self, args: Sequence[str]) -> str:
-        return (await run_tool(self.argv(*args), seconds=self.timeout)).stdout
+        return (await run_tool(self.argv(*args), seconds=self.timeout, codepage=self.codepage)).stdout
 
     async def list_sites(self) -> list[SiteRecord]:
         """`appcmd list site /xml`."""
@@ -171,13 +184,27 @@ class Appcmd:
         return parse_workers(await self._run(["list", "wp", "/xml"]))
 
     async def list_requests(self) -> list[RequestRecord]:
-        """`appcmd list request /xml`."""
-        return parse_requests(await self._run(["list", "request", "/xml"]))
+        """`appcmd list request /xml`; FeatureNotInstalled without the Request Monitor role service."""
+        try:
+            return parse_requests(await self._run(["list", "request", "/xml"]))
+        except ToolFailed as failed:
+            error = parse_error(failed.output.stdout + "\n" + failed.output.stderr)
+            if error is not None and error.hresult == E_NOTIMPL:
+                raise FeatureNotInstalled(name="Request Monitor", detail="IIS feature not installed") from failed
+            raise
 
     async def site(self, verb: str, name: str) -> None:
         """`appcmd start|stop site /site.name:NAME`."""
-        await self._run([verb, "site", f"/site.name:{name}"])
+        await self._change(verb, "site", "Site", name)
 
     async def pool(self, verb: str, name: str) -> None:
         """`appcmd start|stop|recycle apppool /apppool.name:NAME`."""
-        await self._run([verb, "apppool", f"/apppool.name:{name}"])
+        await self._change(verb, "apppool", "Application pool", name)
+
+    async def _change(self, verb: str, kind: str, label: str, name: str) -> None:
+        try:
+            await self._run([verb, kind, f"/{kind}.name:{name}"])
+        except ToolFailed as failed:
+            answer = api_error(failed, verb, "application_pool" if kind == "apppool" else kind, label, name)
+            if answer is not None:  # None: already in the requested state, which is what was asked
+                raise answer from failed

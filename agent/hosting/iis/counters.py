@@ -8,6 +8,12 @@ aa394345), APP_POOL_WAS and W3SVC_W3WP as windows_exporter's iis collector reads
 (prometheus-community/windows_exporter internal/collector/iis: `Current Application Pool State` 1..7 with
 3 = Running, W3SVC_W3WP instances named `PID_PoolName`). `Get-Counter | Export-Csv` is not used: its
 columns differ and PowerShell adds seconds of start-up to every sample.
+
+typeperf only takes counter paths in the display language, so the English names below go through the
+Perflib index first (perflib.py) and the localized header is mapped back to them here. Perflib may list
+one IIS instance twice, `Site_B` and `Site_B#1`; as in windows_exporter's iis collector
+(internal/collector/iis/iis.go, deduplicateIISNames) the entry with the highest `#N` suffix is kept and
+reported without the suffix.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,11 +49,30 @@ POOL_STATES = {
 }  # fmt: skip
 _PATH = re.compile(r"^(?:\\\\[^\\]+)?\\(?P<object>[^\\(]+)(?:\((?P<instance>.*)\))?\\(?P<counter>[^\\]+)$")
 _WORKER = re.compile(r"^(?P<pid>\d+)_(?P<pool>.+)$")
+_SUFFIX = re.compile(r"^(?P<base>.+?)#(?P<n>\d+)$")
+# (object, counter) in English -> the same pair in the display language typeperf wants.
+Names = Mapping[tuple[str, str], tuple[str, str]]
 
 
 def counter_path(obj: str, counter: str) -> str:
     """`\\Object(*)\\Counter`: every instance of the object."""
     return f"\\{obj}(*)\\{counter}"
+
+
+def split_suffix(instance: str) -> tuple[str, int]:
+    """`Site_B#2` -> (`Site_B`, 2); a name without a suffix ranks below every suffixed duplicate."""
+    match = _SUFFIX.match(instance)
+    return (match.group("base"), int(match.group("n"))) if match else (instance, -1)
+
+
+def merge_duplicates(instances: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """One entry per instance name: the duplicate with the highest `#N` (numerically: #10 beats #9)."""
+    best: dict[str, tuple[int, dict[str, float]]] = {}
+    for name, counters in instances.items():
+        base, rank = split_suffix(name)
+        if base not in best or rank > best[base][0]:
+            best[base] = (rank, counters)
+    return {base: counters for base, (_rank, counters) in best.items()}
 
 
 @dataclass(slots=True)
@@ -84,8 +109,13 @@ class CounterValues:
         return POOL_STATES.get(int(value), RuntimeStatus.UNKNOWN) if value is not None else RuntimeStatus.UNKNOWN
 
 
-def parse_pdh_csv(text: str) -> CounterValues:
-    """The last sample row of typeperf's CSV; blank cells (no data for that instance) are skipped."""
+def parse_pdh_csv(text: str, names: Names | None = None) -> CounterValues:
+    """The last sample row of typeperf's CSV; blank cells (no data for that instance) are skipped.
+
+    `names` is the translation the paths were asked with: localized headers are stored under the English
+    names. Duplicate `#N` instances are merged (merge_duplicates).
+    """
+    back = {(lo.lower(), lc.lower()): (o.lower(), c.lower()) for (o, c), (lo, lc) in (names or {}).items()}
     rows = [row for row in csv.reader(io.StringIO(text)) if row]
     header_at = next((i for i, row in enumerate(rows) if row[0].startswith("(PDH-CSV")), None)
     if header_at is None:
@@ -103,8 +133,10 @@ def parse_pdh_csv(text: str) -> CounterValues:
             value = float(cell)
         except ValueError:
             continue
-        obj, instance = match.group("object").lower(), match.group("instance") or ""
-        result.values.setdefault(obj, {}).setdefault(instance, {})[match.group("counter").lower()] = value
+        obj, counter = match.group("object").lower(), match.group("counter").lower()
+        obj, counter = back.get((obj, counter), (obj, counter))
+        result.values.setdefault(obj, {}).setdefault(match.group("instance") or "", {})[counter] = value
+    result.values = {obj: merge_duplicates(instances) for obj, instances in result.values.items()}
     return result
 
 
@@ -116,11 +148,15 @@ class Typeperf:
     timeout: float = 15.0
     launcher: tuple[str, ...] = ()
     counters: Sequence[tuple[str, str]] = COUNTERS
+    codepage: str | None = None  # None: the console's (codepage.console_codepage)
 
-    def argv(self) -> list[str]:
-        """`typeperf -sc 1 <paths...>` (CSV on stdout is typeperf's default)."""
-        return [*self.launcher, str(self.path), "-sc", "1", *(counter_path(o, c) for o, c in self.counters)]
+    def argv(self, names: Names | None = None) -> list[str]:
+        """`typeperf -sc 1 <paths...>` (CSV on stdout is typeperf's default), in the display language."""
+        local = names or {}
+        paths = (counter_path(*local.get(pair, pair)) for pair in self.counters)
+        return [*self.launcher, str(self.path), "-sc", "1", *paths]
 
-    async def sample(self) -> CounterValues:
-        """One sample of every counter."""
-        return parse_pdh_csv((await run_tool(self.argv(), seconds=self.timeout)).stdout)
+    async def sample(self, names: Names | None = None) -> CounterValues:
+        """One sample of every counter, asked for by its localized path, answered under English names."""
+        output = await run_tool(self.argv(names), seconds=self.timeout, codepage=self.codepage)
+        return parse_pdh_csv(output.stdout, names)

@@ -23,9 +23,10 @@ import psutil
 
 from agent.hosting.base import RuntimeStatus
 from agent.hosting.embedded.stats import HostSnapshot, PoolSnapshot, RequestSnapshot, SiteSnapshot, WorkerSnapshot
-from agent.hosting.iis import appcmd, counters, service
-from agent.hosting.iis.appcmd import Appcmd, PoolRecord, RequestRecord, SiteRecord, WorkerRecord
-from agent.hosting.iis.counters import WAS, WEB, CounterValues, Typeperf
+from agent.hosting.iis import appcmd, counters, perflib, service
+from agent.hosting.iis.appcmd import Appcmd, FeatureNotInstalled, PoolRecord, RequestRecord, SiteRecord, WorkerRecord
+from agent.hosting.iis.counters import WAS, WEB, CounterValues, Names, Typeperf
+from agent.hosting.iis.perflib import Perflib
 from agent.hosting.iis.service import ServiceControl
 from shared.asyncio_utils import create_task
 from shared.errors import ApiError, NotFound
@@ -44,9 +45,11 @@ class IisTools:
     appcmd: Path = appcmd.DEFAULT_PATH
     typeperf: Path = counters.DEFAULT_PATH
     sc: Path = service.DEFAULT_PATH
+    reg: Path = perflib.DEFAULT_PATH
     launcher: tuple[str, ...] = ()
     timeout: float = 15.0
     settle: float = 30.0
+    codepage: str | None = None  # how tool output is decoded when not UTF-8; None: the console's
 
 
 @dataclass(slots=True)
@@ -69,9 +72,13 @@ class IisHost:
     ) -> None:  # fmt: skip
         self.store = store
         self.tools = tools = tools or IisTools()
-        self.appcmd = Appcmd(tools.appcmd, tools.timeout, tools.launcher)
-        self.typeperf = Typeperf(tools.typeperf, tools.timeout, tools.launcher)
-        self.service = ServiceControl(tools.sc, timeout=tools.timeout, settle=tools.settle, launcher=tools.launcher)
+        self.appcmd = Appcmd(tools.appcmd, tools.timeout, tools.launcher, tools.codepage)
+        self.typeperf = Typeperf(tools.typeperf, tools.timeout, tools.launcher, codepage=tools.codepage)
+        self.service = ServiceControl(tools.sc, timeout=tools.timeout, settle=tools.settle, launcher=tools.launcher,
+                                      codepage=tools.codepage)  # fmt: skip
+        self.perflib = Perflib(tools.reg, tools.timeout, tools.launcher, tools.codepage)
+        # None until `appcmd list request` has answered; False without the Request Monitor role service.
+        self.request_monitor_installed: bool | None = None
         self.status_ttl, self.counters_ttl, self.poll_interval = status_ttl, counters_ttl, poll_interval
         self.state = _State({}, {}, [], [], RuntimeStatus.UNKNOWN)
         self.counters = CounterValues()
@@ -129,7 +136,7 @@ class IisHost:
                     sites = group.create_task(self.appcmd.list_sites())
                     pools = group.create_task(self.appcmd.list_pools())
                     workers = group.create_task(_or_empty(self.appcmd.list_workers))
-                    requests = group.create_task(_or_empty(self.appcmd.list_requests))
+                    requests = group.create_task(_or_empty(self._requests))
                     server = group.create_task(self.service.query())
             except ExceptionGroup as failed:
                 raise failed.exceptions[0] from None
@@ -145,9 +152,35 @@ class IisHost:
         async with self._counters_lock:
             if not force and time.monotonic() - self.counters_at < self.counters_ttl:
                 return
-            self.counters = await self.typeperf.sample()
+            names = await self._counter_names()
+            try:
+                self.counters = await self.typeperf.sample(names)
+            except ApiError:
+                self.perflib.invalidate()  # "No valid counters": maybe the counter set changed
+                raise
+            if not self.counters.values.get(WEB.lower()):
+                self.perflib.invalidate()  # look at Last Counter again on the next sample
             self.counters_at = time.monotonic()
             self._fold_served()
+
+    async def _counter_names(self) -> Names:
+        try:
+            return await self.perflib.names(self.typeperf.counters)
+        except ApiError as err:
+            log.warning("perflib counter index unreadable; asking typeperf in English: %s", err)
+            return {}
+
+    async def _requests(self) -> list[RequestRecord]:
+        try:
+            found = await self.appcmd.list_requests()
+        except FeatureNotInstalled:
+            if self.request_monitor_installed is not False:
+                log.warning("appcmd list request: not implemented; the Request Monitor role service "
+                            "(Web-Request-Monitor) is not installed: no requests in flight are reported")  # fmt: skip
+            self.request_monitor_installed = False
+            return []
+        self.request_monitor_installed = True
+        return found
 
     def _kick(self) -> None:
         # A synchronous status read on a stale cache: refresh in the background, answer with what we have.
@@ -221,7 +254,8 @@ class IisHost:
         pool_of = {w.pid: w.pool for w in state.workers}
         inflight: dict[int, list[RequestSnapshot]] = {}
         for r in state.requests:
-            inflight.setdefault(r.pid, []).append(_request(r, sites_by_id.get(r.site_id, ""), pool_of.get(r.pid, "")))
+            pool = pool_of.get(r.pid, r.pool)
+            inflight.setdefault(r.pid, []).append(_request(r, sites_by_id.get(r.site_id, ""), pool))
         active_by_site: dict[str, int] = {}
         for r in state.requests:
             name = sites_by_id.get(r.site_id, "")

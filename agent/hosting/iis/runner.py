@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import locale
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from agent.hosting.iis.codepage import decode
 from shared.errors import ServerError, ServiceUnavailable
 
-# Tool output is cut to this many characters in an error detail: enough for appcmd's one-line ERROR.
-DETAIL_LIMIT = 500
+# Tool output is cut to this many characters in an error detail: room for appcmd's multi-line ERROR.
+DETAIL_LIMIT = 1000
+_ERROR_BLOCK = re.compile(r"ERROR\s*\(.*?\)[ \t]*(?:\r?\n|$)", re.S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,24 +43,26 @@ class ToolFailed(ServerError):
         self.output = output
 
 
-def decode(data: bytes) -> str:
-    """Tool text: UTF-8 when it is (appcmd /xml), else the console's code page, never an exception."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode(locale.getpreferredencoding(False), errors="replace")
-
-
 def tool_message(output: ToolOutput) -> str:
-    """The most telling line the tool printed (appcmd writes `ERROR ( message:... )` on stdout)."""
-    lines = [line.strip() for line in (output.stderr + "\n" + output.stdout).splitlines() if line.strip()]
+    """What the tool said: appcmd's whole `ERROR ( ... )` block (one line or several) joined into one
+    line, else the most telling line (`[SC] ... FAILED 1060:`)."""
+    text = output.stderr + "\n" + output.stdout
+    block = _ERROR_BLOCK.search(text)
+    if block:
+        return " ".join(block.group(0).split())[:DETAIL_LIMIT]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     errors = [line for line in lines if line.upper().startswith(("ERROR", "[SC]", "FAILED"))]
     text = (errors or lines or [f"exit code {output.returncode}"])[0]
     return text[:DETAIL_LIMIT]
 
 
-async def run_tool(argv: Sequence[str], *, seconds: float, check: bool = True) -> ToolOutput:
-    """Run `argv`, wait at most `seconds`; raise ToolTimeout, or ToolFailed on a non-zero exit."""
+async def run_tool(
+    argv: Sequence[str], *, seconds: float, check: bool = True, codepage: str | None = None
+) -> ToolOutput:
+    """Run `argv`, wait at most `seconds`; raise ToolTimeout, or ToolFailed on a non-zero exit.
+
+    Output is decoded as UTF-8 when it is, else with `codepage` (default: the console's, see codepage.py).
+    """
     name = _name(argv)
     try:
         proc = await asyncio.create_subprocess_exec(
@@ -75,7 +79,7 @@ async def run_tool(argv: Sequence[str], *, seconds: float, check: bool = True) -
         # A sibling call failed or the caller went away: never leave the tool running behind us.
         await _kill(proc)
         raise
-    output = ToolOutput(tuple(argv), proc.returncode or 0, decode(out), decode(errout))
+    output = ToolOutput(tuple(argv), proc.returncode or 0, decode(out, codepage), decode(errout, codepage))
     if check and output.returncode != 0:
         raise ToolFailed(output, f"{name} failed: {tool_message(output)}")
     return output

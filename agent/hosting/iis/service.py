@@ -5,7 +5,9 @@ Sources: "SC" command reference (learn.microsoft.com, previous-versions windows-
 Web Publishing Service" (needfulsoftware.com, "IIS Automation (2/6)", which also shows `net start w3svc`).
 The STATE line carries SERVICE_STATUS.dwCurrentState (1 STOPPED ... 7 PAUSED; "Service Status Codes",
 logic.linux8.com/support/service_status.html). sc start/stop return at once with a *_PENDING state, so
-the caller polls `sc query` until the state settles. The number is read, never the localized word.
+the caller polls `sc query` until the state settles. On a localized Windows the label is translated
+(`ESTADO : 1  STOPPED` on pt-BR) but the number and the SERVICE_* constant after it are not, so the line
+is found by that pair, never by its label.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from shared.errors import ServerError
 
 DEFAULT_PATH = Path(r"C:\Windows\System32\sc.exe")
 SERVICE = "W3SVC"
-_FAILED = re.compile(r"FAILED (\d+)")
-_STATE = re.compile(r"^\s*STATE\s*:\s*(\d+)", re.M)
+# `[SC] StartService FAILED 1056:`; the word FAILED may be translated, the API name and the code are not.
+_FAILED = re.compile(r"\[SC\]\s+\w+\s+\S+\s+(\d+)\s*:")
 # dwCurrentState: STOPPED, START_PENDING, STOP_PENDING, RUNNING, CONTINUE_PENDING, PAUSE_PENDING, PAUSED.
+CONSTANTS = ("STOPPED", "START_PENDING", "STOP_PENDING", "RUNNING", "CONTINUE_PENDING", "PAUSE_PENDING", "PAUSED")
+# `<any label> : <number>  <CONSTANT>`: the label is the only translated part of the line.
+_STATE = re.compile(r"^[^:\r\n]+:\s*([1-7])\s+(" + "|".join(CONSTANTS) + r")\b", re.M)
 _CODES = {
     1: RuntimeStatus.STOPPED, 2: RuntimeStatus.STARTING, 3: RuntimeStatus.STOPPING, 4: RuntimeStatus.STARTED,
     5: RuntimeStatus.STARTING, 6: RuntimeStatus.STOPPING, 7: RuntimeStatus.STOPPED,
@@ -40,9 +45,12 @@ def error_code(text: str, returncode: int) -> int:
 
 
 def parse_query(text: str) -> RuntimeStatus:
-    """The service state from `sc query` output (`unknown` when there is no STATE line)."""
-    match = _STATE.search(text)
-    return _CODES.get(int(match.group(1)), RuntimeStatus.UNKNOWN) if match else RuntimeStatus.UNKNOWN
+    """The service state from `sc query` output in any display language (`unknown` without a state line)."""
+    for match in _STATE.finditer(text):
+        code = int(match.group(1))
+        if CONSTANTS[code - 1] == match.group(2):  # number and constant agree: this is the state line
+            return _CODES[code]
+    return RuntimeStatus.UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +63,7 @@ class ServiceControl:
     settle: float = 30.0
     launcher: tuple[str, ...] = ()
     poll: float = 0.25
+    codepage: str | None = None  # None: the console's (codepage.console_codepage)
 
     def argv(self, verb: str) -> list[str]:
         """`sc.exe <verb> W3SVC`."""
@@ -62,12 +71,12 @@ class ServiceControl:
 
     async def query(self) -> RuntimeStatus:
         """The service's current state."""
-        return parse_query((await run_tool(self.argv("query"), seconds=self.timeout)).stdout)
+        return parse_query((await run_tool(self.argv("query"), seconds=self.timeout, codepage=self.codepage)).stdout)
 
     async def change(self, verb: str) -> RuntimeStatus:
         """`sc start|stop`, then wait until the state is final (or `settle` runs out: a pending state)."""
         try:
-            await run_tool(self.argv(verb), seconds=self.timeout)
+            await run_tool(self.argv(verb), seconds=self.timeout, codepage=self.codepage)
         except ToolFailed as err:
             if error_code(err.output.stdout, err.output.returncode) != ALREADY[verb]:
                 raise

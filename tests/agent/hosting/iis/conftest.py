@@ -84,9 +84,10 @@ def machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeMachine:
 
 
 def tools(timeout: float = 10.0) -> IisTools:
-    """IisTools pointing at the fakes, run by this interpreter."""
+    """IisTools pointing at the fakes, run by this interpreter; non-UTF-8 output is read as OEM cp850."""
     return IisTools(appcmd=FAKES / "appcmd.py", typeperf=FAKES / "typeperf.py", sc=FAKES / "sc.py",
-                    launcher=(sys.executable,), timeout=timeout, settle=10.0)  # fmt: skip
+                    reg=FAKES / "reg.py", launcher=(sys.executable,), timeout=timeout, settle=10.0,
+                    codepage="cp850")  # fmt: skip
 
 
 @pytest.fixture

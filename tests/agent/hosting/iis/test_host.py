@@ -71,7 +71,8 @@ async def test_a_failing_appcmd_is_a_server_error_with_its_message(host: IisHost
     with pytest.raises(ServerError) as info:
         await host.recycle_pool("ContosoPool")  # a stopped pool cannot be recycled
     assert info.value.status == 500
-    assert info.value.detail and "appcmd failed: ERROR ( message:Failed to RECYCLE APPPOOL" in info.value.detail
+    assert info.value.detail == ("appcmd recycle application pool 'ContosoPool' failed: "
+                                 "Command execution failed. The service has not been started.")  # fmt: skip
 
 
 async def test_server_stop_and_start_drive_w3svc_through_sc(host: IisHost, machine: FakeMachine) -> None:

@@ -1,4 +1,10 @@
-"""Fake appcmd.exe: answers list/start/stop/recycle from the state JSON in the recorded /xml layout."""
+"""Fake appcmd.exe: answers list/start/stop/recycle from the state JSON in the recorded /xml layout.
+
+Failures are the recorded ERROR blocks (recorded/appcmd-error-*.txt, see PROVENANCE.json), printed as
+bytes with their CRLFs, with the recorded object name replaced by the one asked for. State: `locked`
+lists names whose change fails with a lock violation; `request_monitor: false` makes `list request`
+fail as it does without the Request Monitor role service; `list_site_file` prints a recorded site list.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import sys
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from fakestate import state
+from fakestate import emit, recorded_bytes, state
 
 HEADER = '<?xml version="1.0" encoding="UTF-8"?>\n<appcmd>\n'
 FOOTER = "</appcmd>\n"
@@ -29,11 +35,18 @@ def _list(kind: str, s: dict[str, Any]) -> str:
     if kind in ("wp", "wps"):
         return _xml("WP", [{"WP.NAME": w["pid"], "APPPOOL.NAME": w["pool"]} for w in s["workers"]])
     if kind in ("request", "requests"):
-        return _xml("REQUEST", [{"REQUEST.NAME": r["id"], "WP.NAME": r["pid"], "SITE.ID": r["site_id"],
-                                 "URL": r["url"], "VERB": r["verb"], "CLIENTIP": r["client"], "TIME": r["time"],
-                                 "STAGE": r["stage"], "MODULE": r.get("module", "")}
+        pools = {w["pid"]: w["pool"] for w in s["workers"]}
+        return _xml("REQUEST", [{"REQUEST.NAME": r["id"], "WP.NAME": r["pid"], "APPPOOL.NAME": pools.get(r["pid"], ""),
+                                 "SITE.ID": r["site_id"], "Url": r["url"], "Verb": r["verb"], "ClientIp": r["client"],
+                                 "Time": r["time"], "Stage": r["stage"], "Module": r.get("module", "")}
                                 for r in s["requests"]])  # fmt: skip
     raise SystemExit(f"fake appcmd: no recording for list {kind}")
+
+
+def _fail(recording: str, code: int, label: str = "APPPOOL", name: str = "NoSuchPool") -> int:
+    data = recorded_bytes(f"appcmd-error-{recording}.txt")
+    emit(data.replace(b"APPPOOL", label.encode()).replace(b"NoSuchPool", name.encode("utf-8")))
+    return code
 
 
 def _change(verb: str, kind: str, selector: str, s: dict[str, Any]) -> int:
@@ -41,19 +54,20 @@ def _change(verb: str, kind: str, selector: str, s: dict[str, Any]) -> int:
     table, label = (s["sites"], "SITE") if kind == "site" else (s["pools"], "APPPOOL")
     found = [x for x in table if x["name"].lower() == name.lower()] if key.lstrip("/").endswith(".name") else []
     if not found:
-        print(f'ERROR ( message:Cannot find {label} object with identifier "{name}". )')
-        return 1168
+        return _fail("not-found", 1168, label, name)
     item = found[0]
+    if item["name"] in s.get("locked", []):
+        return _fail("locked", 33)
     if verb == "recycle":
         if item["state"] != "Started":
-            print(f'ERROR ( message:Failed to RECYCLE {label} object "{item["name"]}". '
-                  "The object identifier does not represent a valid object. (0x800710d8) )")  # fmt: skip
-            return 1
+            return _fail("already-stopped", 1062)  # a stopped pool cannot be recycled: 500 with the reason
         for w in s["workers"]:
             if w["pool"] == item["name"]:
                 w["pid"] += 1000  # WAS replaces the worker: a new process id
         print(f'"{item["name"]}" successfully recycled')
         return 0
+    if item["state"] == ("Started" if verb == "start" else "Stopped"):
+        return _fail("already-started", 1056) if verb == "start" else _fail("already-stopped", 1062)
     item["state"] = "Started" if verb == "start" else "Stopped"
     if kind == "apppool" and verb == "stop":
         s["workers"] = [w for w in s["workers"] if w["pool"] != item["name"]]
@@ -66,6 +80,11 @@ def main(argv: list[str]) -> int:
         if "fail" in s and s["fail"].get("appcmd"):
             print(s["fail"]["appcmd"])
             return 5
+        if argv[:2] == ["list", "request"] and s.get("request_monitor") is False:
+            return _fail("not-implemented", 1)
+        if argv[:2] == ["list", "site"] and s.get("list_site_file"):
+            emit(recorded_bytes(s["list_site_file"]))
+            return 0
         if argv[:1] == ["list"] and "/xml" in argv:
             sys.stdout.write(_list(argv[1], s))
             return 0

@@ -35,3 +35,15 @@ def state(tool: str) -> Iterator[dict[str, Any]]:
 def recorded(name: str) -> str:
     """A recorded output file's text."""
     return (RECORDED / name).read_text(encoding="utf-8")
+
+
+def recorded_bytes(name: str) -> bytes:
+    """A recorded output file's bytes, as the tool wrote them (code page and CRLF kept)."""
+    return (RECORDED / name).read_bytes()
+
+
+def emit(data: bytes) -> None:
+    """Write bytes to stdout untouched, as a Windows tool writes its code-page text to a pipe."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()

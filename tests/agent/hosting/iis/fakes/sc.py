@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from fakestate import recorded, state
+from fakestate import emit, recorded, recorded_bytes, state
 
 NAMES = {1: "STOPPED", 2: "START_PENDING", 3: "STOP_PENDING", 4: "RUNNING"}
 
@@ -24,6 +24,12 @@ def main(argv: list[str]) -> int:
             print("[SC] OpenService FAILED 1060:\n\nThe specified service does not exist as an installed service.")
             return 1060
         verb = argv[0].lower()
+        if verb == "query" and s.get("sc_locale") == "pt-BR":  # the recorded pt-BR block, OEM code page bytes
+            if s["w3svc"] in (2, 3):  # no pending state was recorded in pt-BR: settle at once
+                s["w3svc"] = 4 if s["w3svc"] == 2 else 1
+            state_name = "stopped" if s["w3svc"] == 1 else "running"
+            emit(recorded_bytes(f"sc-query-pt-BR-{state_name}.cp850.txt"))
+            return 0
         if verb == "query":
             sys.stdout.write(_query(s))
             return 0
