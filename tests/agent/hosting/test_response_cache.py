@@ -10,7 +10,7 @@ from multidict import CIMultiDict
 
 from agent.hosting.embedded import cache_policy
 from agent.hosting.embedded.cache_policy import FileIdentity, decode_identities, encode_identities
-from agent.hosting.embedded.response_cache import Entry, Key, ResponseCache
+from agent.hosting.embedded.supervisor.response_cache import Entry, Key, ResponseCache
 
 
 def identity(path: Path) -> FileIdentity:
