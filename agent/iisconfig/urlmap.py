@@ -30,17 +30,21 @@ class Mapped(Generic[A, V]):
 
 def covers(prefix: str, path: str) -> bool:
     """Whether `path` is `prefix` or below it, on a segment boundary (case-insensitive; `/` covers all)."""
-    stem = prefix.rstrip("/").lower()
-    lower = path.lower()
-    return not stem or lower == stem or lower.startswith(stem + "/")
+    return _covers(prefix.rstrip("/").lower(), path.lower())
+
+
+def _covers(stem: str, lower: str) -> bool:
+    # Both lower-case, stem without a trailing slash; no concatenation: this runs for every request.
+    return lower.startswith(stem) and (len(lower) == len(stem) or lower[len(stem)] == "/")
 
 
 def longest(items: Iterable[T], path: str, path_of: Callable[[T], str]) -> T | None:
     """The item whose path covers `path` with the most characters; the first one on a tie."""
+    lower = path.lower()
     best, size = None, -1
     for item in items:
-        stem = path_of(item).rstrip("/")
-        if len(stem) > size and covers(stem, path):
+        stem = path_of(item).rstrip("/").lower()
+        if len(stem) > size and _covers(stem, lower):
             best, size = item, len(stem)
     return best
 
@@ -50,14 +54,18 @@ def below(prefix: str, path: str) -> str:
     return path[len(prefix.rstrip("/")) :] or "/"
 
 
+def within(app_path: str, vdirs: Iterable[V], path: str, path_of: Callable[[V], str]) -> tuple[V, str] | None:
+    """The virtual directory of an application serving `path`, and the rest below it (no leading slash)."""
+    inner = below(app_path, path)
+    vdir = longest(vdirs, inner, path_of)
+    return (vdir, below(path_of(vdir), inner).lstrip("/")) if vdir is not None else None
+
+
 def resolve(apps: Iterable[A], path: str, path_of: Callable[[A | V], str],
             vdirs_of: Callable[[A], Iterable[V]]) -> Mapped[A, V] | None:  # fmt: skip
     """The application and virtual directory serving `path`; None when no application or vdir covers it."""
     app = longest(apps, path, path_of)
     if app is None:
         return None
-    inner = below(path_of(app), path)
-    vdir = longest(vdirs_of(app), inner, path_of)
-    if vdir is None:
-        return None
-    return Mapped(app, vdir, below(path_of(vdir), inner).lstrip("/"))
+    found = within(path_of(app), vdirs_of(app), path, path_of)
+    return Mapped(app, found[0], found[1]) if found is not None else None

@@ -16,10 +16,6 @@ def _path(item: AppSpec | VdirSpec) -> str:
     return item.path
 
 
-def _vdirs(app: AppSpec) -> tuple[VdirSpec, ...]:
-    return app.vdirs
-
-
 def match_app(apps: tuple[AppSpec, ...], path: str) -> AppSpec | None:
     """The application with the longest path prefixing `path` on a segment boundary (case-insensitive)."""
     return urlmap.longest(apps, path, _path)
@@ -27,11 +23,11 @@ def match_app(apps: tuple[AppSpec, ...], path: str) -> AppSpec | None:
 
 def map_path(app: AppSpec, url_path: str) -> str | None:
     """The physical path of a normalised URL path inside `app`: longest virtual directory wins."""
-    found = urlmap.resolve((app,), url_path, _path, _vdirs)
+    found = urlmap.within(app.path, app.vdirs, url_path, _path)
     if found is None:
         return None
-    base = found.vdir.physical_path
-    return os.path.join(base, found.rest) if found.rest else base
+    vdir, rest = found
+    return os.path.join(vdir.physical_path, rest) if rest else vdir.physical_path
 
 
 def normalize_url_path(path: str) -> str | None:
