@@ -21,18 +21,12 @@ from typing import Any, TypeVar
 
 import psutil
 
+from agent.hosting.base import RuntimeStatus
 from agent.hosting.iis import appcmd, counters, service
 from agent.hosting.iis.appcmd import Appcmd, PoolRecord, RequestRecord, SiteRecord, WorkerRecord
 from agent.hosting.iis.counters import WAS, WEB, CounterValues, Typeperf
 from agent.hosting.iis.service import ServiceControl
-from agent.hosting.runtime_types import (
-    HostSnapshot,
-    PoolSnapshot,
-    RequestSnapshot,
-    RuntimeStatus,
-    SiteSnapshot,
-    WorkerSnapshot,
-)
+from agent.hosting.runtime_types import HostSnapshot, PoolSnapshot, RequestSnapshot, SiteSnapshot, WorkerSnapshot
 from shared.asyncio_utils import create_task
 from shared.errors import ApiError, NotFound
 
