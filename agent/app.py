@@ -87,7 +87,7 @@ def _host_backend(settings: AgentSettings, store: ConfigStore, state_dir: Path, 
         from agent.hosting.iis import IisHost
 
         return IisHost(store)
-    from agent.hosting.embedded import EmbeddedHost
+    from agent.hosting.embedded.supervisor.host import EmbeddedHost
 
     return EmbeddedHost(store, state_dir, address)
 

@@ -74,7 +74,7 @@ def host_summary(app: Any) -> tuple[AgentFacts, HostSummary]:
     store.refresh_if_changed()
     index = server_index(store)
     # Only a running embedded host has counters; the others report states without totals.
-    snapshot = host.snapshot() if hasattr(host, "snapshot") else None
+    snapshot = host.snapshot()
     site_stats = snapshot.sites if snapshot is not None else {}
     pool_stats = snapshot.pools if snapshot is not None else {}
     sites = [

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiohttp
 
-from agent.hosting.embedded import EmbeddedHost
+from agent.hosting.embedded.supervisor.host import EmbeddedHost
 from tests.agent.hosting.support import free_port, loopback, make_store
 
 REQUESTS = 3000

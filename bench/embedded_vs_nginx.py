@@ -15,7 +15,7 @@ What it measures, in one run, one server at a time (never both at once, so each 
 3. The RSS (and USS: pages private to the process) of an idle worker after the runs and a few idle seconds,
    next to an idle nginx worker (nginx workers are forked from the master, so most of their RSS is shared).
 
-The supervisor's kernel response cache (agent/hosting/embedded/response_cache.py) answers the 1 KiB file
+The supervisor's kernel response cache (agent/hosting/embedded/supervisor/response_cache.py) answers the 1 KiB file
 without a worker after the first request; `--kernel-cache off` starts the agent with IISFLEET_KERNEL_CACHE=0
 so the same run shows the uncached path (run once with each to compare).
 

@@ -1,9 +1,9 @@
 """The virtual file tree of a site: which application and virtual directory serve a virtual path.
 
-Rules as upstream: the owning application is the one whose path shares the most leading segments with the
-virtual path (segment-wise, case-insensitive; `/a/bc` belongs to `/a`, not `/a/b`), then the same for its
-virtual directories on the remaining path; the physical path is that vdir's physical path plus the rest.
-Elements are anything with `get(name)` and `collection()`, as agent.iisconfig's ConfigElement has.
+Rules as upstream, and as the embedded host serves: agent.iisconfig.urlmap picks the application and then
+its virtual directory (longest whole-segment prefix, case-insensitive; `/a/bc` belongs to `/a`, not `/a/b`);
+the physical path is that vdir's physical path plus the rest. Elements are anything with `get(name)` and
+`collection()`, as agent.iisconfig's ConfigElement has.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from agent.iisconfig import urlmap
 from agent.settings import expand_path
 
 
@@ -65,47 +66,28 @@ def normalize(path: str) -> str:
     return cleaned if cleaned != "." else "/"
 
 
-def prefix_segments(prefix: str, path: str) -> int:
-    """How many leading segments `prefix` shares with `path` when it is a whole-segment prefix, else -1."""
-    prefix_parts = prefix.rstrip("/").split("/")
-    path_parts = path.rstrip("/").split("/")
-    if len(prefix_parts) > len(path_parts):
-        return -1
-    for index, part in enumerate(prefix_parts):
-        if part.lower() != path_parts[index].lower():
-            return -1
-    return len(prefix_parts)
+def _children(element: Any) -> Iterable[Any]:
+    children: Iterable[Any] = element.collection()
+    return children
 
 
-def _best(elements: Iterable[Any], path: str) -> Any | None:
-    best, score = None, 0
-    for element in elements:
-        matched = prefix_segments(_path(element), path)
-        if matched > score:
-            best, score = element, matched
-    return best
+def _mapped(site: Element, path: str) -> urlmap.Mapped[Any, Any] | None:
+    return urlmap.resolve(site.collection(), path, _path, _children)
 
 
 def resolve(site: Element, path: str) -> Vdir | None:
     """The application and virtual directory serving a virtual path."""
-    app = _best(site.collection(), path)
-    if app is None:
-        return None
-    rest = path
-    app_path = _path(app).rstrip("/")
-    if rest.lower().startswith(app_path.lower()):
-        rest = rest[len(app_path) :]
-    vdir = _best(app.collection(), rest or "/")
-    return Vdir(app, vdir) if vdir is not None else None
+    found = _mapped(site, path)
+    return Vdir(found.app, found.vdir) if found is not None else None
 
 
 def physical_path(site: Element, path: str) -> str | None:
     """The physical path behind a virtual path, None when no virtual directory serves it."""
-    found = resolve(site, path)
+    found = _mapped(site, path)
     if found is None:
         return None
-    suffix = path[len(found.path.rstrip("/")) :].strip("/")
-    base = found.physical_path
+    suffix = found.rest.strip("/")
+    base = Vdir(found.app, found.vdir).physical_path
     return os.path.abspath(os.path.join(base, *suffix.split("/")) if suffix else base)
 
 

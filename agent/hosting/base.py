@@ -1,26 +1,19 @@
-"""The Host protocol: what runs the configuration (start, stop, recycle, status).
+"""The Host protocol: what runs the configuration (start, stop, recycle, status, snapshots).
 
-The API layer reads and changes runtime state only through a Host. The embedded host (Linux data plane)
-and the IIS host (appcmd on Windows) implement it; `UnavailableHost` stands in until one is configured,
-reporting `unknown` and refusing changes with 503 rather than pretending.
+The API layer and monitoring read and change runtime state only through a Host (its types are in
+runtime_types.py). The embedded host (Linux data plane) and the IIS host (appcmd on Windows) implement it;
+`UnavailableHost` stands in until one is configured, reporting `unknown` and refusing changes with 503
+rather than pretending.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Protocol
 
+from agent.hosting.runtime_types import HostSnapshot, RuntimeStatus
 from shared.errors import ServiceUnavailable
 
-
-class RuntimeStatus(StrEnum):
-    """The upstream status values of sites, pools and the web server."""
-
-    STARTED = "started"
-    STOPPED = "stopped"
-    STARTING = "starting"
-    STOPPING = "stopping"
-    UNKNOWN = "unknown"
+__all__ = ["Host", "ManagedHost", "RuntimeStatus", "UnavailableHost"]
 
 
 class Host(Protocol):
@@ -58,6 +51,18 @@ class Host(Protocol):
 
     async def recycle_pool(self, pool_name: str) -> None:
         """Replace the pool's worker processes without dropping requests."""
+        ...
+
+    async def start_server(self) -> None:
+        """Start the web server service (W3SVC): auto-start pools and sites."""
+        ...
+
+    async def stop_server(self) -> None:
+        """Stop the web server service: every binding released, every worker stopped."""
+        ...
+
+    def snapshot(self) -> HostSnapshot | None:
+        """Counters and state of every site, pool, worker and in-flight request; None without runtime state."""
         ...
 
 
@@ -115,3 +120,15 @@ class UnavailableHost:
     async def recycle_pool(self, pool_name: str) -> None:
         """Refuse: there is nothing to recycle."""
         raise self._refuse("recycle application pool", repr(pool_name))
+
+    async def start_server(self) -> None:
+        """Refuse: no backend runs the web server."""
+        raise self._refuse("start", "the web server")
+
+    async def stop_server(self) -> None:
+        """Refuse: no backend runs the web server."""
+        raise self._refuse("stop", "the web server")
+
+    def snapshot(self) -> HostSnapshot | None:
+        """None: nothing runs, so there are no counters."""
+        return None

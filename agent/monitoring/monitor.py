@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from agent.hosting.base import RuntimeStatus
-from agent.hosting.embedded.stats import HostSnapshot
+from agent.hosting.base import Host
+from agent.hosting.runtime_types import HostSnapshot, RuntimeStatus
 from agent.monitoring.processes import ProcessStats, read_processes
-from agent.monitoring.source import snapshot_of
 
 MIN_INTERVAL = 1.0
 FIRST_WINDOW = 0.25
@@ -62,7 +61,7 @@ class Pair:
 class Monitor:
     """Per-host sampling state (rates, site uptimes, CPU seconds of exited workers)."""
 
-    host: object
+    host: Host
     agent_started: float = field(default_factory=lambda: psutil.Process(os.getpid()).create_time())
     site_since: dict[str, float] = field(default_factory=dict)
     ledger: CpuLedger = field(default_factory=lambda: CpuLedger())
@@ -90,7 +89,7 @@ class Monitor:
             return self._pair
 
     async def _take(self) -> Sample | None:
-        snap = snapshot_of(self.host)  # on the loop: it copies the host's live dictionaries
+        snap = self.host.snapshot()  # on the loop: it copies the host's live dictionaries
         if snap is None:
             return None
         self._track_uptime(snap)
@@ -123,10 +122,10 @@ def _read_system(pids: list[int]) -> tuple[dict[int, ProcessStats], tuple[float,
     return read_processes(pids), (busy, total), (int(memory.total), int(memory.available))
 
 
-_MONITORS: weakref.WeakKeyDictionary[object, Monitor] = weakref.WeakKeyDictionary()
+_MONITORS: weakref.WeakKeyDictionary[Host, Monitor] = weakref.WeakKeyDictionary()
 
 
-def monitor_for(host: object) -> Monitor:
+def monitor_for(host: Host) -> Monitor:
     """The Monitor of a host (one per host object, for as long as the host lives)."""
     monitor = _MONITORS.get(host)
     if monitor is None:

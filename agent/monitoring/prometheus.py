@@ -12,8 +12,7 @@ from prometheus_client.core import CollectorRegistry, CounterMetricFamily, Gauge
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
-from agent.hosting.base import RuntimeStatus
-from agent.hosting.embedded.stats import HostSnapshot
+from agent.hosting.runtime_types import HostSnapshot, RuntimeStatus
 from agent.monitoring.monitor import Monitor
 from agent.monitoring.processes import ProcessStats
 

@@ -15,8 +15,7 @@ from typing import Any
 
 import psutil
 
-from agent.hosting.base import RuntimeStatus
-from agent.hosting.embedded.stats import CacheSnapshot, HostSnapshot
+from agent.hosting.runtime_types import CacheSnapshot, HostSnapshot, RuntimeStatus
 from agent.monitoring.monitor import Pair, Sample
 from agent.monitoring.processes import ProcessStats
 

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from agent.hosting.base import RuntimeStatus
-from agent.hosting.embedded import EmbeddedHost
+from agent.hosting.embedded.supervisor.host import EmbeddedHost
 from agent.iisconfig import ConfigStore
 from tests.agent.hosting.support import (
     SITES,

@@ -14,14 +14,13 @@ from agent.api.context import Ctx, context
 from agent.api.http import json_response, render
 from agent.api.ids import Purpose
 from agent.api.resources.refs import find_pool, find_site, pool_id, pool_ref, root_app, site_id, site_ref
-from agent.hosting.embedded.stats import HostSnapshot
+from agent.hosting.runtime_types import HostSnapshot
 from agent.iisconfig import ConfigElement
 from agent.keys import HOST
 from agent.monitoring import snapshots
 from agent.monitoring.monitor import Monitor, Pair, monitor_for
 from agent.monitoring.processes import read_processes
 from agent.monitoring.prometheus import render_metrics
-from agent.monitoring.source import snapshot_of
 from shared.errors import NotFound
 
 WEBSERVER_PATH = "/api/webserver/monitoring"
@@ -32,7 +31,7 @@ POOLS_PATH = "/api/webserver/application-pools/monitoring"
 async def _sampled(ctx: Ctx) -> tuple[Pair | None, HostSnapshot, Monitor]:
     monitor = monitor_for(ctx.host)
     pair = await monitor.pair()
-    return pair, snapshot_of(ctx.host) or snapshots.EMPTY, monitor
+    return pair, ctx.host.snapshot() or snapshots.EMPTY, monitor
 
 
 def _render(ctx: Ctx, sid: str, members: dict[str, Any], href: str) -> dict[str, Any]:
@@ -114,7 +113,7 @@ async def get_app_pool_monitoring(request: web.Request) -> web.StreamResponse:
 async def get_metrics(request: web.Request) -> web.StreamResponse:
     """GET /metrics: Prometheus text exposition, generated from one host snapshot."""
     host = request.app[HOST]
-    snap = snapshot_of(host)
+    snap = host.snapshot()
     pids = [w.pid for p in snap.pools.values() for w in p.workers if w.pid] if snap else []
     procs = await asyncio.to_thread(read_processes, pids)
     body = render_metrics(snap, procs, monitor_for(host))

@@ -12,9 +12,7 @@ from agent.api.context import Ctx, context
 from agent.api.http import json_response, read_json
 from agent.api.ids import Purpose
 from agent.api.resources.runtime import parse_status
-from agent.monitoring.source import ServerControl
 from shared.asyncio_utils import create_task
-from shared.errors import ServiceUnavailable
 
 PATH = "/api/webserver/service-controller"
 RESOURCE = "Microsoft.WebServer.ServiceController"
@@ -59,8 +57,6 @@ async def update_service_controller(request: web.Request) -> web.StreamResponse:
     wanted = parse_status(body, ("started", "stopped"))
     if wanted is not None and _status(ctx) != wanted:
         host = ctx.host
-        if not isinstance(host, ServerControl):
-            raise ServiceUnavailable(name="status", detail="No host backend runs the web server on this agent.")
         pending = _PENDING.get(host)
         if pending is not None and not pending[1].done():
             await asyncio.wait({pending[1]}, timeout=SETTLE_SECONDS)

@@ -16,9 +16,8 @@ from agent.api.context import Ctx, context
 from agent.api.http import json_response, list_response, render
 from agent.api.ids import Purpose
 from agent.api.resources.refs import find_pool, pool_ref
-from agent.hosting.embedded.stats import WorkerSnapshot
+from agent.hosting.runtime_types import WorkerSnapshot
 from agent.monitoring.processes import ProcessStats, read_process
-from agent.monitoring.source import snapshot_of
 from shared.errors import NotFound
 
 PATH = "/api/webserver/worker-processes"
@@ -59,7 +58,7 @@ def worker_id(ctx: Ctx, worker: WorkerSnapshot) -> str:
 
 def workers(ctx: Ctx) -> list[WorkerSnapshot]:
     """Every worker process the host runs (including ones draining after a recycle)."""
-    snap = snapshot_of(ctx.host)
+    snap = ctx.host.snapshot()
     return [w for pool in snap.pools.values() for w in pool.workers if w.pid] if snap else []
 
 

@@ -1,18 +1,7 @@
-"""The embedded host: a supervisor (HTTP.sys + WAS roles) and worker processes running IIS-named modules."""
+"""The embedded host: a supervisor process (HTTP.sys + WAS roles) and worker processes running IIS-named modules.
 
-from __future__ import annotations
-
-from agent.hosting.embedded.host import EmbeddedHost
-from agent.hosting.embedded.stats import (
-    CacheSnapshot,
-    HostSnapshot,
-    PoolSnapshot,
-    RequestSnapshot,
-    SiteSnapshot,
-    WorkerSnapshot,
-)
-
-__all__ = [
-    "CacheSnapshot", "EmbeddedHost", "HostSnapshot", "PoolSnapshot", "RequestSnapshot", "SiteSnapshot",
-    "WorkerSnapshot",
-]  # fmt: skip
+`supervisor/` runs in the agent; `worker/` is what each worker process imports. Both share only this level:
+the configuration model (model.py), the URL mapping (urlmap.py), HTTP/1.1 heads (http1.py), the response
+cache contract (cache_policy.py) and the process handshake (wire.py). EmbeddedHost is in supervisor/host.py;
+this package imports nothing eagerly so a worker process does not load the supervisor.
+"""

@@ -1,32 +1,33 @@
-"""URL → application → virtual directory → physical path, as IIS maps them."""
+"""URL → application → virtual directory → physical path for the embedded host's model (supervisor and worker).
+
+The matching rule itself is agent.iisconfig.urlmap's, shared with the files API; this module applies it to
+AppSpec/VdirSpec and adds HTTP.sys's URL normalisation.
+"""
 
 from __future__ import annotations
 
 import os
 
-from agent.hosting.embedded.model import AppSpec
+from agent.hosting.embedded.model import AppSpec, VdirSpec
+from agent.iisconfig import urlmap
+
+
+def _path(item: AppSpec | VdirSpec) -> str:
+    return item.path
 
 
 def match_app(apps: tuple[AppSpec, ...], path: str) -> AppSpec | None:
     """The application with the longest path prefixing `path` on a segment boundary (case-insensitive)."""
-    lower = path.lower()
-    for app in apps:  # sorted longest first
-        prefix = app.path.rstrip("/").lower()
-        if not prefix or lower == prefix or lower.startswith(prefix + "/"):
-            return app
-    return None
+    return urlmap.longest(apps, path, _path)
 
 
 def map_path(app: AppSpec, url_path: str) -> str | None:
     """The physical path of a normalised URL path inside `app`: longest virtual directory wins."""
-    inner = url_path[len(app.path.rstrip("/")) :] or "/"
-    lower = inner.lower()
-    for vdir in app.vdirs:  # sorted longest first
-        prefix = vdir.path.rstrip("/").lower()
-        if not prefix or lower == prefix or lower.startswith(prefix + "/"):
-            rest = inner[len(prefix) :].lstrip("/")
-            return os.path.join(vdir.physical_path, rest) if rest else vdir.physical_path
-    return None
+    found = urlmap.within(app.path, app.vdirs, url_path, _path)
+    if found is None:
+        return None
+    vdir, rest = found
+    return os.path.join(vdir.physical_path, rest) if rest else vdir.physical_path
 
 
 def normalize_url_path(path: str) -> str | None:

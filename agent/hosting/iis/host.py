@@ -22,12 +22,12 @@ from typing import Any, TypeVar
 import psutil
 
 from agent.hosting.base import RuntimeStatus
-from agent.hosting.embedded.stats import HostSnapshot, PoolSnapshot, RequestSnapshot, SiteSnapshot, WorkerSnapshot
 from agent.hosting.iis import appcmd, counters, perflib, service
 from agent.hosting.iis.appcmd import Appcmd, FeatureNotInstalled, PoolRecord, RequestRecord, SiteRecord, WorkerRecord
 from agent.hosting.iis.counters import WAS, WEB, CounterValues, Names, Typeperf
 from agent.hosting.iis.perflib import Perflib
 from agent.hosting.iis.service import ServiceControl
+from agent.hosting.runtime_types import HostSnapshot, PoolSnapshot, RequestSnapshot, SiteSnapshot, WorkerSnapshot
 from shared.asyncio_utils import create_task
 from shared.errors import ApiError, NotFound
 

@@ -9,10 +9,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from agent.hosting.embedded import registry
-from agent.hosting.embedded.context import HttpContext
-from agent.hosting.embedded.pipeline import Pipeline
-from agent.hosting.embedded.worker import WorkerApp
+from agent.hosting.embedded.worker import registry
+from agent.hosting.embedded.worker.app import WorkerApp
+from agent.hosting.embedded.worker.context import HttpContext
+from agent.hosting.embedded.worker.pipeline import Pipeline
 from agent.iisconfig import ConfigStore
 from tests.agent.hosting.support import edit, make_store
 

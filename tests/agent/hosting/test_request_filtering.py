@@ -11,8 +11,8 @@ import pytest
 from aiohttp import StreamReader, web
 from aiohttp.test_utils import make_mocked_request
 
-from agent.hosting.embedded.errors import error_html
-from agent.hosting.embedded.worker import WorkerApp
+from agent.hosting.embedded.worker.app import WorkerApp
+from agent.hosting.embedded.worker.errors import error_html
 from agent.iisconfig import ConfigStore
 from tests.agent.hosting.support import edit, make_store, raw_request
 from tests.e2e.test_embedded_host import run_host

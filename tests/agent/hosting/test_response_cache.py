@@ -6,11 +6,12 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 from multidict import CIMultiDict
 
 from agent.hosting.embedded import cache_policy
 from agent.hosting.embedded.cache_policy import FileIdentity, decode_identities, encode_identities
-from agent.hosting.embedded.response_cache import Entry, Key, ResponseCache
+from agent.hosting.embedded.supervisor.response_cache import Entry, Key, ResponseCache
 
 
 def identity(path: Path) -> FileIdentity:
@@ -130,3 +131,10 @@ def test_caching_section_defaults_to_enabled() -> None:
     assert cache_policy.load(Section(enabled=True, enableKernelCache=True))
     assert not cache_policy.load(Section(enabled=False))
     assert not cache_policy.load(Section(enableKernelCache="false"))
+
+
+def test_the_switch_is_read_when_a_cache_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IISFLEET_KERNEL_CACHE", "0")
+    assert not ResponseCache().enabled
+    monkeypatch.delenv("IISFLEET_KERNEL_CACHE")
+    assert ResponseCache().enabled

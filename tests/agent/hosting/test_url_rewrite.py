@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from agent.hosting.embedded.worker import WorkerApp
+from agent.hosting.embedded.worker.app import WorkerApp
 from agent.iisconfig import ConfigStore
 from tests.agent.hosting.support import edit, make_store
 

@@ -6,8 +6,7 @@ import os
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from agent.hosting.base import RuntimeStatus
-from agent.hosting.embedded.stats import HostSnapshot, PoolSnapshot, SiteSnapshot, WorkerSnapshot
+from agent.hosting.runtime_types import HostSnapshot, PoolSnapshot, RuntimeStatus, SiteSnapshot, WorkerSnapshot
 from agent.monitoring import snapshots
 from agent.monitoring.monitor import CpuLedger, Monitor, Pair, Sample
 from agent.monitoring.processes import read_process

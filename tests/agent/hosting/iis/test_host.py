@@ -9,7 +9,6 @@ import pytest
 
 from agent.hosting.base import RuntimeStatus
 from agent.hosting.iis import IisHost, IisTools, iis_config_path, require_windows
-from agent.monitoring.source import ServerControl, snapshot_of
 from agent.settings import SettingsError
 from shared.errors import NotFound, ServerError, ServiceUnavailable
 
@@ -76,7 +75,6 @@ async def test_a_failing_appcmd_is_a_server_error_with_its_message(host: IisHost
 
 
 async def test_server_stop_and_start_drive_w3svc_through_sc(host: IisHost, machine: FakeMachine) -> None:
-    assert isinstance(host, ServerControl)
     await host.stop_server()
     sc = machine.calls("sc")
     assert sc[0] == ["stop", "W3SVC"] and sc[1:3] == [["query", "W3SVC"], ["query", "W3SVC"]]  # waited out STOP_PENDING
@@ -108,7 +106,7 @@ async def test_a_missing_tool_is_503(machine: FakeMachine, tmp_path: Path) -> No
 async def test_snapshot_joins_listings_and_counters(host: IisHost) -> None:
     await host.refresh(force=True)
     await host.sample_counters(force=True)
-    snap = snapshot_of(host)
+    snap = host.snapshot()
     assert snap is not None and snap.server_state == RuntimeStatus.STARTED
     site = snap.sites["Default Web Site"]
     assert (site.id, site.bytes_sent, site.bytes_received, site.connections_current) == (1, 5120, 2048, 3)

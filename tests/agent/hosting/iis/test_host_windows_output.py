@@ -6,7 +6,6 @@ import pytest
 
 from agent.hosting.base import RuntimeStatus
 from agent.hosting.iis import IisHost
-from agent.monitoring.source import snapshot_of
 from shared.errors import Locked, NotFound, ServerError
 
 from .conftest import FakeMachine
@@ -26,7 +25,7 @@ async def test_a_duplicate_instance_gives_the_newest_numbers(host: IisHost, mach
     machine.update(typeperf_csv="typeperf-duplicates.csv")
     await host.refresh(force=True)
     await host.sample_counters(force=True)
-    snap = snapshot_of(host)
+    snap = host.snapshot()
     assert snap is not None
     assert set(snap.sites) == {"Default Web Site", "Contoso & Co"}
     assert (snap.sites["Default Web Site"].bytes_sent, snap.sites["Default Web Site"].requests_total) == (5120, 40)
@@ -84,7 +83,7 @@ async def test_counters_are_asked_for_in_the_display_language(host: IisHost, mac
     assert "\\Serviço Web(*)\\Total de Bytes Enviados" in argv
     assert "\\APP_POOL_WAS(*)\\Estado Atual do Pool de Aplicativos" in argv
     assert not [a for a in argv if a.startswith("\\Web Service(")]
-    snap = snapshot_of(host)
+    snap = host.snapshot()
     assert snap is not None and snap.sites["Default Web Site"].bytes_sent == 5120
 
 

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterable
 
 log = logging.getLogger("iisfleet.hosting.modules")
-_BASE = "agent.hosting.embedded.modules"
+_BASE = "agent.hosting.embedded.worker.modules"
 
 # Row order is call order within a stage (IIS runs its StaticFile handler as StaticFile, DefaultDocument,
 # DirectoryListing; here the directory handlers come first so StaticFileModule can answer 403.14/404).

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from agent.hosting.embedded.context import HttpContext
+from agent.hosting.embedded.worker.context import HttpContext
 
 SECTION = "system.webServer/security/requestFiltering"
 

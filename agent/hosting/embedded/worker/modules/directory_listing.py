@@ -11,9 +11,9 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from agent.hosting.embedded.context import HttpContext
 from agent.hosting.embedded.model import flag_names
-from agent.hosting.embedded.modules.default_document import unanswered_directory
+from agent.hosting.embedded.worker.context import HttpContext
+from agent.hosting.embedded.worker.modules.default_document import unanswered_directory
 
 SECTION = "system.webServer/directoryBrowse"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.hosting.embedded.context import HttpContext
+from agent.hosting.embedded.worker.context import HttpContext
 
 SECTION = "system.webServer/httpLogging"
 

@@ -6,25 +6,39 @@ import errno
 import logging
 import os
 import ssl
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Any, Protocol
 
-from agent.hosting.base import RuntimeStatus
-from agent.hosting.embedded.listener import Listener, TlsCertificates
 from agent.hosting.embedded.model import ServerSpec, read_server
-from agent.hosting.embedded.pool import AppPool
-from agent.hosting.embedded.runtime import SiteRuntime
+from agent.hosting.embedded.supervisor.dispatch import Dispatch
+from agent.hosting.embedded.supervisor.listener import Listener, TlsCertificates
+from agent.hosting.embedded.supervisor.pool import AppPool
+from agent.hosting.embedded.supervisor.response_cache import ResponseCache
+from agent.hosting.embedded.supervisor.sites import SiteRuntime
+from agent.hosting.runtime_types import RuntimeStatus
 from shared.errors import ServerError
 
-if TYPE_CHECKING:
-    from agent.hosting.embedded.host import EmbeddedHost
-
 log = logging.getLogger("iisfleet.hosting")
+
+
+class Supervised(Dispatch, Protocol):
+    """What the reconciler reads and changes in the supervisor (EmbeddedHost has it)."""
+
+    store: Any
+    state_dir: Path
+    address: str
+    config_path: Path
+    run_dir: Path
+    sites: dict[str, SiteRuntime]
+    pools: dict[str, AppPool]
+    listeners: dict[tuple[str, str, int], Listener]
+    cache: ResponseCache
 
 
 class Reconciler:
     """Applies ServerSpec differences to the host's sites, pools and listeners."""
 
-    def __init__(self, host: EmbeddedHost) -> None:
+    def __init__(self, host: Supervised) -> None:
         self.host = host
         self.generation = -1
         self.spec: ServerSpec | None = None

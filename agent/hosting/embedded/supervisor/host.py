@@ -15,13 +15,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from agent.hosting.base import RuntimeStatus
-from agent.hosting.embedded.listener import Listener
-from agent.hosting.embedded.pool import AppPool
-from agent.hosting.embedded.reconcile import Reconciler
-from agent.hosting.embedded.response_cache import ResponseCache
-from agent.hosting.embedded.runtime import InFlight, SiteRuntime
-from agent.hosting.embedded.stats import HostSnapshot, take_snapshot
+from agent.hosting.embedded.supervisor.listener import Listener
+from agent.hosting.embedded.supervisor.pool import AppPool
+from agent.hosting.embedded.supervisor.reconcile import Reconciler
+from agent.hosting.embedded.supervisor.response_cache import ResponseCache
+from agent.hosting.embedded.supervisor.sites import InFlight, SiteRuntime
+from agent.hosting.embedded.supervisor.snapshot import take_snapshot
+from agent.hosting.runtime_types import HostSnapshot, RuntimeStatus
 from shared.asyncio_utils import create_task
 from shared.errors import NotFound
 
@@ -164,7 +164,8 @@ class EmbeddedHost:
 
     def snapshot(self) -> HostSnapshot:
         """Counters and state of every site, pool, worker and in-flight request."""
-        return take_snapshot(self)
+        inflight = self.inflight.values()
+        return take_snapshot(self.server_state, self.sites.values(), self.pools.values(), inflight, self.cache)
 
     def flush_logs(self) -> None:
         """Write buffered W3C log lines now."""

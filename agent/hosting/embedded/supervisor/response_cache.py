@@ -21,7 +21,7 @@ MAX_ENTRIES = 1000
 MAX_BYTES = 64 * 1024 * 1024
 TTL_SECONDS = 120.0
 # Set IISFLEET_KERNEL_CACHE=0 in the agent's environment to turn the cache off (every request to a worker).
-ENABLED = os.environ.get("IISFLEET_KERNEL_CACHE", "1") != "0"
+SWITCH = "IISFLEET_KERNEL_CACHE"
 
 Key = tuple[int, str, int, bool, str, str]
 
@@ -63,7 +63,9 @@ class ResponseCache:
     """Bounded LRU of responses plus the counters of the Web Service Cache "Kernel: URI cache" object."""
 
     def __init__(self, *, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES, ttl: float = TTL_SECONDS,
-                 enabled: bool = ENABLED) -> None:  # fmt: skip
+                 enabled: bool | None = None) -> None:  # fmt: skip
+        if enabled is None:  # read when the cache is built, so a test or a caller may set it beforehand
+            enabled = os.environ.get(SWITCH, "1") != "0"
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.ttl = ttl

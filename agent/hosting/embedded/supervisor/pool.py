@@ -12,9 +12,9 @@ from pathlib import Path
 
 import psutil
 
-from agent.hosting.base import RuntimeStatus
 from agent.hosting.embedded.model import PoolSpec
-from agent.hosting.embedded.worker_process import WorkerProcess, WorkerStartError, WorkerState
+from agent.hosting.embedded.supervisor.worker_process import WorkerProcess, WorkerStartError, WorkerState
+from agent.hosting.runtime_types import RuntimeStatus
 from shared.asyncio_utils import create_task
 
 log = logging.getLogger("iisfleet.hosting.pool")

@@ -8,10 +8,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.hosting.base import RuntimeStatus
 from agent.hosting.embedded.model import AppSpec, SiteSpec
+from agent.hosting.embedded.supervisor.w3c import SiteLog
 from agent.hosting.embedded.urlmap import match_app
-from agent.hosting.embedded.w3c import SiteLog
+from agent.hosting.runtime_types import RuntimeStatus
 
 UNLIMITED = 4294967295
 _REQUEST_IDS = itertools.count(1)

@@ -21,7 +21,7 @@ from aiohttp.web_fileresponse import ENCODING_EXTENSIONS, _FileResponseResult
 from aiohttp.web_request import BaseRequest
 
 from agent.hosting.embedded.cache_policy import CACHE_HEADER, FileIdentity, encode_identities, response_cacheable
-from agent.hosting.embedded.context import HttpContext
+from agent.hosting.embedded.worker.context import HttpContext
 
 SECTION = "system.webServer/staticContent"
 # Files up to this size are read on the event loop and sent from memory (no thread-pool hop, no sendfile).

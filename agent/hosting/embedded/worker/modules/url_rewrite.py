@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from agent.hosting.embedded.context import HttpContext
 from agent.hosting.embedded.urlmap import map_path, match_app, normalize_url_path
+from agent.hosting.embedded.worker.context import HttpContext
 
 SECTIONS = ("system.webServer/rewrite/globalRules", "system.webServer/rewrite/rules")
 REDIRECT_STATUS = {"Permanent": 301, "Found": 302, "SeeOther": 303, "Temporary": 307}

@@ -4,40 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
-from agent.hosting.base import RuntimeStatus
 from agent.hosting.embedded import http1
 from agent.hosting.embedded.cache_policy import BYPASS_HEADERS, CACHE_HEADER, MAX_BODY, FileIdentity, decode_identities
-from agent.hosting.embedded.pool import AppPool, PoolUnavailable
-from agent.hosting.embedded.response_cache import DATE, Entry, Key, ResponseCache
-from agent.hosting.embedded.runtime import UNLIMITED, InFlight, SiteRuntime, new_request_id
-from agent.hosting.embedded.upstream import ResponseHead, Upstream, UpstreamConnection, UpstreamError
-from agent.hosting.embedded.w3c import LogEntry, now
-from agent.hosting.embedded.worker_process import WorkerState
-
-if TYPE_CHECKING:
-    from agent.hosting.embedded.connection import Connection
+from agent.hosting.embedded.supervisor.dispatch import Client, ClientGone
+from agent.hosting.embedded.supervisor.pool import AppPool, PoolUnavailable
+from agent.hosting.embedded.supervisor.response_cache import DATE, Entry, Key, ResponseCache
+from agent.hosting.embedded.supervisor.sites import UNLIMITED, InFlight, SiteRuntime, new_request_id
+from agent.hosting.embedded.supervisor.splice import SPLICE, splice_body
+from agent.hosting.embedded.supervisor.upstream import ResponseHead, Upstream, UpstreamConnection, UpstreamError
+from agent.hosting.embedded.supervisor.w3c import LogEntry, now
+from agent.hosting.embedded.supervisor.worker_process import WorkerState
+from agent.hosting.runtime_types import RuntimeStatus
 
 log = logging.getLogger("iisfleet.hosting.http")
 CHUNK = 65536
 # Content-Length bodies with at least this much left after the first read go worker -> client by splice(2).
 SPLICE_MIN = 65536
-SPLICE = getattr(os, "splice", None)
-SPLICE_FLAGS = getattr(os, "SPLICE_F_NONBLOCK", 0) | getattr(os, "SPLICE_F_MOVE", 0)
-
-
-class ClientGone(Exception):
-    """The client closed the connection or stopped sending mid-request."""
 
 
 class Exchange:
     """One request and its response."""
 
-    def __init__(self, conn: Connection, site: SiteRuntime, head: http1.RequestHead, head_size: int) -> None:
+    def __init__(self, conn: Client, site: SiteRuntime, head: http1.RequestHead, head_size: int) -> None:
         self.conn = conn
         self.site = site
         self.head = head
@@ -373,66 +364,12 @@ class Exchange:
 
     async def _splice(self, conn: UpstreamConnection, remaining: int) -> None:
         """Relay `remaining` body bytes worker -> pipe -> client in the kernel, counting what the client got."""
-        assert SPLICE is not None
-        writer = self.conn.writer
-        transport = writer.transport
-        limit = self.conn.listener.timeout()
-        if transport.get_write_buffer_size():  # splice must not overtake bytes still queued in the transport
-            low, high = transport.get_write_buffer_limits()
-            transport.set_write_buffer_limits(high=0, low=0)
-            try:
-                async with asyncio.timeout(limit):
-                    await writer.drain()
-            except (ConnectionError, TimeoutError) as err:
-                raise ClientGone() from err
-            finally:
-                transport.set_write_buffer_limits(high=high, low=low)
-        loop = asyncio.get_running_loop()
-        # Our own descriptor of the client socket: the transport keeps its reader registered on the original.
-        client = os.dup(writer.get_extra_info("socket").fileno())
-        pipe_out, pipe_in = conn.splice_pipe()
-        capacity = conn.pipe_size
-        in_pipe = 0
-        counters = self.site.counters
-        try:
-            while remaining or in_pipe:
-                if transport.is_closing():
-                    raise ClientGone()
-                moved_in = moved_out = 0
-                if remaining and in_pipe < capacity:
-                    try:
-                        moved_in = SPLICE(conn.fd, pipe_in, min(remaining, capacity - in_pipe), flags=SPLICE_FLAGS)
-                    except BlockingIOError:
-                        pass
-                    except OSError as err:
-                        raise UpstreamError(f"worker connection failed mid-body: {err}") from err
-                    else:
-                        if not moved_in:
-                            raise UpstreamError("worker closed the connection mid-body")
-                        remaining -= moved_in
-                        in_pipe += moved_in
-                if in_pipe:
-                    try:
-                        moved_out = SPLICE(pipe_out, client, in_pipe, flags=SPLICE_FLAGS)
-                    except BlockingIOError:
-                        pass
-                    except OSError as err:
-                        raise ClientGone() from err
-                    else:
-                        in_pipe -= moved_out
-                        self.sent += moved_out
-                        counters.bytes_sent += moved_out
-                if moved_in or moved_out:
-                    continue
-                if in_pipe:
-                    try:
-                        await _ready(loop, client, writable=True, limit=limit)
-                    except TimeoutError as err:
-                        raise ClientGone() from err
-                else:
-                    await _ready(loop, conn.fd, writable=False, limit=None)
-        finally:
-            os.close(client)
+
+        def count(moved: int) -> None:
+            self.sent += moved
+            self.site.counters.bytes_sent += moved
+
+        await splice_body(conn, self.conn.writer, remaining, self.conn.listener.timeout(), count)
 
     async def _write(self, data: bytes) -> None:
         self.sent += len(data)
@@ -458,25 +395,3 @@ class Exchange:
 def _plain(headers: list[tuple[str, str]]) -> bool:
     """No header that makes the answer depend on more than URL + config (Range, If-*, Authorization, a body)."""
     return not any(key.lower() in BYPASS_HEADERS for key, _ in headers)
-
-
-async def _ready(loop: asyncio.AbstractEventLoop, fd: int, *, writable: bool, limit: float | None) -> None:
-    """Wait until `fd` is writable / readable (TimeoutError after `limit` seconds)."""
-    ready = loop.create_future()
-
-    def wake() -> None:
-        if not ready.done():
-            ready.set_result(None)
-
-    if writable:
-        loop.add_writer(fd, wake)
-    else:
-        loop.add_reader(fd, wake)
-    try:
-        async with asyncio.timeout(limit):
-            await ready
-    finally:
-        if writable:
-            loop.remove_writer(fd)
-        else:
-            loop.remove_reader(fd)

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.hosting.embedded import http1
-from agent.hosting.embedded.connection import Connection, Dispatch
-from agent.hosting.embedded.runtime import SiteRuntime
+from agent.hosting.embedded.supervisor.connection import Connection
+from agent.hosting.embedded.supervisor.dispatch import Dispatch
+from agent.hosting.embedded.supervisor.sites import SiteRuntime
 
 log = logging.getLogger("iisfleet.hosting.listener")
 
@@ -103,11 +104,6 @@ def server_context(path: Path) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(path)
     return context
-
-
-def load_certificate(state_dir: Path, name: str, store: str = "") -> ssl.SSLContext:
-    """A server context for a binding's certificate (see find_certificate)."""
-    return server_context(find_certificate(state_dir, name, store))
 
 
 def _stamp(path: Path) -> tuple[int, int, int]:

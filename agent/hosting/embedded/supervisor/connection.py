@@ -6,7 +6,7 @@ of keep-alive connections across pools live in one place, and a recycle never cl
 (new requests go to the new worker while the old one drains its own unix connections). Workers send large
 files with sendfile(2) into the unix socket, and on plain-TCP connections without maxBandwidth the supervisor
 relays such Content-Length bodies with splice(2) (worker socket -> pipe -> client) instead of copying them
-through Python (exchange.py, upstream.py); bench/embedded_* measures the cost.
+through Python (exchange.py, splice.py, upstream.py); bench/embedded_* measures the cost.
 """
 
 from __future__ import annotations
@@ -14,29 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Protocol
 
 from agent.hosting.embedded import http1
-from agent.hosting.embedded.exchange import ClientGone, Exchange
-from agent.hosting.embedded.pool import AppPool
-from agent.hosting.embedded.response_cache import ResponseCache
-from agent.hosting.embedded.runtime import InFlight, SiteRuntime
+from agent.hosting.embedded.supervisor.dispatch import ClientGone, Dispatch, ListenerLike
+from agent.hosting.embedded.supervisor.exchange import Exchange
+from agent.hosting.embedded.supervisor.sites import SiteRuntime
 
 log = logging.getLogger("iisfleet.hosting.http")
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 1 << 20
-
-
-class Dispatch(Protocol):
-    """What a connection needs from the supervisor."""
-
-    config_version: str
-    inflight: dict[int, InFlight]
-    cache: ResponseCache
-
-    def pool(self, name: str) -> AppPool | None:
-        """The runtime pool by name (case-insensitive)."""
-        ...
 
 
 class Connection:
@@ -134,14 +120,3 @@ class Connection:
             site.counters.connections_total += 1
         return await Exchange(self, site, head, len(data)).run()
 
-
-class ListenerLike(Protocol):
-    """What a connection needs from its listener."""
-
-    def route(self, host: str) -> SiteRuntime | None:
-        """The site bound to this endpoint for a host name."""
-        ...
-
-    def timeout(self) -> float:
-        """Header-wait / keep-alive idle timeout in seconds."""
-        ...

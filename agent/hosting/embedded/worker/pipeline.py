@@ -15,8 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.hosting.embedded.context import HttpContext
-from agent.hosting.embedded.registry import enabled_modules, resolve
+from agent.hosting.embedded.worker.context import HttpContext
+from agent.hosting.embedded.worker.registry import enabled_modules, resolve
 
 log = logging.getLogger("iisfleet.hosting.pipeline")
 

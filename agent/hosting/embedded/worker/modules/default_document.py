@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.hosting.embedded.context import HttpContext
+from agent.hosting.embedded.worker.context import HttpContext
 
 SECTION = "system.webServer/defaultDocument"
 
@@ -69,7 +69,7 @@ class DefaultDocumentModule:
             found = ctx.stat()  # cached for StaticFileModule
             if found is not None and stat.S_ISREG(found.st_mode):
                 ctx.url_path += name
-                # The directory as stat-ed before the choice: the kernel cache re-stats it (worker.py).
+                # The directory as stat-ed before the choice: the kernel cache re-stats it (worker/app.py).
                 ctx.items["default_document_dir"] = (directory, st)
                 return
             ctx.physical_path = directory

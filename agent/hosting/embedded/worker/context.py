@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from agent.hosting.embedded.errors import WIN32, error_html
 from agent.hosting.embedded.model import AppSpec, ServerSpec, read_server
+from agent.hosting.embedded.worker.errors import WIN32, error_html
 
 T = TypeVar("T")
 SERVER_HEADER = "Microsoft-IIS/10.0"

@@ -18,11 +18,11 @@ import time
 from enum import StrEnum
 from pathlib import Path
 
-from agent.hosting.embedded.upstream import Upstream
+from agent.hosting.embedded.supervisor.upstream import Upstream
+from agent.hosting.embedded.wire import READY_LINE, WORKER_MODULE
 
 log = logging.getLogger("iisfleet.hosting.worker")
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-READY_LINE = b"READY\n"
+PROJECT_ROOT = Path(__file__).resolve().parents[4]
 
 
 class WorkerState(StrEnum):
@@ -73,7 +73,7 @@ class WorkerProcess:
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "agent.hosting.embedded.worker",
+                sys.executable, "-m", WORKER_MODULE,
                 "--pool", self.pool, "--config", str(self.config_path),
                 "--fd", str(listener.fileno()), "--parent", str(os.getpid()),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,

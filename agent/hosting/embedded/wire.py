@@ -1,0 +1,8 @@
+"""What the supervisor and its worker processes agree on beyond HTTP: how a worker is run and says it is up."""
+
+from __future__ import annotations
+
+WORKER_MODULE = "agent.hosting.embedded.worker"
+"""Run as `python -m WORKER_MODULE --pool P --config C --fd N --parent PID`."""
+READY_LINE = b"READY\n"
+"""A worker writes this line to stdout once it serves its socket."""

@@ -1,0 +1,88 @@
+"""`python -m agent.hosting.embedded.worker`: a w3wp-like worker process serving one application pool.
+
+It serves the unix socket its supervisor bound (fd inherited), loads applicationHost.config itself,
+answers through WorkerApp, and dies with its parent (PR_SET_PDEATHSIG plus EOF on stdin).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from agent.hosting.embedded.wire import READY_LINE, WORKER_MODULE
+from agent.hosting.embedded.worker.app import WorkerApp
+from shared.asyncio_utils import create_task
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+async def _watch_stdin(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    try:
+        while await reader.read(1024):
+            pass
+    finally:
+        transport.close()
+        stop.set()
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """Run until SIGTERM or until the supervisor goes away."""
+    from agent.iisconfig import ConfigStore
+
+    store = ConfigStore(Path(args.config))
+    store.load()
+    worker = WorkerApp(store)
+    sock = socket.socket(fileno=args.fd)
+    server = web.Server(worker.handle, access_log=None)
+    runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=5)
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    watcher = create_task(_watch_stdin(stop), name="watch supervisor")
+    sys.stdout.buffer.write(READY_LINE)
+    sys.stdout.flush()
+    await stop.wait()
+    watcher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watcher
+    await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and serve."""
+    parser = argparse.ArgumentParser(prog=WORKER_MODULE)
+    parser.add_argument("--pool", required=True)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--parent", type=int, required=True)
+    args = parser.parse_args(argv)
+    _die_with_parent(args.parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    fmt = f"%(asctime)s w3wp[{os.getpid()}] %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=logging.WARNING, format=fmt)
+    asyncio.run(serve(args))
+    return 0
+
