@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from agent.security import scopes
 from agent.security.tokens import TOKEN_TYPE, b64url, fingerprint, hash_token, new_key_id, new_token
 from shared import filelock
 from shared.dates import format_date, parse_optional, utcnow
@@ -56,6 +57,8 @@ class ApiKey:
     token_type: str = TOKEN_TYPE
     read_only: bool = False
     """Defined in appsettings `api_keys.keys`: usable and renewable, never written to api-keys.json."""
+    scope: str = scopes.DEFAULT
+    """Which access policies the key may satisfy (agent.security.scopes)."""
 
     def expired(self, now: datetime | None = None) -> bool:
         """Upstream: a key is invalid once `expires_on` <= now."""
@@ -71,6 +74,8 @@ class ApiKey:
             "expires_on": format_date(self.expires_on),
             "token_hash": self.token_hash,
             "token_type": self.token_type,
+            # Always written, so a later purpose never changes how the key is read back.
+            "scope": self.scope,
         }
 
     @classmethod
@@ -82,15 +87,17 @@ class ApiKey:
         created = parse_optional(raw.get("created_on")) or datetime(2000, 1, 1, tzinfo=UTC)
         # Settings keys may omit their id; derive a stable one from the hash so it survives restarts.
         key_id = str(raw.get("id") or b64url(hashlib.sha256(token_hash.encode()).digest()[:16]))
+        purpose = str(raw.get("purpose") or "")
         return cls(
             id=key_id,
-            purpose=str(raw.get("purpose") or ""),
+            purpose=purpose,
             created_on=created,
             last_modified=parse_optional(raw.get("last_modified")) or created,
             expires_on=parse_optional(raw.get("expires_on")),
             token_hash=token_hash,
             token_type=str(raw.get("token_type") or TOKEN_TYPE),
             read_only=read_only,
+            scope=scopes.stored_scope(raw.get("scope"), purpose),
         )
 
 
@@ -200,8 +207,10 @@ class ApiKeyStore:
             self._cache.clear()
             return result
 
-    def create(self, purpose: str, expires_on: datetime | None) -> tuple[ApiKey, str]:
+    def create(self, purpose: str, expires_on: datetime | None, *, scope: str = scopes.DEFAULT) -> tuple[ApiKey, str]:
         """A new key; returns it with its plaintext token (shown once, never stored)."""
+        if scope not in scopes.SCOPES:
+            raise ValueError(f"unknown API key scope {scope!r}; expected one of {', '.join(scopes.SCOPES)}")
         token = new_token()
         token_hash = hash_token(token)
         assert token_hash is not None
@@ -213,6 +222,7 @@ class ApiKeyStore:
             last_modified=now,
             expires_on=expires_on.astimezone(UTC) if expires_on else None,
             token_hash=token_hash,
+            scope=scope,
         )
 
         def add(keys: dict[str, ApiKey]) -> None:
