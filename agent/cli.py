@@ -122,9 +122,12 @@ async def _serve(
         app[REQUIRE_CONTROLLER_CERTIFICATE] = True
     else:
         ssl_context = server_ssl_context(state_dir, settings, [address])
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    from agent.security.server_limits import LimitedSite
+
+    limits = settings.iisfleet.limits
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=limits.keepalive_timeout)
     await runner.setup()
-    site = web.TCPSite(runner, address, port, ssl_context=ssl_context, reuse_address=True)
+    site = LimitedSite(runner, address, port, limits, ssl_context=ssl_context)
     await site.start()
     log.info("agent listening on https://%s:%d (state %s)", address, port, state_dir)
     stop = asyncio.Event()

@@ -14,10 +14,11 @@ from aiohttp import web
 
 from agent.api.routing import Handler
 from agent.security.attribution import attribute
-from agent.security.keys import KEY_STORE, PRINCIPAL, SECURITY
+from agent.security.keys import PRINCIPAL, SECURITY
 from agent.security.keystore import ApiKey
 from agent.security.policies import READ_METHODS, policy_name, requirement
 from agent.security.scopes import allows
+from agent.security.throttle import authenticate
 from shared.errors import Forbidden, Unauthorized
 
 log = logging.getLogger("iisfleet.agent.security")
@@ -56,7 +57,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         log.warning("refused %s %s: access policy %r is forbidden", request.method, request.path, name)
         return web.Response(status=403)
     token, where = bearer_token(request)
-    key = await request.app[KEY_STORE].averify(token) if token is not None else None
+    key = await authenticate(request, token) if token is not None else None
     if key is None and need.token:
         reason = where if token is None else f"unknown, expired or malformed token in {where}"
         log.warning("rejected %s %s: %s", request.method, request.path, reason)

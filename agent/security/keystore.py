@@ -4,12 +4,12 @@ Writers (this agent, `iisfleet agent key create` in another process) serialise o
 lock file, re-read the file under the lock and replace it atomically. Readers need no lock: before every
 lookup the store compares the file's inode/size/mtime with what it last loaded and re-reads on change,
 so a key minted by the CLI is accepted at once. Plaintext tokens are never stored, only their PBKDF2
-hashes; the 30 s verification cache is keyed by sha256 of the token.
+hashes; the 30 s verification cache is keyed by sha256 of the token. Failed checks are remembered for
+FAILED_CACHE_SECONDS (until the keys change), so replaying one bad token costs no PBKDF2.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from agent.security import scopes
+from agent.security.hashing import DEFAULT_POOL, HashPool
 from agent.security.tokens import TOKEN_TYPE, b64url, fingerprint, hash_token, new_key_id, new_token
 from shared import filelock
 from shared.dates import format_date, parse_optional, utcnow
@@ -32,6 +33,7 @@ from shared.fsutil import atomic_write_bytes
 log = logging.getLogger("iisfleet.agent.security")
 
 CACHE_SECONDS = 30.0
+FAILED_CACHE_SECONDS = 5.0
 _CACHE_LIMIT = 4096
 _T = TypeVar("_T")
 
@@ -116,8 +118,11 @@ def _file_lock(lock_path: Path) -> Iterator[None]:
 class ApiKeyStore:
     """API keys from api-keys.json plus read-only keys from appsettings, with token verification."""
 
-    def __init__(self, path: Path, readonly_keys: Iterable[Mapping[str, Any]] = ()) -> None:
+    def __init__(
+        self, path: Path, readonly_keys: Iterable[Mapping[str, Any]] = (), *, hasher: HashPool | None = None
+    ) -> None:
         self.path = path
+        self.hasher = hasher or DEFAULT_POOL
         self._lock_path = path.with_name(path.name + ".lock")
         self._mutex = threading.RLock()
         self._readonly: dict[str, ApiKey] = {}
@@ -132,6 +137,7 @@ class ApiKeyStore:
         self._by_hash: dict[str, str] = {}
         self._signature: tuple[int, int, int] | None = None
         self._cache: dict[str, tuple[str, str, float]] = {}
+        self._failed: dict[str, float] = {}
         with self._mutex:
             self._install({}, None)
             self._refresh_if_changed()
@@ -166,6 +172,8 @@ class ApiKeyStore:
         self._file_keys = keys
         self._signature = signature
         self._by_hash = {key.token_hash: key.id for key in self._all().values()}
+        # A changed key (a new expiry, say) may make a refused token good again.
+        self._failed = {}
 
     def _all(self) -> dict[str, ApiKey]:
         return {**self._readonly, **self._file_keys}
@@ -318,14 +326,41 @@ class ApiKeyStore:
             key = self._cached(token)
             return key if key is not None and not key.expired() else None
 
+    def cached(self, token: str) -> ApiKey | None:
+        """The live key for a token verified within CACHE_SECONDS, without hashing (None otherwise)."""
+        return self._fast_path(token)
+
+    def _failed_recently(self, token: str) -> bool:
+        with self._mutex:
+            self._refresh_if_changed()
+            stamp = self._failed.get(fingerprint(token))
+            return stamp is not None and time.monotonic() - stamp <= FAILED_CACHE_SECONDS
+
+    def _remember_failure(self, token: str) -> None:
+        with self._mutex:
+            now = time.monotonic()
+            if len(self._failed) >= _CACHE_LIMIT:
+                self._failed = {fp: t for fp, t in self._failed.items() if now - t <= FAILED_CACHE_SECONDS}
+                if len(self._failed) >= _CACHE_LIMIT:
+                    self._failed.clear()
+            self._failed[fingerprint(token)] = now
+
     def verify(self, token: str) -> ApiKey | None:
         """The live key for this token; None when unknown, expired or malformed."""
-        return self._fast_path(token) or self._resolve(token, hash_token(token))
+        key = self._fast_path(token)
+        if key is not None or self._failed_recently(token):
+            return key
+        key = self._resolve(token, hash_token(token))
+        if key is None:
+            self._remember_failure(token)
+        return key
 
     async def averify(self, token: str) -> ApiKey | None:
-        """verify() for async code: the PBKDF2 runs in a worker thread."""
+        """verify() for async code: the PBKDF2 runs in the store's bounded pool (may raise HashPoolBusy)."""
         key = self._fast_path(token)
-        if key is not None:
+        if key is not None or self._failed_recently(token):
             return key
-        token_hash = await asyncio.to_thread(hash_token, token)
-        return self._resolve(token, token_hash)
+        key = self._resolve(token, await self.hasher.hash(token))
+        if key is None:
+            self._remember_failure(token)
+        return key
