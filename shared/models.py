@@ -90,9 +90,11 @@ class HeartbeatRequest(_Dto):
 
 
 class HeartbeatResponse(_Dto):
-    """The interval the controller expects heartbeats at."""
+    """The interval the controller expects heartbeats at, and the client certificates agents must refuse."""
 
     heartbeat_interval: float
+    revoked_client_serials: list[str] = Field(default_factory=list, max_length=MAX_ENTRIES)
+    """Serials (lowercase hex) of revoked, unexpired scrape certificates; the whole list every time."""
 
 
 class AgentInfo(_Dto):
