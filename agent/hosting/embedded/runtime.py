@@ -70,6 +70,14 @@ class Counters:
     cache_hits: int = 0  # requests answered from the kernel response cache
     cache_misses: int = 0  # every other request (requests_total = cache_hits + cache_misses while it is on)
     status_counts: dict[int, int] = field(default_factory=dict)
+    method_counts: dict[str, int] = field(default_factory=dict)  # only COUNTED_METHODS: bounded keys
+
+
+# The verbs IIS's Web Service counters count one by one; every other method is "other" (total - these).
+COUNTED_METHODS = frozenset(
+    ("COPY", "DELETE", "GET", "HEAD", "LOCK", "MKCOL", "MOVE", "OPTIONS", "POST", "PROPFIND", "PROPPATCH", "PUT",
+     "SEARCH", "TRACE", "UNLOCK")
+)  # fmt: skip
 
 
 class SiteRuntime:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from agent.hosting.base import RuntimeStatus
@@ -52,6 +52,7 @@ class PoolSnapshot:
     recent_crashes: int
     worker_starts: int
     workers: tuple[WorkerSnapshot, ...]
+    failures_total: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +73,8 @@ class SiteSnapshot:
     status_counts: dict[int, int]
     cache_hits: int = 0
     cache_misses: int = 0
+    method_counts: dict[str, int] = field(default_factory=dict)
+    """Requests per verb IIS counts separately (GET, POST, ...); the rest of requests_total is "other"."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,6 +120,7 @@ def take_snapshot(host: EmbeddedHost) -> HostSnapshot:
             bytes_received=c.bytes_received, connections_current=c.connections_current,
             connections_total=c.connections_total, connections_refused=c.connection_attempts_refused,
             status_counts=dict(c.status_counts), cache_hits=c.cache_hits, cache_misses=c.cache_misses,
+            method_counts=dict(c.method_counts),
         )  # fmt: skip
     pools = {}
     for pool in host.pools.values():
@@ -134,7 +138,7 @@ def take_snapshot(host: EmbeddedHost) -> HostSnapshot:
         )
         pools[pool.spec.name] = PoolSnapshot(
             name=pool.spec.name, state=pool.state, requests_total=pool.requests_total, recycles=pool.recycles,
-            worker_starts=pool.worker_starts,
+            worker_starts=pool.worker_starts, failures_total=pool.failures_total,
             recent_crashes=len(pool.crashes), workers=workers,
         )  # fmt: skip
     rc = host.cache
