@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from agent.hosting.base import RuntimeStatus
-from agent.hosting.embedded.runtime import COUNTED_METHODS
-from agent.hosting.embedded.stats import CacheSnapshot, HostSnapshot, PoolSnapshot, SiteSnapshot
+from agent.hosting.embedded.stats import COUNTED_METHODS, CacheSnapshot, HostSnapshot, PoolSnapshot, SiteSnapshot
 from agent.monitoring.exposition import Family, Kind, label, render
 from agent.monitoring.monitor import Monitor
 from agent.monitoring.processes import ProcessStats

@@ -14,7 +14,8 @@ from agent.hosting.embedded import http1
 from agent.hosting.embedded.cache_policy import BYPASS_HEADERS, CACHE_HEADER, MAX_BODY, FileIdentity, decode_identities
 from agent.hosting.embedded.pool import AppPool, PoolUnavailable
 from agent.hosting.embedded.response_cache import DATE, Entry, Key, ResponseCache
-from agent.hosting.embedded.runtime import COUNTED_METHODS, UNLIMITED, InFlight, SiteRuntime, new_request_id
+from agent.hosting.embedded.runtime import UNLIMITED, InFlight, SiteRuntime, new_request_id
+from agent.hosting.embedded.stats import COUNTED_METHODS
 from agent.hosting.embedded.upstream import ResponseHead, Upstream, UpstreamConnection, UpstreamError
 from agent.hosting.embedded.w3c import LogEntry, now
 from agent.hosting.embedded.worker_process import WorkerState

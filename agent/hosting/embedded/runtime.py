@@ -73,12 +73,6 @@ class Counters:
     method_counts: dict[str, int] = field(default_factory=dict)  # only COUNTED_METHODS: bounded keys
 
 
-# The verbs IIS's Web Service counters count one by one; every other method is "other" (total - these).
-COUNTED_METHODS = frozenset(
-    ("COPY", "DELETE", "GET", "HEAD", "LOCK", "MKCOL", "MOVE", "OPTIONS", "POST", "PROPFIND", "PROPPATCH", "PUT",
-     "SEARCH", "TRACE", "UNLOCK")
-)  # fmt: skip
-
 
 class SiteRuntime:
     """A configured site: its spec, its state and its counters."""

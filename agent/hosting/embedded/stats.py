@@ -12,6 +12,14 @@ if TYPE_CHECKING:
     from agent.hosting.embedded.host import EmbeddedHost
 
 
+# The verbs IIS's Web Service counters count one by one (`Total Get Requests`, ...): SiteSnapshot.method_counts
+# holds only these, and every other method is "other" (requests_total minus these).
+COUNTED_METHODS = frozenset(
+    ("COPY", "DELETE", "GET", "HEAD", "LOCK", "MKCOL", "MOVE", "OPTIONS", "POST", "PROPFIND", "PROPPATCH", "PUT",
+     "SEARCH", "TRACE", "UNLOCK")
+)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RequestSnapshot:
     """A request in flight."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.hosting.base import RuntimeStatus
+from agent.hosting.embedded.stats import COUNTED_METHODS
 from agent.hosting.iis.runner import run_tool
 
 DEFAULT_PATH = Path(r"C:\Windows\System32\typeperf.exe")
@@ -34,6 +35,7 @@ COUNTERS: tuple[tuple[str, str], ...] = (
     (WAS, "Current Application Pool State"), (WAS, "Total Application Pool Recycles"),
     (WAS, "Recent Worker Process Failures"), (WAS, "Total Worker Processes Created"),
     (W3WP, "Total HTTP Requests Served"), (W3WP, "Active Requests"),
+    *((WEB, f"Total {method.title()} Requests") for method in sorted(COUNTED_METHODS)),
 )  # fmt: skip
 # APP_POOL_WAS "Current Application Pool State": 1 Uninitialized, 2 Initialized, 3 Running, 4 Disabling,
 # 5 Disabled, 6 Shutdown Pending, 7 Delete Pending.

@@ -22,7 +22,14 @@ from typing import Any, TypeVar
 import psutil
 
 from agent.hosting.base import RuntimeStatus
-from agent.hosting.embedded.stats import HostSnapshot, PoolSnapshot, RequestSnapshot, SiteSnapshot, WorkerSnapshot
+from agent.hosting.embedded.stats import (
+    COUNTED_METHODS,
+    HostSnapshot,
+    PoolSnapshot,
+    RequestSnapshot,
+    SiteSnapshot,
+    WorkerSnapshot,
+)
 from agent.hosting.iis import appcmd, counters, service
 from agent.hosting.iis.appcmd import Appcmd, PoolRecord, RequestRecord, SiteRecord, WorkerRecord
 from agent.hosting.iis.counters import WAS, WEB, CounterValues, Typeperf
@@ -336,4 +343,6 @@ def _site(s: SiteRecord, values: CounterValues, active: int) -> SiteSnapshot:
         # IIS counts attempts, refused ones included; the snapshot's total + refused must equal that.
         connections_total=values.count(WEB, s.name, "Total Connection Attempts (all instances)"),
         connections_refused=0, status_counts={code: n for code, n in statuses.items() if n},
+        method_counts={m: int(n) for m in COUNTED_METHODS
+                       if (n := values.get(WEB, s.name, f"Total {m.title()} Requests")) is not None},
     )  # fmt: skip
