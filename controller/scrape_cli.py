@@ -50,7 +50,6 @@ def _create(args: argparse.Namespace, settings: ControllerSettings, with_store: 
     from controller.pki import CertificateAuthority
     from controller.prometheus_config import check_address
     from controller.services import scrape_credentials
-    from controller.services.errors import ServiceError
 
     try:
         address = check_address(args.controller_address)
@@ -65,12 +64,26 @@ def _create(args: argparse.Namespace, settings: ControllerSettings, with_store: 
         write_credential_dir(args.out.resolve(), ca.cert_pem, credential, address)
         return credential.certificate.serial
 
+    out = args.out.resolve()
+    return _report(settings, with_store, issue, lambda serial: f"scrape credential {serial} written to {out}", 2)
+
+
+def _report(
+    settings: ControllerSettings,
+    with_store: WithStore,
+    action: Callable[[FleetStore], Awaitable[str]],
+    message: Callable[[str], str],
+    failure: int,
+) -> int:
+    """Run `action` against the store; print `message` with its result, or the service error (exit `failure`)."""
+    from controller.services.errors import ServiceError
+
     try:
-        serial = with_store(settings, issue)
+        result = with_store(settings, action)
     except ServiceError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"scrape credential {serial} written to {args.out.resolve()} (Prometheus config: prometheus.yml)")
+        return failure
+    print(message(result))
     return 0
 
 
@@ -96,16 +109,9 @@ def _list(settings: ControllerSettings, with_store: WithStore) -> int:
 
 def _revoke(args: argparse.Namespace, settings: ControllerSettings, with_store: WithStore) -> int:
     from controller.services import scrape_credentials
-    from controller.services.errors import ServiceError
 
     async def revoke(store: FleetStore) -> str:
         await scrape_credentials.revoke(store, args.serial)
         return str(args.serial).strip().lower()
 
-    try:
-        serial = with_store(settings, revoke)
-    except ServiceError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(f"scrape credential {serial} revoked")
-    return 0
+    return _report(settings, with_store, revoke, lambda serial: f"scrape credential {serial} revoked", 1)

@@ -77,17 +77,14 @@ async def test_agents_learn_revoked_serials_from_heartbeats(controller: Controll
 
 def test_cli_writes_a_prometheus_config_that_promtool_accepts(tmp_path: Path, redis_url: str, prefix: str) -> None:
     env = {**os.environ, "CONTROLLER_REDIS_PREFIX": prefix}
-    out = tmp_path / "out"
     state = ["--state-dir", str(tmp_path / "state"), "--redis-url", redis_url]
-    cmd = [sys.executable, "-m", "shared.cli", "controller", "scrape-credentials"]
-    done = subprocess.run(
-        [*cmd, "create", *state, "--out", str(out), "--controller-address", "fleet.example:8443"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+
+    def cli(command: str, *args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "shared.cli", "controller", "scrape-credentials", command, *state, *args]
+        return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+
+    out = tmp_path / "out"
+    done = cli("create", "--out", str(out), "--controller-address", "fleet.example:8443")
     assert done.returncode == 0, done.stderr
     config = (out / CONFIG_FILE).read_text()
     assert '"fleet.example:8443"' in config and "https://fleet.example:8443/api/prometheus/targets" in config
@@ -95,22 +92,10 @@ def test_cli_writes_a_prometheus_config_that_promtool_accepts(tmp_path: Path, re
     check = subprocess.run(["promtool", "check", "config", str(out / CONFIG_FILE)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     serial = format(x509.load_pem_x509_certificate((out / CERT_FILE).read_bytes()).serial_number, "x")
-    listed = subprocess.run([*cmd, "list", *state], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
-    assert serial in listed.stdout
-    revoked = subprocess.run(
-        [*cmd, "revoke", *state, serial], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
-    )
-    assert revoked.returncode == 0, revoked.stderr
-    again = subprocess.run(
-        [*cmd, "revoke", *state, serial], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
-    )
+    assert serial in cli("list").stdout
+    revoked = cli("revoke", serial)
+    assert revoked.returncode == 0 and f"{serial} revoked" in revoked.stdout, revoked.stderr
+    again = cli("revoke", serial)
     assert again.returncode == 1 and "no valid scrape credential" in again.stderr
-    bad = subprocess.run(
-        [*cmd, "create", *state, "--out", str(out), "--controller-address", "no-port"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    bad = cli("create", "--out", str(out), "--controller-address", "no-port")
     assert bad.returncode == 2 and "HOST:PORT" in bad.stderr
