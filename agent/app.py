@@ -21,6 +21,7 @@ from agent.keys import CONFIG_STORE, FILE_LOCATIONS, HOST, ID_CODEC, SECRET_BOX,
 from agent.security.audit import audit_middleware
 from agent.security.auth import auth_middleware
 from agent.security.cors import cors_middleware
+from agent.security.metrics_cert import install_scrape_certificates
 from agent.security.setup import install_security
 from agent.settings import AgentSettings
 from shared.secretbox import SecretBox
@@ -68,6 +69,7 @@ def build_app(
     app[FILES_RUNTIME] = FilesRuntime(state_dir)
     app.cleanup_ctx.append(files_runtime_ctx)
     install_security(app, settings, state_dir)
+    install_scrape_certificates(app, state_dir)
     register(app.router, ROUTES)
     return app
 

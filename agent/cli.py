@@ -138,9 +138,10 @@ async def _serve(
     link = None
     if enrollment is not None:
         from agent.controller_link import ControllerLink, host_summary
+        from agent.security.metrics_cert import SCRAPE_REVOCATIONS
         from shared.asyncio_utils import create_task
 
-        beats = ControllerLink(enrollment, lambda: host_summary(app), ssl_context)
+        beats = ControllerLink(enrollment, lambda: host_summary(app), ssl_context, app[SCRAPE_REVOCATIONS])
         link = create_task(beats.run(), name="controller-link")
     try:
         await stop.wait()

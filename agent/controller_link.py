@@ -19,6 +19,7 @@ import aiohttp
 from cryptography import x509
 
 from agent.enrollment import Enrollment, client_context, new_identity
+from agent.security.metrics_cert import RevokedSerials
 from shared.fsutil import atomic_write_bytes
 from shared.models import (
     AgentFacts,
@@ -101,8 +102,15 @@ def host_summary(app: Any) -> tuple[AgentFacts, HostSummary]:
 class ControllerLink:
     """Heartbeats and renewals towards the controller for one enrollment."""
 
-    def __init__(self, enrollment: Enrollment, summary: SummaryFn, server_ssl: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        enrollment: Enrollment,
+        summary: SummaryFn,
+        server_ssl: ssl.SSLContext | None = None,
+        revoked: RevokedSerials | None = None,
+    ) -> None:
         self.enrollment = enrollment
+        self.revoked = revoked
         self.summary = summary
         self.server_ssl = server_ssl
         self.client_ssl = client_context(enrollment.ca_file.read_bytes(), enrollment.identity_file)
@@ -152,7 +160,10 @@ class ControllerLink:
         payload = await self._post(
             session, "/api/agent/heartbeat", HeartbeatRequest(facts=facts, summary=summary).model_dump_json()
         )
-        self.interval = HeartbeatResponse.model_validate_json(payload).heartbeat_interval
+        answer = HeartbeatResponse.model_validate_json(payload)
+        self.interval = answer.heartbeat_interval
+        if self.revoked is not None:
+            self.revoked.replace(answer.revoked_client_serials)
 
     async def renew(self, session: aiohttp.ClientSession) -> None:
         """Get a certificate for a new key and switch both TLS contexts to it."""

@@ -41,6 +41,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     join_create.add_argument("--ttl", default="1h", help="lifetime, e.g. 30m, 1h, 7d (default 1h)")
     join_create.set_defaults(func=create_join_token)
 
+    from controller.scrape_cli import add_scrape_commands
+
+    add_scrape_commands(csub, _common, _settings, _with_store)
+
     worker = sub.add_parser("worker", help="controller background workers (Celery)")
     worker_run = worker.add_subparsers(dest="worker_command", required=True).add_parser("run", help="run a worker")
     _common(worker_run)

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from shared.cert_roles import role_uri
 from shared.fsutil import atomic_write_bytes
 from shared.x509util import BACKDATE, general_names, leaf_key_usage
 
@@ -122,23 +123,9 @@ class CertificateAuthority:
         self, public_key: ec.EllipticCurvePublicKey | object, common_name: str, hosts: Iterable[str], ttl: timedelta
     ) -> IssuedCertificate:
         """Issue a serverAuth + clientAuth certificate for `common_name`, valid for `hosts`."""
-        now = datetime.now(UTC)
-        not_after = min(now + ttl, self.cert.not_valid_after_utc)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-            .issuer_name(self.cert.subject)
-            .public_key(public_key)  # type: ignore[arg-type]
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - BACKDATE)
-            .not_valid_after(not_after)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(leaf_key_usage(), critical=True)
-            .add_extension(
-                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
-                critical=False,
-            )
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False)
+        builder, not_after = self._leaf(public_key, common_name, ttl)
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
         )
         names = general_names(hosts)
         if names:
@@ -156,6 +143,43 @@ class CertificateAuthority:
         if not isinstance(csr.public_key(), ec.EllipticCurvePublicKey):
             raise CsrError("the CSR's key must be an EC key")
         return self.sign(csr.public_key(), common_name, hosts, ttl)
+
+    def issue_role_certificate(self, role: str, common_name: str, ttl: timedelta) -> tuple[IssuedCertificate, bytes]:
+        """(certificate, PKCS#8 key PEM) of a clientAuth-only certificate whose only SAN is the role URI."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder, not_after = self._leaf(key.public_key(), common_name, ttl)
+        cert = (
+            builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .add_extension(
+                x509.SubjectAlternativeName([x509.UniformResourceIdentifier(role_uri(role))]), critical=False
+            )
+            .sign(self._key, hashes.SHA256())
+        )
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+        return IssuedCertificate(pem=pem, serial=format(cert.serial_number, "x"), not_after=not_after), key_pem
+
+    def _leaf(
+        self, public_key: ec.EllipticCurvePublicKey | object, common_name: str, ttl: timedelta
+    ) -> tuple[x509.CertificateBuilder, datetime]:
+        """A leaf certificate for `common_name` up to its extended key usage, and its end (capped by the CA's)."""
+        now = datetime.now(UTC)
+        not_after = min(now + ttl, self.cert.not_valid_after_utc)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+            .issuer_name(self.cert.subject)
+            .public_key(public_key)  # type: ignore[arg-type]
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - BACKDATE)
+            .not_valid_after(not_after)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(leaf_key_usage(), critical=True)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False)
+        )
+        return builder, not_after
 
     def issue_controller_certificate(self, cert_file: Path, key_file: Path, hosts: Iterable[str]) -> None:
         """Write a fresh certificate the controller uses as HTTPS server and as client towards agents."""

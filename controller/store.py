@@ -12,6 +12,9 @@ Keys (all under the configured prefix, `iisfleet:` by default)::
     directory                hash   agent id -> {"name", "url", "labels"} JSON, so fleet-wide views read one key
     serial:{serial}          string agent id of a valid certificate (expires with the certificate)
     seen                     zset   agent id -> time of its last heartbeat
+    scraper:{serial}         hash   name, created_on, not_after of a valid scrape certificate (expires with it)
+    scrapers                 set    serials of scrape certificates issued and not revoked
+    scrapers:revoked         zset   revoked scrape certificate serial -> its expiry time (agents refuse these)
     audit                    stream gateway calls: operator, method, path, agent, status
     jobs                     zset   job id -> creation time (paged history)
     jobs:active              set    queued and running job ids (the reaper's work list)
@@ -183,6 +186,47 @@ class FleetStore:
         """The agent a still-valid certificate serial belongs to."""
         value = await self.redis.get(self._key("serial", serial))
         return str(value) if value is not None else None
+
+    # -- scrape credentials (Prometheus) --------------------------------------------------------
+
+    async def add_scraper(self, serial: str, fields: Mapping[str, str], ttl: float) -> None:
+        """Record a scrape certificate as valid until it expires."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._key("scraper", serial), mapping=dict(fields))
+            pipe.pexpire(self._key("scraper", serial), max(1, int(ttl * 1000)))
+            pipe.sadd(self._key("scrapers"), serial)
+            await pipe.execute()
+
+    async def scraper(self, serial: str) -> dict[str, str]:
+        """A valid (issued, unexpired, unrevoked) scrape certificate's record, or {}."""
+        return dict(await self.redis.hgetall(self._key("scraper", serial)))
+
+    async def scrapers(self) -> dict[str, dict[str, str]]:
+        """Every valid scrape certificate by serial (expired ones drop out of the set here)."""
+        serials = sorted(await self.redis.smembers(self._key("scrapers")))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for serial in serials:
+                pipe.hgetall(self._key("scraper", serial))
+            records = await pipe.execute()
+        gone = [serial for serial, record in zip(serials, records, strict=True) if not record]
+        if gone:
+            await self.redis.srem(self._key("scrapers"), *gone)
+        return {serial: dict(record) for serial, record in zip(serials, records, strict=True) if record}
+
+    async def revoke_scraper(self, serial: str, expires: float) -> bool:
+        """Invalidate a scrape certificate and list it as revoked until `expires` (a Unix time)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key("scraper", serial))
+            pipe.srem(self._key("scrapers"), serial)
+            pipe.zadd(self._key("scrapers", "revoked"), {serial: expires})
+            deleted, _removed, _added = await pipe.execute()
+        return bool(deleted)
+
+    async def revoked_scrapers(self, now: float) -> list[str]:
+        """Serials of revoked scrape certificates that have not expired yet (older ones are pruned)."""
+        key = self._key("scrapers", "revoked")
+        await self.redis.zremrangebyscore(key, "-inf", now)
+        return sorted(await self.redis.zrange(key, 0, -1))
 
     # -- heartbeats ------------------------------------------------------------------------------
 

@@ -90,9 +90,12 @@ class HeartbeatRequest(_Dto):
 
 
 class HeartbeatResponse(_Dto):
-    """The interval the controller expects heartbeats at."""
+    """The interval the controller expects heartbeats at, and the client certificates agents must refuse."""
 
     heartbeat_interval: float
+    revoked_client_serials: list[str] = Field(default_factory=list)
+    """Serials (lowercase hex) of revoked, unexpired scrape certificates; the whole list every time (expired
+    ones drop out, so it stays short; no cap, as a cap would fail every heartbeat once reached)."""
 
 
 class AgentInfo(_Dto):

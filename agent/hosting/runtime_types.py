@@ -6,7 +6,7 @@ Monitoring, the API and the controller link read runtime state only through thes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -18,6 +18,14 @@ class RuntimeStatus(StrEnum):
     STARTING = "starting"
     STOPPING = "stopping"
     UNKNOWN = "unknown"
+
+
+# The verbs IIS's Web Service counters count one by one (`Total Get Requests`, ...): SiteSnapshot.method_counts
+# holds only these, and every other method is "other" (requests_total minus these).
+COUNTED_METHODS = frozenset(
+    ("COPY", "DELETE", "GET", "HEAD", "LOCK", "MKCOL", "MOVE", "OPTIONS", "POST", "PROPFIND", "PROPPATCH", "PUT",
+     "SEARCH", "TRACE", "UNLOCK")
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,6 +68,7 @@ class PoolSnapshot:
     recent_crashes: int
     worker_starts: int
     workers: tuple[WorkerSnapshot, ...]
+    failures_total: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,6 +89,8 @@ class SiteSnapshot:
     status_counts: dict[int, int]
     cache_hits: int = 0
     cache_misses: int = 0
+    method_counts: dict[str, int] = field(default_factory=dict)
+    """Requests per verb IIS counts separately (GET, POST, ...); the rest of requests_total is "other"."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

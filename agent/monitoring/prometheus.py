@@ -1,18 +1,25 @@
-"""/metrics: windows_exporter's IIS metric names, generated on scrape from one host snapshot.
+"""/metrics: windows_exporter's IIS families (names, types, labels), generated on scrape from one host snapshot.
 
-Nothing is counted on the request path: a custom Collector turns the host's own counters and the workers'
-process statistics into metric families when Prometheus scrapes. docs/metrics.md lists every family.
+Nothing is counted on the request path: the tables below turn the host's own counters and the workers'
+process statistics into families when Prometheus scrapes. docs/metrics.md lists every family, and the
+windows_exporter families that are not served.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import generate_latest
-from prometheus_client.registry import Collector
-
-from agent.hosting.runtime_types import HostSnapshot, RuntimeStatus
+from agent.hosting.runtime_types import (
+    COUNTED_METHODS,
+    CacheSnapshot,
+    HostSnapshot,
+    PoolSnapshot,
+    RuntimeStatus,
+    SiteSnapshot,
+)
+from agent.monitoring.exposition import Family, Kind, label, render
 from agent.monitoring.monitor import Monitor
 from agent.monitoring.processes import ProcessStats
 
@@ -23,176 +30,175 @@ POOL_STATE_OF = {
     RuntimeStatus.STOPPING: "Shutdown Pending", RuntimeStatus.UNKNOWN: "Uninitialized",
 }  # fmt: skip
 SITE_STATES = ("started", "stopped", "starting", "stopping", "unknown")
-# The host counts requests per site, not per verb; windows_exporter's `method` label gets this one value.
-ALL_METHODS = "all"
+# windows_exporter's `method` values of windows_iis_requests_total: IIS's per-verb counters, then "other".
+METHODS = (*sorted(COUNTED_METHODS), "other")
+
+T = TypeVar("T")
 
 
-class ExactNameCounter(Metric):
-    """A counter under windows_exporter's exact name, which lacks `_total` where prometheus-client would add it.
+@dataclass(frozen=True, slots=True)
+class Row(Generic[T]):
+    """One single-value family per object (site or pool): name, type, help and how to read the value."""
 
-    prometheus-client renames every counter family to `<name>_total`; exposing the series as untyped keeps the
-    name dashboards query (PromQL's rate() does not look at the type).
-    """
-
-    def __init__(self, name: str, documentation: str, labels: list[str]) -> None:
-        super().__init__(name, documentation, "unknown")
-        self.labels = labels
-
-    def add_metric(self, values: list[str], value: float) -> None:
-        """One series."""
-        self.add_sample(self.name, dict(zip(self.labels, values, strict=True)), value)
+    name: str
+    kind: Kind
+    help: str
+    value: Callable[[T], float]
 
 
-class IisCollector(Collector):
-    """One scrape's worth of IIS metrics."""
+@dataclass(frozen=True, slots=True)
+class PoolView:
+    """A pool's snapshot with its workers' process statistics and its CPU total (exited workers included)."""
+
+    snap: PoolSnapshot
+    procs: list[ProcessStats]
+    cpu_total: float
+
+
+SITE_ROWS: tuple[Row[SiteSnapshot], ...] = (
+    Row("windows_iis_current_connections", "gauge", "Active connections", lambda s: s.connections_current),
+    Row("windows_iis_connection_attempts_all_instances_total", "counter",
+        "Connection attempts since the service started (refused ones included)",
+        lambda s: s.connections_total + s.connections_refused),
+    Row("windows_iis_received_bytes_total", "counter", "Bytes received", lambda s: s.bytes_received),
+    Row("windows_iis_sent_bytes_total", "counter", "Bytes sent", lambda s: s.bytes_sent),
+    Row("windows_iis_not_found_errors_total", "counter", "Responses with status 404",
+        lambda s: s.status_counts.get(404, 0)),
+    Row("windows_iis_locked_errors_total", "counter", "Responses with status 423",
+        lambda s: s.status_counts.get(423, 0)),
+    Row("windows_iis_site_current_requests", "gauge", "Requests being served (addition)", lambda s: s.requests_active),
+    Row("windows_iis_site_rejected_connections_total", "counter", "Connections refused by maxConnections (addition)",
+        lambda s: s.connections_refused),
+)  # fmt: skip
+
+POOL_ROWS: tuple[Row[PoolView], ...] = (
+    Row("windows_iis_current_worker_processes", "gauge", "Running worker processes",
+        lambda p: sum(1 for w in p.snap.workers if w.state == "running")),
+    Row("windows_iis_recent_worker_process_failures", "gauge", "Worker failures within the rapid-fail interval",
+        lambda p: p.snap.recent_crashes),
+    Row("windows_iis_total_application_pool_recycles", "counter", "Recycles since the service started",
+        lambda p: p.snap.recycles),
+    Row("windows_iis_total_worker_processes_created", "counter", "Worker processes started",
+        lambda p: p.snap.worker_starts),
+    Row("windows_iis_total_worker_process_failures", "counter", "Worker processes that crashed or failed to start",
+        lambda p: p.snap.failures_total),
+    Row("windows_iis_app_pool_requests_total", "counter", "Requests served by the pool (addition)",
+        lambda p: p.snap.requests_total),
+    Row("windows_iis_app_pool_current_requests", "gauge", "Requests in the pool's workers (addition)",
+        lambda p: sum(w.requests_active for w in p.snap.workers)),
+    Row("windows_iis_app_pool_cpu_seconds_total", "counter",
+        "CPU seconds of the pool's workers, exited ones included (addition)", lambda p: p.cpu_total),
+    Row("windows_iis_app_pool_private_bytes", "gauge", "Private bytes of the pool's workers (addition)",
+        lambda p: sum(s.private_bytes for s in p.procs)),
+    Row("windows_iis_app_pool_working_set_bytes", "gauge", "Working set of the pool's workers (addition)",
+        lambda p: sum(s.working_set for s in p.procs)),
+)  # fmt: skip
+
+# windows_exporter's Web Service Cache URI families; mode="kernel" is HTTP.sys's cache (ours), and there is no
+# user-mode URI cache, so no mode="user" series.
+CACHE_ROWS: tuple[Row[CacheSnapshot], ...] = (
+    Row("windows_iis_server_uri_cache_hits_total", "counter", "Successful lookups in the URI cache", lambda c: c.hits),
+    Row("windows_iis_server_uri_cache_queries_total", "counter", "URI cache lookups (hits + misses)",
+        lambda c: c.hits + c.misses),
+    Row("windows_iis_server_uri_cache_items", "gauge", "URIs in the cache now", lambda c: c.items),
+    Row("windows_iis_server_uri_cache_items_total", "counter", "URIs ever added to the cache",
+        lambda c: c.items_added),
+    Row("windows_iis_server_uri_cache_items_flushed_total", "counter", "URIs removed from the cache",
+        lambda c: c.items_flushed),
+    Row("windows_iis_server_uri_cache_flushes_total", "counter", "URI cache flushes", lambda c: c.flushes),
+    Row("windows_iis_server_uri_cache_memory_bytes", "gauge", "Bytes held by the kernel response cache (addition)",
+        lambda c: c.bytes),
+)  # fmt: skip
+
+PROCESS_ROWS: tuple[Row[ProcessStats], ...] = (
+    Row("windows_iis_worker_cpu_seconds_total", "counter", "CPU seconds, user + system (addition)",
+        lambda s: s.cpu_seconds),
+    Row("windows_iis_worker_private_bytes", "gauge", "Private bytes, USS + swap (addition)", lambda s: s.private_bytes),
+    Row("windows_iis_worker_working_set_bytes", "gauge", "Working set, RSS (addition)", lambda s: s.working_set),
+    Row("windows_iis_worker_virtual_bytes", "gauge", "Virtual memory size (addition)", lambda s: s.virtual_bytes),
+    Row("windows_iis_worker_handles", "gauge", "Open handles, file descriptors (addition)", lambda s: s.handles),
+    Row("windows_iis_worker_process_threads", "gauge", "OS threads (addition)", lambda s: s.threads),
+)  # fmt: skip
+
+
+class IisMetrics:
+    """One scrape's worth of families, built from a snapshot."""
 
     def __init__(self, snap: HostSnapshot, procs: dict[int, ProcessStats], monitor: Monitor) -> None:
         self.snap = snap
         self.procs = procs
         self.monitor = monitor
 
-    def collect(self) -> Iterator[Metric]:
-        """Every family, built from the snapshot."""
+    def families(self) -> Iterator[Family]:
+        """Every family, in a stable order."""
         yield from self._server()
-        yield from self._kernel_cache()
         yield from self._sites()
         yield from self._pools()
-        yield from self._workers()
 
-    def _server(self) -> Iterator[Metric]:
-        state = GaugeMetricFamily("windows_iis_server_state", "Web server (W3SVC) state, one-hot", labels=["state"])
+    def _server(self) -> Iterator[Family]:
+        state = Family("windows_iis_server_state", "gauge", "Web server (W3SVC) state, one-hot (addition)")
         for name in SITE_STATES:
-            state.add_metric([name], 1.0 if self.snap.server_state.value == name else 0.0)
+            state.add(label("state", name), 1 if self.snap.server_state.value == name else 0)
         yield state
+        kernel = label("mode", "kernel")
+        for row in CACHE_ROWS:
+            family = Family(row.name, row.kind, row.help)
+            family.add(kernel, row.value(self.snap.cache))
+            yield family
 
-    def _kernel_cache(self) -> Iterator[Metric]:
-        # windows_exporter's Web Service Cache URI families; mode="kernel" is HTTP.sys's cache (ours), and there
-        # is no user-mode URI cache, so no mode="user" series.
-        c = self.snap.cache
-        mode = ["mode"]
-        families: list[Metric] = []
-        for name, doc, value in (
-            ("windows_iis_server_uri_cache_hits", "Successful lookups in the URI cache", c.hits),
-            ("windows_iis_server_uri_cache_queries", "URI cache lookups (hits + misses)", c.hits + c.misses),
-            ("windows_iis_server_uri_cache_items", "URIs ever added to the cache", c.items_added),
-            ("windows_iis_server_uri_cache_items_flushed", "URIs removed from the cache", c.items_flushed),
-            ("windows_iis_server_uri_cache_flushes", "URI cache flushes", c.flushes),
-        ):
-            counter = CounterMetricFamily(name, doc, labels=mode)
-            counter.add_metric(["kernel"], value)
-            families.append(counter)
-        items = GaugeMetricFamily("windows_iis_server_uri_cache_items", "URIs in the cache now", labels=mode)
-        items.add_metric(["kernel"], c.items)
-        memory = GaugeMetricFamily("windows_iis_server_uri_cache_memory_bytes",
-                                   "Bytes of responses held by the kernel response cache", labels=mode)  # fmt: skip
-        memory.add_metric(["kernel"], c.bytes)
-        yield from (*families, items, memory)
-
-    def _sites(self) -> Iterator[Metric]:
-        site = ["site"]
-        connections = GaugeMetricFamily("windows_iis_current_connections", "Active connections", labels=site)
-        attempts = CounterMetricFamily("windows_iis_connection_attempts_all_instances",
-                                       "Connection attempts since the service started", labels=site)  # fmt: skip
-        received = CounterMetricFamily("windows_iis_received_bytes", "Bytes received", labels=site)
-        sent = CounterMetricFamily("windows_iis_sent_bytes", "Bytes sent", labels=site)
-        requests = CounterMetricFamily("windows_iis_requests", "Requests (method=all)", labels=["site", "method"])
-        not_found = CounterMetricFamily("windows_iis_not_found_errors", "Responses with status 404", labels=site)
-        locked = CounterMetricFamily("windows_iis_locked_errors", "Responses with status 423", labels=site)
-        uptime = GaugeMetricFamily("windows_iis_service_uptime", "Seconds since the site started", labels=site)
-        state = GaugeMetricFamily("windows_iis_site_state", "Site state, one-hot", labels=["site", "state"])
-        active = GaugeMetricFamily("windows_iis_site_current_requests", "Requests being served", labels=site)
-        refused = CounterMetricFamily("windows_iis_site_rejected_connections",
-                                      "Connections refused by maxConnections", labels=site)  # fmt: skip
-        statuses = CounterMetricFamily("windows_iis_site_responses", "Responses by status code",
-                                       labels=["site", "status_code"])  # fmt: skip
+    def _sites(self) -> Iterator[Family]:
+        rows = [Family(row.name, row.kind, row.help) for row in SITE_ROWS]
+        requests = Family("windows_iis_requests_total", "counter", "Requests by HTTP method")
+        uptime = Family("windows_iis_service_uptime", "gauge", "Seconds since the site started")
+        state = Family("windows_iis_site_state", "gauge", "Site state, one-hot (addition)")
+        statuses = Family("windows_iis_site_responses_total", "counter", "Responses by status code (addition)")
         for name, s in sorted(self.snap.sites.items()):
-            connections.add_metric([name], s.connections_current)
-            attempts.add_metric([name], s.connections_total + s.connections_refused)
-            received.add_metric([name], s.bytes_received)
-            sent.add_metric([name], s.bytes_sent)
-            requests.add_metric([name, ALL_METHODS], s.requests_total)
-            not_found.add_metric([name], s.status_counts.get(404, 0))
-            locked.add_metric([name], s.status_counts.get(423, 0))
-            uptime.add_metric([name], self.monitor.uptime(name))
+            site = label("site", name)
+            for row, family in zip(SITE_ROWS, rows, strict=True):
+                family.add(site, row.value(s))
+            counted = s.method_counts
+            for method in METHODS[:-1]:
+                requests.add(f'{site},method="{method}"', counted.get(method, 0))
+            requests.add(f'{site},method="other"', max(0, s.requests_total - sum(counted.values())))
+            uptime.add(site, self.monitor.uptime(name))
             for value in SITE_STATES:
-                state.add_metric([name, value], 1.0 if s.state.value == value else 0.0)
-            active.add_metric([name], s.requests_active)
-            refused.add_metric([name], s.connections_refused)
+                state.add(f'{site},state="{value}"', 1 if s.state.value == value else 0)
             for code, count in sorted(s.status_counts.items()):
-                statuses.add_metric([name, str(code)], count)
-        yield from (connections, attempts, received, sent, requests, not_found, locked, uptime, state, active,
-                    refused, statuses)  # fmt: skip
+                statuses.add(f'{site},status_code="{code}"', count)
+        yield from (*rows, requests, uptime, state, statuses)
 
-    def _pools(self) -> Iterator[Metric]:
-        app = ["app"]
-        state = GaugeMetricFamily("windows_iis_current_application_pool_state",
-                                  "Application pool state, one-hot over the 7 WAS states", labels=["app", "state"])
-        workers = GaugeMetricFamily("windows_iis_current_worker_processes", "Running worker processes", labels=app)
-        failures = GaugeMetricFamily("windows_iis_recent_worker_process_failures",
-                                     "Worker failures within the rapid-fail interval", labels=app)
-        recycles = ExactNameCounter("windows_iis_total_application_pool_recycles", "Recycles (counter)", app)
-        created = ExactNameCounter("windows_iis_total_worker_processes_created", "Workers started (counter)", app)
-        requests = CounterMetricFamily("windows_iis_app_pool_requests", "Requests served by the pool", labels=app)
-        active = GaugeMetricFamily("windows_iis_app_pool_current_requests", "Requests in the pool's workers",
-                                   labels=app)
-        cpu = CounterMetricFamily("windows_iis_app_pool_cpu_seconds", "CPU seconds of the pool's workers, "
-                                  "including exited ones", labels=app)
-        private = GaugeMetricFamily("windows_iis_app_pool_private_bytes", "Private bytes of the pool's workers",
-                                    labels=app)
-        working = GaugeMetricFamily("windows_iis_app_pool_working_set_bytes", "Working set of the pool's workers",
-                                    labels=app)
+    def _pools(self) -> Iterator[Family]:
         live = {(p.name, w.pid): self.procs[w.pid].cpu_seconds
-                for p in self.snap.pools.values() for w in p.workers if w.pid in self.procs}
+                for p in self.snap.pools.values() for w in p.workers if w.pid in self.procs}  # fmt: skip
         cpu_totals = self.monitor.ledger.update(live)
+        state = Family("windows_iis_current_application_pool_state", "gauge",
+                       "Application pool state, one-hot over the 7 WAS states")  # fmt: skip
+        rows = [Family(row.name, row.kind, row.help) for row in POOL_ROWS]
+        worker_requests = Family("windows_iis_worker_requests_total", "counter", "Requests served by the worker")
+        # windows_exporter types this one as a counter although it goes down; same type here, on purpose.
+        worker_current = Family("windows_iis_worker_current_requests", "counter", "Requests being processed")
+        started = Family("windows_iis_worker_start_time_seconds", "gauge", "Unix time the worker started (addition)")
+        process_rows = [Family(row.name, row.kind, row.help) for row in PROCESS_ROWS]
         for name, p in sorted(self.snap.pools.items()):
+            app = label("app", name)
             current = POOL_STATE_OF.get(p.state, "Uninitialized")
             for value in POOL_STATES:
-                state.add_metric([name, value], 1.0 if value == current else 0.0)
-            procs = [self.procs[w.pid] for w in p.workers if w.pid in self.procs]
-            workers.add_metric([name], sum(1 for w in p.workers if w.state == "running"))
-            failures.add_metric([name], p.recent_crashes)
-            recycles.add_metric([name], p.recycles)
-            created.add_metric([name], p.worker_starts)
-            requests.add_metric([name], p.requests_total)
-            active.add_metric([name], sum(w.requests_active for w in p.workers))
-            cpu.add_metric([name], cpu_totals.get(name, 0.0))
-            private.add_metric([name], sum(s.private_bytes for s in procs))
-            working.add_metric([name], sum(s.working_set for s in procs))
-        yield from (state, workers, failures, recycles, created, requests, active, cpu, private, working)
-
-    def _workers(self) -> Iterator[Metric]:
-        labels = ["app", "pid"]
-        requests = CounterMetricFamily("windows_iis_worker_requests", "Requests served by the worker", labels=labels)
-        current = GaugeMetricFamily("windows_iis_worker_current_requests", "Requests being processed", labels=labels)
-        cpu = CounterMetricFamily("windows_iis_worker_cpu_seconds", "CPU seconds (user + system)", labels=labels)
-        private = GaugeMetricFamily("windows_iis_worker_private_bytes", "Private bytes (USS + swap)", labels=labels)
-        working = GaugeMetricFamily("windows_iis_worker_working_set_bytes", "Working set (RSS)", labels=labels)
-        virtual = GaugeMetricFamily("windows_iis_worker_virtual_bytes", "Virtual memory size", labels=labels)
-        handles = GaugeMetricFamily("windows_iis_worker_handles", "Open handles (file descriptors)", labels=labels)
-        threads = GaugeMetricFamily("windows_iis_worker_process_threads", "OS threads", labels=labels)
-        started = GaugeMetricFamily("windows_iis_worker_start_time_seconds", "Unix time the worker started",
-                                    labels=labels)
-        for name, p in sorted(self.snap.pools.items()):
+                state.add(f'{app},state="{value}"', 1 if value == current else 0)
+            view = PoolView(p, [self.procs[w.pid] for w in p.workers if w.pid in self.procs], cpu_totals.get(name, 0.0))
+            for row, family in zip(POOL_ROWS, rows, strict=True):
+                family.add(app, row.value(view))
             for w in p.workers:
-                key = [name, str(w.pid)]
-                requests.add_metric(key, w.requests_total)
-                current.add_metric(key, w.requests_active)
-                started.add_metric(key, w.started_at)
+                key = f'{app},pid="{w.pid}"'
+                worker_requests.add(key, w.requests_total)
+                worker_current.add(key, w.requests_active)
+                started.add(key, w.started_at)
                 stats = self.procs.get(w.pid)
-                if stats is None:
-                    continue
-                cpu.add_metric(key, stats.cpu_seconds)
-                private.add_metric(key, stats.private_bytes)
-                working.add_metric(key, stats.working_set)
-                virtual.add_metric(key, stats.virtual_bytes)
-                handles.add_metric(key, stats.handles)
-                threads.add_metric(key, stats.threads)
-        yield from (requests, current, cpu, private, working, virtual, handles, threads, started)
+                if stats is not None:
+                    for process_row, family in zip(PROCESS_ROWS, process_rows, strict=True):
+                        family.add(key, process_row.value(stats))
+        yield from (state, *rows, worker_requests, worker_current, started, *process_rows)
 
 
 def render_metrics(snap: HostSnapshot | None, procs: dict[int, ProcessStats], monitor: Monitor) -> bytes:
     """The text exposition of one scrape (no IIS families when the host reports no runtime state)."""
-    registry = CollectorRegistry(auto_describe=False)
-    if snap is not None:
-        registry.register(IisCollector(snap, procs, monitor))
-    return generate_latest(registry)
+    return render(IisMetrics(snap, procs, monitor).families()) if snap is not None else b""

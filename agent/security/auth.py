@@ -16,6 +16,7 @@ from agent.api.routing import Handler
 from agent.security.attribution import attribute
 from agent.security.keys import PRINCIPAL, SECURITY
 from agent.security.keystore import ApiKey
+from agent.security.metrics_cert import scraper_access
 from agent.security.policies import READ_METHODS, policy_name, requirement
 from agent.security.scopes import require_scope
 from agent.security.throttle import authenticate
@@ -49,6 +50,10 @@ def bearer_token(request: web.Request) -> tuple[str | None, str]:
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Apply the path's access policy; store the authenticated key under PRINCIPAL."""
+    # Prometheus's scrape certificate decides alone, before public paths and tokens (see metrics_cert).
+    scraper = scraper_access(request)
+    if scraper is not None:
+        return await handler(request) if scraper else web.Response(status=403)
     name = policy_name(request.path)
     if request.method == "OPTIONS" or name is None:
         return await handler(request)

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from controller.api.http import model_response, read_model
 from controller.keys import AGENT_ID, CA, SECRET_BOX, SETTINGS, STORE
-from controller.services import enrollment, heartbeats
+from controller.services import enrollment, heartbeats, scrape_credentials
 from controller.services.enrollment import EnrollPolicy
 from shared.models import EnrollRequest, HeartbeatRequest, HeartbeatResponse, RenewRequest
 
@@ -32,8 +32,11 @@ async def enroll(request: web.Request) -> web.Response:
 async def heartbeat(request: web.Request) -> web.Response:
     """POST /api/agent/heartbeat: facts and host summary of the calling agent."""
     body = await read_model(request, HeartbeatRequest)
-    await heartbeats.record(request.app[STORE], request[AGENT_ID], body)
-    return model_response(HeartbeatResponse(heartbeat_interval=request.app[SETTINGS].heartbeat_interval))
+    store = request.app[STORE]
+    await heartbeats.record(store, request[AGENT_ID], body)
+    revoked = await scrape_credentials.revoked_serials(store)
+    interval = request.app[SETTINGS].heartbeat_interval
+    return model_response(HeartbeatResponse(heartbeat_interval=interval, revoked_client_serials=revoked))
 
 
 async def renew(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from controller.keys import AGENT_ID, OPERATOR, STORE
 from controller.services.credentials import authenticate_operator
 from controller.services.enrollment import authenticate_agent
 from controller.services.errors import Conflict, InvalidRequest, NotPermitted, ServiceError, TooLarge, UnknownAgent
+from controller.services.scrape_credentials import authenticate_scraper
 from shared.errors import (
     AlreadyExists,
     ApiError,
@@ -92,6 +93,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     store = request.app[STORE]
     if route.auth == "agent":
         request[AGENT_ID] = await authenticate_agent(store, peer_certificate(request))
+        return await handler(request)
+    if route.auth == "metrics" and await authenticate_scraper(store, peer_certificate(request)):
         return await handler(request)
     token = bearer(request)
     key_id = await authenticate_operator(store, token) if token else None

@@ -17,6 +17,7 @@ _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "join_token": [],
     "operator": [{"bearer": []}],
     "agent": [{"agentCertificate": []}],
+    "metrics": [{"bearer": []}, {"scrapeCertificate": []}],
 }
 
 
@@ -47,6 +48,7 @@ def document(routes: Iterable[Route]) -> dict[str, Any]:
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "operator token"},
                 "agentCertificate": {"type": "mutualTLS", "description": "client certificate issued by the CA"},
+                "scrapeCertificate": {"type": "mutualTLS", "description": "metrics-role certificate of the CA"},
             }
         },
         "paths": paths,

@@ -1,4 +1,5 @@
-"""ROUTES: the controller's one routing table. Auth kinds: public, join_token (in the body), operator, agent."""
+"""ROUTES: the controller's one routing table. Auth kinds: public, join_token (in the body), operator, agent,
+metrics (operator or scrape certificate)."""
 
 from __future__ import annotations
 
@@ -134,7 +135,7 @@ ROUTES: tuple[Route, ...] = (
         path="/api/prometheus/targets",
         handler=metrics.prometheus_targets,
         name="prometheus.targets",
-        auth="operator",
+        auth="metrics",
         summary="Prometheus HTTP service discovery of agents",
     ),
     Route(
@@ -142,7 +143,7 @@ ROUTES: tuple[Route, ...] = (
         path="/metrics",
         handler=metrics.fleet_metrics,
         name="metrics",
-        auth="operator",
+        auth="metrics",
         summary="Fleet aggregates in the Prometheus text format",
     ),
     *JOB_ROUTES,

@@ -9,7 +9,8 @@ from typing import Literal
 from aiohttp import web
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Auth = Literal["public", "operator", "agent", "join_token"]
+Auth = Literal["public", "operator", "agent", "join_token", "metrics"]
+"""`metrics`: an operator token, or a valid scrape certificate (metrics role) for Prometheus."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -187,6 +187,10 @@ async def test_monitoring_counts_the_requests_sent(api: Api) -> None:
 
 async def test_metrics_parse_with_one_hot_pool_states(api: Api) -> None:
     assert await serves(api.base + "/")
+    async with aiohttp.ClientSession() as plain:
+        for method in ("POST", "PATCH"):  # PATCH is no verb IIS counts by name: it counts as "other"
+            async with plain.request(method, api.base + "/") as resp:
+                await resp.read()
     token = api.session.headers["Access-Token"].split()[1]
     async with aiohttp.ClientSession() as plain, plain.get(
         api.agent.url + "/metrics", ssl=api.agent.ssl_context(), headers={"Authorization": f"Bearer {token}"}
@@ -200,8 +204,9 @@ async def test_metrics_parse_with_one_hot_pool_states(api: Api) -> None:
         assert sum(s.value for s in states if s.labels["app"] == pool) == 1
     running = [s for s in states if s.labels["app"] == api.pool["name"] and s.value == 1]
     assert running[0].labels["state"] == "Running"
-    requests = {s.labels["site"]: s.value for s in families["windows_iis_requests"].samples}
-    assert requests[api.site["name"]] >= 1
+    requests = {(s.labels["site"], s.labels["method"]): s.value for s in families["windows_iis_requests"].samples}
+    assert requests[(api.site["name"], "GET")] >= 1  # counted per verb, as IIS does
+    assert requests[(api.site["name"], "POST")] >= 1 and requests[(api.site["name"], "other")] >= 1
     assert any(s.labels["app"] == api.pool["name"] for s in families["windows_iis_worker_working_set_bytes"].samples)
 
 

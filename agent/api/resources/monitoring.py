@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from agent.api.context import Ctx, context
 from agent.api.http import json_response, render
@@ -18,6 +17,7 @@ from agent.hosting.runtime_types import HostSnapshot
 from agent.iisconfig import ConfigElement
 from agent.keys import HOST
 from agent.monitoring import snapshots
+from agent.monitoring.exposition import CONTENT_TYPE
 from agent.monitoring.monitor import Monitor, Pair, monitor_for
 from agent.monitoring.processes import read_processes
 from agent.monitoring.prometheus import render_metrics
@@ -117,4 +117,4 @@ async def get_metrics(request: web.Request) -> web.StreamResponse:
     pids = [w.pid for p in snap.pools.values() for w in p.workers if w.pid] if snap else []
     procs = await asyncio.to_thread(read_processes, pids)
     body = render_metrics(snap, procs, monitor_for(host))
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

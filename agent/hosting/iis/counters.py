@@ -27,6 +27,7 @@ from pathlib import Path
 
 from agent.hosting.base import RuntimeStatus
 from agent.hosting.iis.runner import run_tool
+from agent.hosting.runtime_types import COUNTED_METHODS
 
 DEFAULT_PATH = Path(r"C:\Windows\System32\typeperf.exe")
 WEB = "Web Service"
@@ -40,6 +41,7 @@ COUNTERS: tuple[tuple[str, str], ...] = (
     (WAS, "Current Application Pool State"), (WAS, "Total Application Pool Recycles"),
     (WAS, "Recent Worker Process Failures"), (WAS, "Total Worker Processes Created"),
     (W3WP, "Total HTTP Requests Served"), (W3WP, "Active Requests"),
+    *((WEB, f"Total {method.title()} Requests") for method in sorted(COUNTED_METHODS)),
 )  # fmt: skip
 # APP_POOL_WAS "Current Application Pool State": 1 Uninitialized, 2 Initialized, 3 Running, 4 Disabling,
 # 5 Disabled, 6 Shutdown Pending, 7 Delete Pending.

@@ -27,7 +27,14 @@ from agent.hosting.iis.appcmd import Appcmd, FeatureNotInstalled, PoolRecord, Re
 from agent.hosting.iis.counters import WAS, WEB, CounterValues, Names, Typeperf
 from agent.hosting.iis.perflib import Perflib
 from agent.hosting.iis.service import ServiceControl
-from agent.hosting.runtime_types import HostSnapshot, PoolSnapshot, RequestSnapshot, SiteSnapshot, WorkerSnapshot
+from agent.hosting.runtime_types import (
+    COUNTED_METHODS,
+    HostSnapshot,
+    PoolSnapshot,
+    RequestSnapshot,
+    SiteSnapshot,
+    WorkerSnapshot,
+)
 from shared.asyncio_utils import create_task
 from shared.errors import ApiError, NotFound
 
@@ -370,4 +377,6 @@ def _site(s: SiteRecord, values: CounterValues, active: int) -> SiteSnapshot:
         # IIS counts attempts, refused ones included; the snapshot's total + refused must equal that.
         connections_total=values.count(WEB, s.name, "Total Connection Attempts (all instances)"),
         connections_refused=0, status_counts={code: n for code, n in statuses.items() if n},
+        method_counts={m: int(n) for m in COUNTED_METHODS
+                       if (n := values.get(WEB, s.name, f"Total {m.title()} Requests")) is not None},
     )  # fmt: skip

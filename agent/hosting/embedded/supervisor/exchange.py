@@ -17,7 +17,7 @@ from agent.hosting.embedded.supervisor.splice import SPLICE, splice_body
 from agent.hosting.embedded.supervisor.upstream import ResponseHead, Upstream, UpstreamConnection, UpstreamError
 from agent.hosting.embedded.supervisor.w3c import LogEntry, now
 from agent.hosting.embedded.supervisor.worker_process import WorkerState
-from agent.hosting.runtime_types import RuntimeStatus
+from agent.hosting.runtime_types import COUNTED_METHODS, RuntimeStatus
 
 log = logging.getLogger("iisfleet.hosting.http")
 CHUNK = 65536
@@ -50,6 +50,8 @@ class Exchange:
         """Serve the request; True to keep the connection open."""
         counters = self.site.counters
         counters.requests_total += 1
+        if (method := self.head.method) in COUNTED_METHODS:
+            counters.method_counts[method] = counters.method_counts.get(method, 0) + 1
         counters.requests_active += 1
         counters.bytes_received += self.received
         head = self.head

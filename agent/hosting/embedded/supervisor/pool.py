@@ -42,6 +42,7 @@ class AppPool:
         self.requests_total = 0
         self.recycles = 0
         self.worker_starts = 0
+        self.failures_total = 0  # crashes and failed starts since the agent started (never reset)
         self._spawning: asyncio.Task[WorkerProcess] | None = None
         self._memory_checked = 0.0
         self._lock = asyncio.Lock()
@@ -131,6 +132,7 @@ class AppPool:
             self._spawn_background()
 
     def _record_crash(self, why: str) -> None:
+        self.failures_total += 1
         now = time.monotonic()
         self.crashes.append(now)
         while self.crashes and now - self.crashes[0] > self.spec.rapid_fail_interval:

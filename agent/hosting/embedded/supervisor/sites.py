@@ -70,6 +70,8 @@ class Counters:
     cache_hits: int = 0  # requests answered from the kernel response cache
     cache_misses: int = 0  # every other request (requests_total = cache_hits + cache_misses while it is on)
     status_counts: dict[int, int] = field(default_factory=dict)
+    method_counts: dict[str, int] = field(default_factory=dict)  # only COUNTED_METHODS: bounded keys
+
 
 
 class SiteRuntime:

@@ -38,6 +38,7 @@ def take_snapshot(server_state: RuntimeStatus, sites: Iterable[SiteRuntime], poo
             bytes_received=c.bytes_received, connections_current=c.connections_current,
             connections_total=c.connections_total, connections_refused=c.connection_attempts_refused,
             status_counts=dict(c.status_counts), cache_hits=c.cache_hits, cache_misses=c.cache_misses,
+            method_counts=dict(c.method_counts),
         )  # fmt: skip
     pool_snaps: dict[str, PoolSnapshot] = {}
     for pool in pools:
@@ -55,7 +56,7 @@ def take_snapshot(server_state: RuntimeStatus, sites: Iterable[SiteRuntime], poo
         )
         pool_snaps[pool.spec.name] = PoolSnapshot(
             name=pool.spec.name, state=pool.state, requests_total=pool.requests_total, recycles=pool.recycles,
-            worker_starts=pool.worker_starts,
+            worker_starts=pool.worker_starts, failures_total=pool.failures_total,
             recent_crashes=len(pool.crashes), workers=workers,
         )  # fmt: skip
     cache = CacheSnapshot(
