@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from shared.handler import Handler as Handler  # re-exported: the route modules import it from here
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

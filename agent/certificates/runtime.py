@@ -9,9 +9,9 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.api.ids import IdCodec, Purpose
 from agent.certificates.model import CertificateInfo
 from agent.certificates.store import CertificateStores
+from agent.ids import IdCodec, Purpose
 from agent.settings import AgentSettings, expand_path
 from shared.dates import format_date
 

@@ -10,11 +10,11 @@ import logging
 
 from aiohttp import web
 
-from agent.api.routing import Handler
 from agent.security.keys import KEY_STORE, PRINCIPAL, SECURITY
 from agent.security.keystore import ApiKey
 from agent.security.policies import READ_METHODS, policy_name, requirement
 from shared.errors import Unauthorized
+from shared.handler import Handler
 
 log = logging.getLogger("iisfleet.agent.security")
 

@@ -7,8 +7,8 @@ from dataclasses import replace
 from agent.api.features.custom import auth, filtering, ip, logging, modules, ssl
 from agent.api.features.rows import RF_CHILDREN, TRACING, URL_REWRITE
 from agent.api.features.spec import EntrySpec, Extension, FeatureSpec, SectionMap
-from agent.api.ids import Purpose as P
 from agent.api.mapping import Attr, Bool, Choice, Enum, Flags, Int, Minutes, Str
+from agent.ids import Purpose as P
 
 WS = "system.webServer/"
 AUTH = WS + "security/authentication/"

@@ -10,7 +10,6 @@ from agent.api import mapping
 from agent.api.context import Ctx, context
 from agent.api.features.links import feature_links
 from agent.api.http import created_response, json_response, list_response, read_json, render, updated_response
-from agent.api.ids import Purpose
 from agent.api.index import SITES, site_key
 from agent.api.mapping import Attr, Bool, Int, Seconds
 from agent.api.resources import bindings as binding_json
@@ -28,6 +27,7 @@ from agent.api.resources.refs import (
     site_id,
 )
 from agent.api.resources.runtime import change_site_status, parse_status
+from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
 from shared.errors import AlreadyExists, InvalidParameter, NotFound
 
