@@ -12,7 +12,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from agent.api.context import Ctx, context
 from agent.api.http import json_response, render
-from agent.api.resources.refs import find_pool, find_site, pool_id, pool_ref, root_app, site_id, site_ref
+from agent.api.refs import find_pool, find_site, pool_id, pool_ref, root_app, site_id, site_ref
 from agent.hosting.embedded.stats import HostSnapshot
 from agent.ids import Purpose
 from agent.iisconfig import ConfigElement

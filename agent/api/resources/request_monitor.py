@@ -8,7 +8,7 @@ from aiohttp import web
 
 from agent.api.context import Ctx, context
 from agent.api.http import STATUS_ID_CHANGED, json_response, list_response, render
-from agent.api.resources.refs import find_site, site_ref
+from agent.api.refs import find_site, site_ref
 from agent.api.resources.worker_processes import find_worker, worker_ref, workers
 from agent.hosting.embedded.stats import RequestSnapshot, WorkerSnapshot
 from agent.ids import Purpose

@@ -9,8 +9,7 @@ from aiohttp import web
 from agent.api.context import Ctx, context
 from agent.api.features.links import feature_links
 from agent.api.http import created_response, json_response, list_response, read_json, render, updated_response
-from agent.api.resources.physical_paths import validate_physical_path
-from agent.api.resources.refs import (
+from agent.api.refs import (
     VDIRS_PATH,
     WEBAPPS_PATH,
     app_id,
@@ -23,7 +22,8 @@ from agent.api.resources.refs import (
     root_vdir,
     site_ref,
 )
-from agent.api.resources.scope import site_from_scope
+from agent.api.resources.physical_paths import validate_physical_path
+from agent.api.scope import site_from_scope
 from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
 from shared.errors import AlreadyExists, InvalidParameter, NotFound

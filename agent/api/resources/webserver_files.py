@@ -12,9 +12,9 @@ from aiohttp import web
 from agent.api.context import Ctx, context
 from agent.api.http import FieldSelection, json_response, render
 from agent.api.index import site_key
+from agent.api.refs import find_site, site_ref
 from agent.api.resources import file_models
 from agent.api.resources.file_models import FilesCtx, files_context
-from agent.api.resources.refs import find_site, site_ref
 from agent.api.routing import Route, get
 from agent.files import ranges, webtree
 from agent.files.info import file_info

@@ -12,9 +12,7 @@ from agent.api.features.links import feature_links
 from agent.api.http import created_response, json_response, list_response, read_json, render, updated_response
 from agent.api.index import SITES, site_key
 from agent.api.mapping import Attr, Bool, Int, Seconds
-from agent.api.resources import bindings as binding_json
-from agent.api.resources.physical_paths import validate_physical_path
-from agent.api.resources.refs import (
+from agent.api.refs import (
     SITES_PATH,
     VDIRS_PATH,
     WEBAPPS_PATH,
@@ -26,6 +24,8 @@ from agent.api.resources.refs import (
     root_vdir,
     site_id,
 )
+from agent.api.resources import bindings as binding_json
+from agent.api.resources.physical_paths import validate_physical_path
 from agent.api.resources.runtime import change_site_status, parse_status
 from agent.ids import Purpose
 from agent.iisconfig import ConfigElement

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from agent.api.context import Ctx, context
 from agent.api.http import json_response, list_response, render
-from agent.api.resources.refs import find_pool, pool_ref
+from agent.api.refs import find_pool, pool_ref
 from agent.hosting.embedded.stats import WorkerSnapshot
 from agent.ids import Purpose
 from agent.monitoring.processes import ProcessStats, read_process
