@@ -8,7 +8,7 @@ import pytest
 
 from agent.iisconfig import ConfigStore, ConfigValueError
 from agent.iisconfig.schema import SCHEMA
-from agent.iisconfig.values import format_timespan, parse_timespan
+from agent.iisconfig.timespan import format_timespan, parse_timespan
 
 POOLS = "system.applicationHost/applicationPools"
 
