@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from agent.settings import expand_path
+from shared.paths import expand_path
 
 
 class Element(Protocol):

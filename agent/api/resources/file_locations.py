@@ -13,8 +13,9 @@ from agent.api.resources.file_models import FILES_PATH, FilesCtx, files_context
 from agent.api.routing import Route, delete, get, patch, post
 from agent.files.paths import normalize, valid_name
 from agent.files.settings_store import write_locations
-from agent.settings import FileLocation, expand_path
+from agent.settings import FileLocation
 from shared.errors import AlreadyExists, Forbidden, InvalidParameter, NotFound
+from shared.paths import expand_path
 
 TAG = "files"
 LOCATIONS_PATH = FILES_PATH + "/locations"

@@ -31,8 +31,8 @@ from agent.files.paths import (
     require_write,
     valid_name,
 )
-from agent.settings import expand_path
 from shared.errors import AlreadyExists, InvalidParameter, NotFound
+from shared.paths import expand_path
 
 TAG = "files"
 DATE_MEMBERS = ("created", "last_access", "last_modified")
