@@ -10,12 +10,12 @@ from aiohttp import web
 from agent.api import mapping
 from agent.api.context import Ctx, context
 from agent.api.http import created_response, json_response, list_response, read_json, render, updated_response
-from agent.api.index import POOLS, SITES
 from agent.api.mapping import Attr, Bool, Enum, Flags, HexMask, Int, Minutes, Seconds, Str
 from agent.api.refs import POOLS_PATH, SITES_PATH, WEBAPPS_PATH, find_pool, pool_id
 from agent.api.resources.runtime import change_pool_status, parse_status
 from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
+from agent.iisconfig.index import POOLS, SITES
 from shared.errors import AlreadyExists, InvalidParameter, NotFound
 
 RESOURCE = "Microsoft.WebServer.AppPool"

@@ -8,13 +8,13 @@ from aiohttp import web
 
 from agent.api.context import Ctx, context
 from agent.api.http import created_response, json_response, list_response, read_json, render, updated_response
-from agent.api.index import site_key
 from agent.api.refs import VDIRS_PATH, app_ref, find_app, find_site, reference_id, site_ref
 from agent.api.resources.physical_paths import validate_physical_path
 from agent.api.resources.webapps import _path as parse_path
 from agent.api.scope import app_from_scope
 from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
+from agent.iisconfig.index import site_key
 from shared.errors import AlreadyExists, InvalidParameter, NotFound
 
 RESOURCE = "Microsoft.WebServer.VirtualDirectory"

@@ -11,7 +11,6 @@ from aiohttp import web
 
 from agent.api.context import Ctx, context
 from agent.api.http import FieldSelection, json_response, render
-from agent.api.index import site_key
 from agent.api.refs import find_site, site_ref
 from agent.api.resources import file_models
 from agent.api.resources.file_models import FilesCtx, files_context
@@ -21,6 +20,7 @@ from agent.files.info import file_info
 from agent.files.paths import INVALID_NAME_CHARS, is_hidden, require_read
 from agent.files.webtree import Vdir
 from agent.ids import Purpose
+from agent.iisconfig.index import site_key
 from shared.errors import InvalidParameter, NotAllowed, NotFound
 
 TAG = "webserver-files"

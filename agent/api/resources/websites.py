@@ -10,7 +10,6 @@ from agent.api import mapping
 from agent.api.context import Ctx, context
 from agent.api.features.links import feature_links
 from agent.api.http import created_response, json_response, list_response, read_json, render, updated_response
-from agent.api.index import SITES, site_key
 from agent.api.mapping import Attr, Bool, Int, Seconds
 from agent.api.refs import (
     SITES_PATH,
@@ -29,6 +28,7 @@ from agent.api.resources.physical_paths import validate_physical_path
 from agent.api.resources.runtime import change_site_status, parse_status
 from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
+from agent.iisconfig.index import SITES, site_key
 from shared.errors import AlreadyExists, InvalidParameter, NotFound
 
 RESOURCE = "Microsoft.WebServer.WebSite"
