@@ -11,12 +11,18 @@ import agent.api.resources as resources_pkg
 from agent.api.routes import ROUTES
 
 # Modules of helpers that resources share; they have no routes of their own.
-HELPER_MODULES = {"bindings", "file_models", "physical_paths", "refs", "runtime", "schemas", "scope"}
+HELPER_MODULES = {"base", "bindings", "file_models", "mixins", "physical_paths", "runtime", "schemas"}
 
 
 def test_method_and_path_are_unique() -> None:
     counts = Counter((route.method, route.path) for route in ROUTES)
     assert [key for key, n in counts.items() if n > 1] == []
+
+
+def _defined_in(obj: object, module: str) -> bool:
+    """A function of the module, or a handler method of a resource object the module declares."""
+    owner = getattr(obj, "__self__", None)
+    return (type(owner).__module__ if owner is not None else getattr(obj, "__module__", None)) == module
 
 
 def test_every_public_handler_is_routed() -> None:
@@ -27,7 +33,7 @@ def test_every_public_handler_is_routed() -> None:
         module = importlib.import_module(f"agent.api.resources.{info.name}")
         handlers = [
             obj for name, obj in vars(module).items()
-            if inspect.iscoroutinefunction(obj) and not name.startswith("_") and obj.__module__ == module.__name__
+            if inspect.iscoroutinefunction(obj) and not name.startswith("_") and _defined_in(obj, module.__name__)
             and list(inspect.signature(obj).parameters) == ["request"]
         ]
         assert handlers, f"{info.name} has no handlers; add it to HELPER_MODULES if it is a helper"
