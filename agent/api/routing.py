@@ -60,3 +60,11 @@ def delete(path: str, handler: Handler, summary: str, tag: str, **kw: Any) -> Ro
 def put(path: str, handler: Handler, summary: str, tag: str, **kw: Any) -> Route:
     """A PUT row."""
     return Route(method="PUT", path=path, handler=handler, summary=summary, tag=tag, **kw)
+
+
+def not_allowed(path: str, handler: Handler, tag: str, *methods: str) -> tuple[Route, ...]:
+    """Rows that answer 405 for methods upstream refuses on a path (they still need a token)."""
+    return tuple(
+        Route(method=m, path=path, handler=handler, summary="Not allowed (405)", tag=tag, statuses=(405,))
+        for m in methods
+    )

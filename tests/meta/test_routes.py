@@ -19,12 +19,6 @@ def test_method_and_path_are_unique() -> None:
     assert [key for key, n in counts.items() if n > 1] == []
 
 
-def _defined_in(obj: object, module: str) -> bool:
-    """A function of the module, or a handler method of a resource object the module declares."""
-    owner = getattr(obj, "__self__", None)
-    return (type(owner).__module__ if owner is not None else getattr(obj, "__module__", None)) == module
-
-
 def test_every_public_handler_is_routed() -> None:
     routed = {route.handler for route in ROUTES}
     for info in pkgutil.iter_modules(resources_pkg.__path__):
@@ -33,7 +27,7 @@ def test_every_public_handler_is_routed() -> None:
         module = importlib.import_module(f"agent.api.resources.{info.name}")
         handlers = [
             obj for name, obj in vars(module).items()
-            if inspect.iscoroutinefunction(obj) and not name.startswith("_") and _defined_in(obj, module.__name__)
+            if inspect.iscoroutinefunction(obj) and not name.startswith("_") and obj.__module__ == module.__name__
             and list(inspect.signature(obj).parameters) == ["request"]
         ]
         assert handlers, f"{info.name} has no handlers; add it to HELPER_MODULES if it is a helper"

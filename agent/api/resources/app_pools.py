@@ -225,5 +225,5 @@ class AppPools(CrudMixin[ConfigElement]):
 
 
 APP_POOLS = AppPools()
-list_app_pools, get_app_pool, create_app_pool = APP_POOLS.list, APP_POOLS.get, APP_POOLS.create
-update_app_pool, delete_app_pool = APP_POOLS.update, APP_POOLS.delete
+(list_app_pools, get_app_pool, create_app_pool, update_app_pool,
+ delete_app_pool) = APP_POOLS.handlers("app_pool", "app_pools")

@@ -15,6 +15,7 @@ from agent.api.context import Ctx, context
 from agent.api.http import created_response, json_response, list_response, read_json, updated_response
 from agent.api.resources.base import ConfigResource, T
 from shared.errors import NotFound
+from shared.handler import Handler
 
 
 class ListMixin(ConfigResource[T]):
@@ -95,3 +96,24 @@ class DeleteMixin(ConfigResource[T]):
 
 class CrudMixin(ListMixin[T], GetMixin[T], CreateMixin[T], UpdateMixin[T], DeleteMixin[T]):
     """All five handlers."""
+
+    def handlers(self, singular: str, plural: str) -> tuple[Handler, Handler, Handler, Handler, Handler]:
+        """list_{plural}, get_, create_, update_ and delete_{singular}: plain functions for the route table.
+
+        They carry the family's module and names, so OpenAPI operation ids and the routing meta test read
+        them like any hand-written handler.
+        """
+        methods = (("list", plural, self.list), ("get", singular, self.get), ("create", singular, self.create),
+                   ("update", singular, self.update), ("delete", singular, self.delete))
+        made = [_named(method, f"{verb}_{noun}", type(self).__module__) for verb, noun, method in methods]
+        return made[0], made[1], made[2], made[3], made[4]
+
+
+def _named(method: Handler, name: str, module: str) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await method(request)
+
+    handler.__name__ = handler.__qualname__ = name
+    handler.__module__ = module
+    handler.__doc__ = method.__doc__
+    return handler

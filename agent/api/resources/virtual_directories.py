@@ -175,5 +175,4 @@ class VirtualDirectories(CrudMixin[Item]):
 
 
 VDIRS = VirtualDirectories()
-list_vdirs, get_vdir, create_vdir = VDIRS.list, VDIRS.get, VDIRS.create
-update_vdir, delete_vdir = VDIRS.update, VDIRS.delete
+list_vdirs, get_vdir, create_vdir, update_vdir, delete_vdir = VDIRS.handlers("vdir", "vdirs")

@@ -172,5 +172,4 @@ class WebApps(CrudMixin[Item]):
 
 
 WEBAPPS = WebApps()
-list_webapps, get_webapp, create_webapp = WEBAPPS.list, WEBAPPS.get, WEBAPPS.create
-update_webapp, delete_webapp = WEBAPPS.update, WEBAPPS.delete
+list_webapps, get_webapp, create_webapp, update_webapp, delete_webapp = WEBAPPS.handlers("webapp", "webapps")

@@ -198,5 +198,4 @@ class Websites(CrudMixin[ConfigElement]):
 
 
 WEBSITES = Websites()
-list_websites, get_website, create_website = WEBSITES.list, WEBSITES.get, WEBSITES.create
-update_website, delete_website = WEBSITES.update, WEBSITES.delete
+list_websites, get_website, create_website, update_website, delete_website = WEBSITES.handlers("website", "websites")
