@@ -7,7 +7,6 @@ from pathlib import Path
 
 from aiohttp import web
 
-from agent.api.ids import IdCodec
 from agent.api.middleware import error_middleware
 from agent.api.routes import ROUTES
 from agent.api.routing import register
@@ -16,6 +15,7 @@ from agent.certificates.runtime import install_certificates
 from agent.files.locations import FileLocations
 from agent.files.runtime import FILES_RUNTIME, FilesRuntime, files_runtime_ctx
 from agent.hosting.base import Host, ManagedHost, UnavailableHost
+from agent.ids import IdCodec
 from agent.iisconfig import ConfigStore, write_stock_config
 from agent.keys import CONFIG_STORE, FILE_LOCATIONS, HOST, ID_CODEC, SECRET_BOX, SETTINGS, STATE_DIR
 from agent.security.audit import audit_middleware

@@ -67,8 +67,8 @@ def renew_due(identity_pem: bytes, now: datetime | None = None) -> bool:
 
 def host_summary(app: Any) -> tuple[AgentFacts, HostSummary]:
     """Sites and pools from the configuration, states from the host, counters when the host has them."""
-    from agent.api.index import server_index
     from agent.enrollment import gather_facts
+    from agent.iisconfig.index import server_index
     from agent.keys import CONFIG_STORE, HOST
 
     store, host = app[CONFIG_STORE], app[HOST]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from agent.api.ids import IdCodec
 from agent.files.locations import FileLocations
 from agent.hosting.base import Host
+from agent.ids import IdCodec
 from agent.iisconfig import ConfigStore
 from agent.settings import AgentSettings
 from shared.secretbox import SecretBox

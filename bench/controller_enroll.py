@@ -82,7 +82,7 @@ def main() -> int:
             [
                 sys.executable,
                 "-m",
-                "shared.cli",
+                "iisfleet",
                 "controller",
                 "run",
                 "--state-dir",

@@ -283,12 +283,12 @@ class Agent:
         self.log = (workdir / "agent.log").open("wb")
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "shared.cli", "agent", *args], cwd=ROOT, check=True,
+        return subprocess.run([sys.executable, "-m", "iisfleet", "agent", *args], cwd=ROOT, check=True,
                               capture_output=True, text=True, timeout=60)  # fmt: skip
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "agent", "run", "--state-dir", str(self.state),
+            [sys.executable, "-m", "iisfleet", "agent", "run", "--state-dir", str(self.state),
              "--address", self.address, "--port", str(self.port)],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
             env={**os.environ, "IISFLEET_KERNEL_CACHE": "1" if self.kernel_cache else "0"},

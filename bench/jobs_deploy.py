@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.jobs_fanout import _free_port, _redis_url, _wait  # noqa: E402
-from controller.client_cli.http import Controller  # noqa: E402
+from iisfleet.client.http import Controller  # noqa: E402
 
 
 def _make_tree(root: Path, files: int, total: int) -> None:
@@ -93,7 +93,7 @@ def main() -> None:  # noqa: PLR0915 - one straight script
     redis_url = _redis_url()
     prefix = f"bench-deploy:{uuid.uuid4().hex[:8]}:"
     env = {**os.environ, "CONTROLLER_REDIS_PREFIX": prefix, "PYTHONUNBUFFERED": "1"}
-    cli = [sys.executable, "-m", "shared.cli"]
+    cli = [sys.executable, "-m", "iisfleet"]
     state = tmp / "controller"
     common = ["--state-dir", str(state), "--redis-url", redis_url]
     port = _free_port()

@@ -31,7 +31,7 @@ import aiohttp
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from controller.client_cli.http import Controller  # noqa: E402
+from iisfleet.client.http import Controller  # noqa: E402
 
 
 def _free_port() -> int:
@@ -121,7 +121,7 @@ def main() -> None:
     env = {**os.environ, "CONTROLLER_REDIS_PREFIX": prefix, "PYTHONUNBUFFERED": "1"}
     port = _free_port()
     state = tmp / "controller"
-    cli = [sys.executable, "-m", "shared.cli"]
+    cli = [sys.executable, "-m", "iisfleet"]
     common = ["--state-dir", str(state), "--redis-url", redis_url]
     procs: list[subprocess.Popen[bytes]] = []
 

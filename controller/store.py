@@ -136,11 +136,6 @@ class FleetStore:
         """An agent's record ({} when unknown)."""
         return dict(await self.redis.hgetall(self._key("agent", agent_id)))
 
-    async def agent_field(self, agent_id: str, field: str) -> str | None:
-        """One field of an agent's record."""
-        value = await self.redis.hget(self._key("agent", agent_id), field)
-        return str(value) if value is not None else None
-
     async def agent_ids(self) -> list[str]:
         """Every enrolled agent id, sorted."""
         return sorted(await self.redis.smembers(self._key("agents")))

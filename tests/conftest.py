@@ -14,9 +14,6 @@ from agent.app import build_app
 from agent.security.keystore import ApiKeyStore
 from agent.settings import AgentSettings, load_settings
 
-REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared" / "reference" / "fixtures"
-
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 
 

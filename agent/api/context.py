@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from agent.api.http import FieldSelection, selection, wants_hal
-from agent.api.ids import IdCodec
-from agent.api.index import ServerIndex, server_index
 from agent.api.transactions import STAGED_STORE
 from agent.files.locations import FileLocations
 from agent.hosting.base import Host
+from agent.ids import IdCodec
 from agent.iisconfig import ConfigStore
+from agent.iisconfig.index import ServerIndex, server_index
 from agent.keys import CONFIG_STORE, FILE_LOCATIONS, HOST, ID_CODEC, SECRET_BOX
 from shared.secretbox import SecretBox
 

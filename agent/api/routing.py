@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from shared.handler import Handler as Handler  # re-exported: the route modules import it from here
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,3 +60,11 @@ def delete(path: str, handler: Handler, summary: str, tag: str, **kw: Any) -> Ro
 def put(path: str, handler: Handler, summary: str, tag: str, **kw: Any) -> Route:
     """A PUT row."""
     return Route(method="PUT", path=path, handler=handler, summary=summary, tag=tag, **kw)
+
+
+def not_allowed(path: str, handler: Handler, tag: str, *methods: str) -> tuple[Route, ...]:
+    """Rows that answer 405 for methods upstream refuses on a path (they still need a token)."""
+    return tuple(
+        Route(method=m, path=path, handler=handler, summary="Not allowed (405)", tag=tag, statuses=(405,))
+        for m in methods
+    )

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from agent.api.ids import Purpose
 from agent.api.routing import Handler
+from agent.ids import Purpose
 from agent.iisconfig import ConfigStore
 from agent.keys import CONFIG_STORE, ID_CODEC, STATE_DIR
 from shared.errors import AlreadyExists, NotFound

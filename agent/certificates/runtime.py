@@ -9,11 +9,12 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.api.ids import IdCodec, Purpose
 from agent.certificates.model import CertificateInfo
 from agent.certificates.store import CertificateStores
-from agent.settings import AgentSettings, expand_path
+from agent.ids import IdCodec, Purpose
+from agent.settings import AgentSettings
 from shared.dates import format_date
+from shared.paths import expand_path
 
 CERT_STORES = web.AppKey("certificate_stores", CertificateStores)
 CERTIFICATES_PATH = "/api/certificates"

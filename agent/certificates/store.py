@@ -17,8 +17,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from agent.certificates.model import ALIAS_PREFIX, CertificateInfo, read_certificate
-from agent.settings import CertificatesSettings, expand_path
+from agent.settings import CertificatesSettings
 from shared.fsutil import atomic_write_bytes
+from shared.paths import expand_path
 from shared.x509util import self_signed_server
 
 log = logging.getLogger("iisfleet.certificates")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from agent.settings import FilesSettings, expand_path
+from agent.settings import FilesSettings
+from shared.paths import expand_path
 
 
 @dataclass(frozen=True, slots=True)

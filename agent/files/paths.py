@@ -45,12 +45,6 @@ def require_read(locations: FileLocations, path: str) -> None:
         raise Forbidden(name=path)
 
 
-def require_meta_read(locations: FileLocations, path: str) -> None:
-    """403 unless the item or its parent is readable (enough to describe a location root)."""
-    if not (locations.can_read(path) or locations.can_read(os.path.dirname(normalize(path)))):
-        raise Forbidden(name=path)
-
-
 def require_write(locations: FileLocations, path: str) -> None:
     """403 unless the path is readable and writable; `Read-Only` when it is only readable."""
     claims = locations.claims(path)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agent.iisconfig import urlmap
-from agent.settings import expand_path
+from shared.paths import expand_path
 
 
 class Element(Protocol):

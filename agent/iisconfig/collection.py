@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
-from agent.iisconfig.element import ConfigElement
 from agent.iisconfig.errors import ConfigError, ConfigValueError
 from agent.iisconfig.schema_types import CollectionSchema, ElementSchema
 from agent.iisconfig.values import format_value
 from agent.iisconfig.xmlutil import Element, insert_child, remove_child
+
+if TYPE_CHECKING:  # the element module builds collections; entries are built through the owner's type
+    from agent.iisconfig.element import ConfigElement
 
 # Sections and elements the schema does not describe still get <add>/<remove>/<clear> semantics,
 # keyed by each entry's first attribute.
@@ -98,7 +100,7 @@ class ConfigCollection:
     def _wrap(self, element: Element) -> ConfigElement:
         """Wrap an entry; its parent is the owner so defaults elements (siteDefaults ...) can be found."""
         owner = self._owner
-        return ConfigElement(owner._doc, element, self._schema.item, parent=owner, readonly=owner.readonly)
+        return type(owner)(owner._doc, element, self._schema.item, parent=owner, readonly=owner.readonly)
 
     def items(self) -> list[ConfigElement]:
         """Entries in effect, in order."""

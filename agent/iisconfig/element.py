@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lxml import etree
 
+from agent.iisconfig.collection import ConfigCollection, collection_schema
 from agent.iisconfig.document import Document, first_child
 from agent.iisconfig.errors import ConfigError
 from agent.iisconfig.schema_types import ElementSchema
 from agent.iisconfig.values import format_value, parse_value
 from agent.iisconfig.xmlutil import Element, insert_child, remove_child
-
-if TYPE_CHECKING:
-    from agent.iisconfig.collection import ConfigCollection
 
 # anchor(create) finds (or, when create is True, makes) the element of a virtual top-level view.
 Anchor = Callable[[bool], Element | None]
@@ -124,8 +122,6 @@ class ConfigElement:
 
     def children(self) -> list[ConfigElement]:
         """Existing child elements that are not collection entries, in document order."""
-        from agent.iisconfig.collection import collection_schema
-
         element = self._resolve()
         if element is None:
             return []
@@ -138,8 +134,6 @@ class ConfigElement:
 
     def collection(self, name: str | None = None) -> ConfigCollection:
         """The collection held by this element (name=None) or by its child `name`."""
-        from agent.iisconfig.collection import ConfigCollection
-
         return ConfigCollection(self if name is None else self.child(name))
 
     # -- writing ---------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from agent.iisconfig.timespan import parse_timespan
+
 AttrType = Literal["bool", "uint", "int", "int64", "timeSpan", "enum", "flags", "string"]
 
 
@@ -107,8 +109,6 @@ def int64(name: str, default: int, lo: int = 0, hi: int = 2**63 - 1) -> AttrSche
 
 def timespan(name: str, default: str, lo: int | None = None, hi: int | None = None) -> AttrSchema:
     """A timeSpan attribute; the default is IIS text ("hh:mm:ss" or "d.hh:mm:ss"), min/max in seconds."""
-    from agent.iisconfig.values import parse_timespan  # local import: values imports this module's types
-
     return AttrSchema(name, "timeSpan", parse_timespan(default), min=lo, max=hi)
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.api.routing import Handler
 from agent.security.attribution import OPERATOR
 from agent.security.audit_log import entry_text, model_argument
 from agent.security.keys import AUDIT, PRINCIPAL
+from shared.handler import Handler
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_AUDITED_BODY = 1024 * 1024

@@ -12,7 +12,6 @@ import logging
 
 from aiohttp import web
 
-from agent.api.routing import Handler
 from agent.security.attribution import attribute
 from agent.security.keys import PRINCIPAL, SECURITY
 from agent.security.keystore import ApiKey
@@ -21,6 +20,7 @@ from agent.security.policies import READ_METHODS, policy_name, requirement
 from agent.security.scopes import require_scope
 from agent.security.throttle import authenticate
 from shared.errors import Unauthorized
+from shared.handler import Handler
 
 log = logging.getLogger("iisfleet.agent.security")
 

@@ -10,9 +10,9 @@ import logging
 
 from aiohttp import web
 
-from agent.api.routing import Handler
 from agent.security.cors_policy import ALLOW_METHODS, EXPOSE_HEADERS, participates
 from agent.security.keys import CORS, CORS_ORIGIN
+from shared.handler import Handler
 
 log = logging.getLogger("iisfleet.agent.security")
 

@@ -14,7 +14,8 @@ from agent.security.keys import AUDIT, CORS, KEY_STORE, SECURITY, XSRF
 from agent.security.keystore import ApiKeyStore
 from agent.security.throttle import THROTTLE, AuthThrottle
 from agent.security.xsrf_tokens import XsrfProtector, load_or_create_secret
-from agent.settings import AgentSettings, expand_path
+from agent.settings import AgentSettings
+from shared.paths import expand_path
 
 API_KEYS_FILE = "api-keys.json"
 XSRF_KEY_FILE = "xsrf.key"

@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 
-from agent.settings import AgentSettings, expand_path
+from agent.settings import AgentSettings
 from shared.fsutil import atomic_write_bytes
+from shared.paths import expand_path
 from shared.x509util import self_signed_server
 
 VALIDITY = timedelta(days=730)

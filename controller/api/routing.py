@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from aiohttp import web
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from shared.handler import Handler as Handler  # re-exported: the route modules import it from here
+
 Auth = Literal["public", "operator", "agent", "join_token", "metrics"]
 """`metrics`: an operator token, or a valid scrape certificate (metrics role) for Prometheus."""
 

@@ -35,10 +35,10 @@ if ($Wheel) {
 } else {
     $Py = $Python
 }
-& $Py -c "import agent.cli, shared.cli"
+& $Py -c "import agent.cli, iisfleet.cli"
 if ($LASTEXITCODE -ne 0) { throw "iisfleet is not importable by $Py" }
 
-$AgentArgs = @("-m", "shared.cli", "agent", "run", "--state-dir", "$InstallDir\state", "--address", $Address,
+$AgentArgs = @("-m", "iisfleet", "agent", "run", "--state-dir", "$InstallDir\state", "--address", $Address,
     "--port", "$Port", "--controller", $Controller, "--join-token", $JoinToken, "--name", $Name)
 $ArgLine = ($AgentArgs | ForEach-Object { '"' + $_ + '"' }) -join " "
 

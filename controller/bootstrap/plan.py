@@ -80,7 +80,7 @@ def make_plan(request: BootstrapRequest, *, controller_url: str, join_token: str
 def agent_args(plan: AgentPlan) -> list[str]:
     """`iisfleet agent run ...` arguments after the interpreter."""
     return [
-        "-m", "shared.cli", "agent", "run",
+        "-m", "iisfleet", "agent", "run",
         "--state-dir", plan.path("state"),
         "--address", plan.address,
         "--port", str(plan.port),
@@ -105,7 +105,7 @@ if [ -n "$WHEEL" ]; then
 else
     PY="$PYTHON"
 fi
-"$PY" -c "import agent.cli, shared.cli" || { echo "iisfleet is not importable by $PY" >&2; exit 3; }
+"$PY" -c "import agent.cli, iisfleet.cli" || { echo "iisfleet is not importable by $PY" >&2; exit 3; }
 
 # A second bootstrap of the same agent replaces the running one.
 if [ -f "$DIR/agent.pid" ]; then

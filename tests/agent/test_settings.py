@@ -55,7 +55,7 @@ def test_invalid_settings_name_the_setting(tmp_path: Path, content: dict[str, ob
 
 def test_agent_refuses_to_start_with_invalid_settings(tmp_path: Path) -> None:
     _write(tmp_path / "appsettings.json", {"security": {"require_windows_authentication": True}})
-    result = subprocess.run([sys.executable, "-m", "shared.cli", "agent", "run", "--state-dir", str(tmp_path)],
+    result = subprocess.run([sys.executable, "-m", "iisfleet", "agent", "run", "--state-dir", str(tmp_path)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "require_windows_authentication" in result.stderr
@@ -63,7 +63,7 @@ def test_agent_refuses_to_start_with_invalid_settings(tmp_path: Path) -> None:
 
 
 def test_key_create_prints_only_the_token(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "shared.cli", "agent", "key", "create", "--state-dir",
+    result = subprocess.run([sys.executable, "-m", "iisfleet", "agent", "key", "create", "--state-dir",
                              str(tmp_path), "--purpose", "script"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     lines = result.stdout.splitlines()

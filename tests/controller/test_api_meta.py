@@ -12,7 +12,7 @@ from controller.api.routes import ROUTES
 from controller.services.credentials import authenticate_operator, parse_labels
 from controller.services.errors import InvalidRequest
 from controller.settings import SettingsError, parse_duration
-from shared.cli import main
+from iisfleet.cli import main
 from tests.controller.conftest import ControllerUnderTest
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "controller-api.md"

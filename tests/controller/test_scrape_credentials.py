@@ -80,7 +80,7 @@ def test_cli_writes_a_prometheus_config_that_promtool_accepts(tmp_path: Path, re
     state = ["--state-dir", str(tmp_path / "state"), "--redis-url", redis_url]
 
     def cli(command: str, *args: str) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "shared.cli", "controller", "scrape-credentials", command, *state, *args]
+        argv = [sys.executable, "-m", "iisfleet", "controller", "scrape-credentials", command, *state, *args]
         return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
 
     out = tmp_path / "out"

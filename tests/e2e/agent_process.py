@@ -22,7 +22,7 @@ def free_port(address: str = "127.0.0.1") -> int:
 
 def cli(*args: str) -> list[str]:
     """The `iisfleet` command line run with this interpreter."""
-    return [sys.executable, "-m", "shared.cli", *args]
+    return [sys.executable, "-m", "iisfleet", *args]
 
 
 def create_key(state_dir: Path, purpose: str = "e2e") -> str:

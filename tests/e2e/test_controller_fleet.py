@@ -80,7 +80,7 @@ class Fleet:
     def cli(self, *args: str) -> str:
         """Run an `iisfleet` command to completion and return its stdout."""
         done = subprocess.run(
-            [sys.executable, "-m", "shared.cli", *args], cwd=REPO, env=self.env, capture_output=True, timeout=60
+            [sys.executable, "-m", "iisfleet", *args], cwd=REPO, env=self.env, capture_output=True, timeout=60
         )
         assert done.returncode == 0, done.stderr.decode()
         return done.stdout.decode().strip()
@@ -89,7 +89,7 @@ class Fleet:
         """Start a long-running `iisfleet` command, logging to a file."""
         with open(self.tmp / f"{label}.log", "ab") as log:  # the child keeps its own copy of the descriptor
             proc = subprocess.Popen(
-                [sys.executable, "-m", "shared.cli", *args], cwd=REPO, env=self.env, stdout=log, stderr=log
+                [sys.executable, "-m", "iisfleet", *args], cwd=REPO, env=self.env, stdout=log, stderr=log
             )
         self.procs[label] = proc
         return proc

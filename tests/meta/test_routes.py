@@ -11,7 +11,7 @@ import agent.api.resources as resources_pkg
 from agent.api.routes import ROUTES
 
 # Modules of helpers that resources share; they have no routes of their own.
-HELPER_MODULES = {"bindings", "file_models", "physical_paths", "refs", "runtime", "schemas", "scope"}
+HELPER_MODULES = {"base", "bindings", "file_models", "mixins", "physical_paths", "runtime", "schemas"}
 
 
 def test_method_and_path_are_unique() -> None:

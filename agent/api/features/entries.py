@@ -17,7 +17,7 @@ from agent.api.context import Ctx, context
 from agent.api.features.spec import EntrySpec, FeatureSpec, holder_of
 from agent.api.features.target import Target, check_config_scope, check_scope_allowed, from_id, require_modules
 from agent.api.http import STATUS_ID_CHANGED, json_response, list_response, read_json
-from agent.api.resources.refs import reference_id
+from agent.api.refs import reference_id
 from agent.api.routing import Handler
 from agent.iisconfig import ConfigCollection, ConfigElement
 from shared.errors import AlreadyExists, InvalidParameter, NotFound

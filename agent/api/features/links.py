@@ -6,6 +6,7 @@ from agent.api.context import Ctx
 from agent.api.features.routes import DELEGATION, GLOBAL
 from agent.api.features.table import FEATURES
 from agent.api.features.target import Target
+from agent.api.refs import site_id
 from agent.iisconfig import ConfigElement
 
 
@@ -16,7 +17,5 @@ def feature_links(ctx: Ctx, site: ConfigElement | None, path: str, level: str) -
         links["global_modules"] = GLOBAL
         links["delegation"] = DELEGATION
     elif level == "site" and site is not None:
-        from agent.api.resources.refs import site_id  # noqa: PLC0415 - refs imports nothing from features
-
         links["delegation"] = f"{DELEGATION}?website.id={site_id(ctx, site)}"
     return links

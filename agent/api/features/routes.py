@@ -1,13 +1,11 @@
-"""FEATURE_ROUTES: the routing rows generated from FEATURES (plus global modules and feature delegation)."""
+"""feature_routes(): the routing rows of one FEATURES row; agent/api/routes.py splices them into ROUTES."""
 
 from __future__ import annotations
 
 from agent.api import mapping
 from agent.api.features import entries, view
-from agent.api.features.custom import delegation, modules, split
-from agent.api.features.rows import REWRITE_SECTIONS
+from agent.api.features.custom import split
 from agent.api.features.spec import FeatureSpec
-from agent.api.features.table import FEATURES
 from agent.api.routing import Route, delete, get, patch, post
 
 ANY_OBJECT: dict[str, object] = {"type": "object"}
@@ -50,19 +48,3 @@ def feature_routes(spec: FeatureSpec) -> tuple[Route, ...]:
 
 GLOBAL = "/api/webserver/global-modules"
 DELEGATION = "/api/webserver/feature-delegation"
-
-FEATURE_ROUTES: tuple[Route, ...] = (
-    # authentication/<type> rows come before the authentication container's /{id}.
-    # url-rewrite/<section> rows come before url-rewrite's /{id}.
-    *(route for spec in (*REWRITE_SECTIONS, *reversed(FEATURES)) for route in feature_routes(spec)),
-    get(GLOBAL, modules.list_global_modules, "List global (native) modules", "global-modules"),
-    post(GLOBAL, modules.create_global_module, "Register a global module", "global-modules", body=ANY_OBJECT),
-    get(GLOBAL + "/{id}", modules.get_global_module, "Get a global module", "global-modules"),
-    patch(GLOBAL + "/{id}", modules.update_global_module, "Change a global module", "global-modules",
-          body=ANY_OBJECT),
-    delete(GLOBAL + "/{id}", modules.delete_global_module, "Remove a global module", "global-modules"),
-    get(DELEGATION, delegation.list_sections, "Sections and their override modes at a scope", "feature-delegation"),
-    get(DELEGATION + "/{id}", delegation.get_section, "A section's override mode", "feature-delegation"),
-    patch(DELEGATION + "/{id}", delegation.update_section, "Set a section's override mode", "feature-delegation",
-          body={"type": "object", "properties": {"override_mode": {"type": "string"}}}),
-)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from agent.api.features.custom import filtering, rewrite, tracing
 from agent.api.features.spec import EntrySpec, FeatureSpec, SectionMap
-from agent.api.ids import Purpose as P
 from agent.api.mapping import Attr, Bool, Choice, Enum, Int, Str
+from agent.ids import Purpose as P
 
 WS = "system.webServer/"
 RW = WS + "rewrite/"

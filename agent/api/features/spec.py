@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from agent.api.ids import Purpose
 from agent.api.mapping import Attr
+from agent.ids import Purpose
 from shared.errors import InvalidParameter
 
 if TYPE_CHECKING:

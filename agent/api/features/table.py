@@ -2,52 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from agent.api.features.custom import auth, filtering, ip, logging, modules, ssl
+from agent.api.features.custom import filtering, ip, logging, modules, ssl
 from agent.api.features.rows import RF_CHILDREN, TRACING, URL_REWRITE
+from agent.api.features.rows_auth import AUTH_SPECS, container_links
 from agent.api.features.spec import EntrySpec, Extension, FeatureSpec, SectionMap
-from agent.api.ids import Purpose as P
 from agent.api.mapping import Attr, Bool, Choice, Enum, Flags, Int, Minutes, Str
+from agent.ids import Purpose as P
 
 WS = "system.webServer/"
-AUTH = WS + "security/authentication/"
 UINT = Int(0, 4294967295)
 NAME = Attr("name", "name", Str())
 LOWER = {"lower": True}
 MS = "Microsoft.WebServer."
 
 
-def _auth(kind: str, purpose: P, display: str, dll: str, *fields: Attr, installable: bool = True) -> FeatureSpec:
-    """One of the four authentication-type rows."""
-    section = f"{kind}Authentication"
-    return FeatureSpec(
-        endpoint=f"authentication/{kind}-authentication", link=kind, purpose=purpose,
-        resource=f"{MS}{kind.capitalize()}Authentication", sections=(SectionMap(AUTH + section, fields),),
-        modules=(f"{kind.capitalize()}AuthenticationModule",), display=display, installable=installable,
-        install_name=f"IIS-{kind.capitalize()}Authentication", images=(dll,), located=False, server_default=True,
-        links_from=(),
-    )  # fmt: skip
-
-
-ANONYMOUS = _auth("anonymous", P.ANONYMOUS_AUTH, "Anonymous Authentication", "authanon.dll",
-                  Attr("enabled", "enabled", Bool()), Attr("user", "userName", Str()), installable=False)  # fmt: skip
-ANONYMOUS = replace(ANONYMOUS, write=auth.anonymous_write)
-BASIC = _auth("basic", P.BASIC_AUTH, "Basic Authentication", "authbas.dll", Attr("enabled", "enabled", Bool()),
-              Attr("default_logon_domain", "defaultLogonDomain", Str()), Attr("realm", "realm", Str()))  # fmt: skip
-DIGEST = _auth("digest", P.DIGEST_AUTH, "Digest Authentication", "authmd5.dll", Attr("enabled", "enabled", Bool()),
-               Attr("realm", "realm", Str()))  # fmt: skip
-WINDOWS = _auth("windows", P.WINDOWS_AUTH, "Windows Authentication", "authsspi.dll",
-                Attr("enabled", "enabled", Bool()), Attr("use_kernel_mode", "useKernelMode", Bool()),
-                Attr("token_checking", "extendedProtection/tokenChecking", Enum(("None", "Allow", "Require"), **LOWER)))
-WINDOWS = replace(WINDOWS, read=auth.windows_read, write=auth.windows_write)
-AUTH_SPECS = (ANONYMOUS, BASIC, DIGEST, WINDOWS)
 
 FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec(
         endpoint="authentication", link="authentication", resource=MS + "Authentication",
         purpose=P.AUTHENTICATION, sections=(), located=False, server_default=True, id_has_local=False,
-        links=auth.container_links, output=("id", "scope"),
+        links=container_links, output=("id", "scope"),
     ),
     *AUTH_SPECS,
     FeatureSpec(

@@ -13,10 +13,10 @@ from aiohttp import web
 
 from agent.api.context import Ctx
 from agent.api.features.spec import FeatureSpec
-from agent.api.index import site_key
-from agent.api.resources.refs import find_app, find_site, site_ref
-from agent.api.resources.scope import site_from_scope, split_scope
+from agent.api.refs import find_app, find_site, site_ref
+from agent.api.scope import site_from_scope, split_scope
 from agent.iisconfig import ConfigElement
+from agent.iisconfig.index import site_key
 from shared.errors import InvalidParameter, Locked, NotFound
 
 GLOBAL_MODULES = "system.webServer/globalModules"

@@ -7,7 +7,6 @@ import asyncio
 from aiohttp import web
 
 from agent.api.http import json_response, wants_hal
-from agent.api.routing import Route, get, post
 from agent.security.auth import current_key
 from agent.security.keys import KEY_STORE
 from agent.security.keystore import ApiKey, UnknownKey
@@ -41,15 +40,3 @@ async def renew_access_token(request: web.Request) -> web.StreamResponse:
         raise NotFound(name="id") from err
     body = token_model(renewed, hal=wants_hal(request), self_href=ACCESS_TOKEN_PATH, value=token)
     return json_response(request, body, status=201, resource=RESOURCE, location=ACCESS_TOKEN_PATH)
-
-
-ROUTES: tuple[Route, ...] = (
-    get(ACCESS_TOKEN_PATH, get_access_token, "The access token of this request", "security"),
-    post(
-        ACCESS_TOKEN_PATH,
-        renew_access_token,
-        "Renew the access token of this request",
-        "security",
-        body={"type": "object", "properties": {}},
-    ),
-)

@@ -7,7 +7,6 @@ import asyncio
 from aiohttp import web
 
 from agent.api.http import json_response, read_json, wants_hal
-from agent.api.routing import Route, get, post
 from agent.security.keys import KEY_STORE
 from agent.security.keystore import UnknownKey
 from agent.security.models import ACCESS_TOKENS_PATH, token_model
@@ -51,20 +50,3 @@ async def renew_key_token(request: web.Request) -> web.StreamResponse:
     href = f"{ACCESS_TOKENS_PATH}/{key.id}"
     model = token_model(key, hal=wants_hal(request), self_href=href, value=token)
     return json_response(request, model, status=201, resource=RESOURCE, location=href)
-
-
-ROUTES: tuple[Route, ...] = (
-    get(ACCESS_TOKENS_PATH, list_access_tokens, "XSRF handshake for token renewal", "security", statuses=(204,)),
-    get(ACCESS_TOKENS_PATH + "/{id}", get_access_token_info, "The token of an API key", "security"),
-    post(
-        ACCESS_TOKENS_PATH,
-        renew_key_token,
-        "Renew the token of an API key (XSRF required)",
-        "security",
-        body={
-            "type": "object",
-            "required": ["api_key"],
-            "properties": {"api_key": {"type": "object", "properties": {"id": {"type": "string"}}}},
-        },
-    ),
-)

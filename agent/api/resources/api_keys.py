@@ -9,7 +9,6 @@ from typing import Any
 from aiohttp import web
 
 from agent.api.http import json_response, list_response, read_json, wants_hal
-from agent.api.routing import Route, delete, get, patch, post
 from agent.security.keys import KEY_STORE
 from agent.security.keystore import UnknownKey
 from agent.security.models import API_KEYS_PATH, key_model
@@ -91,31 +90,10 @@ async def delete_api_key(request: web.Request) -> web.StreamResponse:
     return web.Response(status=204)
 
 
-_KEY_BODY = {
+KEY_BODY = {
     "type": "object",
     "properties": {
         "purpose": {"type": "string"},
         "expires_on": {"type": ["string", "null"], "description": 'ISO date; "" or null = never'},
     },
 }
-
-ROUTES: tuple[Route, ...] = (
-    get(API_KEYS_PATH, list_api_keys, "List API keys (issues an XSRF token)", "security"),
-    post(
-        API_KEYS_PATH,
-        create_api_key,
-        "Create an API key (XSRF required)",
-        "security",
-        body={**_KEY_BODY, "required": ["expires_on"]},
-    ),
-    get(API_KEYS_PATH + "/{id}", get_api_key, "Get an API key (issues an XSRF token)", "security"),
-    patch(
-        API_KEYS_PATH + "/{id}",
-        update_api_key,
-        "Update an API key (XSRF required)",
-        "security",
-        body=_KEY_BODY,
-        statuses=(200,),
-    ),
-    delete(API_KEYS_PATH + "/{id}", delete_api_key, "Delete an API key (XSRF required)", "security"),
-)

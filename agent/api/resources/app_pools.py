@@ -8,15 +8,16 @@ from typing import Any
 from aiohttp import web
 
 from agent.api import mapping
-from agent.api.context import Ctx, context
-from agent.api.http import created_response, json_response, list_response, read_json, render, updated_response
-from agent.api.ids import Purpose
-from agent.api.index import POOLS, SITES
+from agent.api.context import Ctx
+from agent.api.http import render
 from agent.api.mapping import Attr, Bool, Enum, Flags, HexMask, Int, Minutes, Seconds, Str
-from agent.api.resources.refs import POOLS_PATH, SITES_PATH, WEBAPPS_PATH, find_pool, pool_id
+from agent.api.refs import POOLS_PATH, SITES_PATH, WEBAPPS_PATH, find_pool, pool_id
+from agent.api.resources.mixins import CrudMixin
 from agent.api.resources.runtime import change_pool_status, parse_status
+from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
-from shared.errors import AlreadyExists, InvalidParameter, NotFound
+from agent.iisconfig.index import POOLS, SITES
+from shared.errors import AlreadyExists, InvalidParameter
 
 RESOURCE = "Microsoft.WebServer.AppPool"
 REF_FIELDS = ("name", "id", "status")
@@ -127,41 +128,6 @@ for _member in ("auto_start", "pipeline_mode", "managed_runtime_version", "enabl
     GETTERS[_member] = lambda ctx, p, m=_member: _settings(ctx, p)[m]
 
 
-def links(ctx: Ctx, pool: ConfigElement) -> dict[str, str]:
-    """The `_links` of a full pool model."""
-    pid = pool_id(ctx, str(pool.get("name")))
-    return {
-        "self": f"{POOLS_PATH}/{pid}",
-        "websites": f"{SITES_PATH}?application_pool.id={pid}",
-        "webapps": f"{WEBAPPS_PATH}?application_pool.id={pid}",
-        "worker_processes": f"/api/webserver/worker-processes?application_pool.id={pid}",
-        "monitoring": f"{POOLS_PATH}/monitoring/{pid}",
-    }
-
-
-def model(ctx: Ctx, pool: ConfigElement) -> dict[str, Any]:
-    """The full model (or the `fields=` selection of it)."""
-    settings = _settings(ctx, pool)  # read every setting once rather than once per member
-    getters = {**GETTERS, **{k: (lambda ctx, p, v=v: v) for k, v in settings.items()}}
-    return render(ctx, pool, getters, ctx.fields, GETTERS.keys(), links, hal=ctx.hal)
-
-
-async def list_app_pools(request: web.Request) -> web.StreamResponse:
-    """GET /api/webserver/application-pools."""
-    ctx = context(request)
-    items = [
-        render(ctx, p, GETTERS, ctx.fields, REF_FIELDS, links, hal=ctx.hal, ref_links_only=True)
-        for p in ctx.index.pools
-    ]
-    return list_response(request, "app_pools", items, resource="Microsoft.WebServer.AppPools")
-
-
-async def get_app_pool(request: web.Request) -> web.StreamResponse:
-    """GET /api/webserver/application-pools/{id}."""
-    ctx = context(request)
-    return json_response(request, model(ctx, find_pool(ctx, request.match_info["id"])), resource=RESOURCE)
-
-
 def _validate(ctx: Ctx, body: dict[str, Any], pool: ConfigElement | None) -> dict[str, Any]:
     plan: dict[str, Any] = {"attrs": mapping.parse(body, ATTRS), "schedule": _parse_schedule(body)}
     name = body.get("name")
@@ -205,48 +171,59 @@ def _apply(ctx: Ctx, pool: ConfigElement, plan: dict[str, Any]) -> None:
             schedule.add({"value": at})
 
 
-async def create_app_pool(request: web.Request) -> web.StreamResponse:
-    """POST /api/webserver/application-pools."""
-    body = await read_json(request)
-    if not isinstance(body.get("name"), str) or not body["name"].strip():
-        raise InvalidParameter("name")
-    ctx = context(request)
-    async with ctx.store.write() as store:
+class AppPools(CrudMixin[ConfigElement]):
+    """/api/webserver/application-pools."""
+
+    path = POOLS_PATH
+    resource = RESOURCE
+    list_resource = "Microsoft.WebServer.AppPools"
+    list_key = "app_pools"
+    ref_fields = REF_FIELDS
+    getters = GETTERS
+    purpose = Purpose.APP_POOL
+
+    def item_id(self, ctx: Ctx, item: ConfigElement) -> str:
+        return pool_id(ctx, str(item.get("name")))
+
+    def find(self, ctx: Ctx, resource_id: str) -> ConfigElement:
+        return find_pool(ctx, resource_id)
+
+    def links(self, ctx: Ctx, item: ConfigElement) -> dict[str, str]:
+        pid = pool_id(ctx, str(item.get("name")))
+        return {
+            "self": f"{POOLS_PATH}/{pid}",
+            "websites": f"{SITES_PATH}?application_pool.id={pid}",
+            "webapps": f"{WEBAPPS_PATH}?application_pool.id={pid}",
+            "worker_processes": f"/api/webserver/worker-processes?application_pool.id={pid}",
+            "monitoring": f"{POOLS_PATH}/monitoring/{pid}",
+        }
+
+    def model(self, ctx: Ctx, item: ConfigElement) -> dict[str, Any]:
+        settings = _settings(ctx, item)  # read every setting once rather than once per member
+        getters = {**GETTERS, **{k: (lambda ctx, p, v=v: v) for k, v in settings.items()}}
+        return render(ctx, item, getters, ctx.fields, GETTERS.keys(), self.links, hal=ctx.hal)
+
+    def select(self, ctx: Ctx, request: web.Request) -> list[ConfigElement]:
+        return list(ctx.index.pools)
+
+    def check_create(self, body: dict[str, Any]) -> None:
+        if not isinstance(body.get("name"), str) or not body["name"].strip():
+            raise InvalidParameter("name")
+
+    def create_item(self, ctx: Ctx, request: web.Request, body: dict[str, Any]) -> ConfigElement:
         plan = _validate(ctx, body, None)
-        pool = store.section(POOLS).collection().add({"name": plan.pop("name")})
+        pool = ctx.store.section(POOLS).collection().add({"name": plan.pop("name")})
         plan.pop("status")  # upstream ignores status on create
         _apply(ctx, pool, plan)
-        name = str(pool.get("name"))
-    created = ctx.index.pool(name)
-    if created is None:
-        raise NotFound(name="application_pool")
-    return created_response(request, model(ctx, created), collection=POOLS_PATH, resource=RESOURCE)
+        return pool
 
-
-async def update_app_pool(request: web.Request) -> web.StreamResponse:
-    """PATCH /api/webserver/application-pools/{id}; a rename answers 209 with the new Location."""
-    body = await read_json(request)
-    ctx = context(request)
-    old_id = request.match_info["id"]
-    async with ctx.store.write():
-        pool = find_pool(ctx, old_id)
-        plan = _validate(ctx, body, pool)
+    async def update_item(self, ctx: Ctx, item: ConfigElement, body: dict[str, Any]) -> None:
+        plan = _validate(ctx, body, item)
         # Upstream changes the runtime state before it saves the configuration.
-        await change_pool_status(ctx, str(pool.get("name")), plan.pop("status"))
-        _apply(ctx, pool, plan)
-        name = str(pool.get("name"))
-    updated = ctx.index.pool(name)
-    if updated is None:
-        raise NotFound(name="application_pool")
-    return updated_response(request, model(ctx, updated), old_id=old_id, collection=POOLS_PATH, resource=RESOURCE)
+        await change_pool_status(ctx, str(item.get("name")), plan.pop("status"))
+        _apply(ctx, item, plan)
 
 
-async def delete_app_pool(request: web.Request) -> web.StreamResponse:
-    """DELETE /api/webserver/application-pools/{id}: 204 whether or not it existed."""
-    ctx = context(request)
-    name = ctx.codec.decode(Purpose.APP_POOL, request.match_info["id"])
-    async with ctx.store.write():
-        pool = ctx.index.pool(name)
-        if pool is not None:
-            pool.remove()
-    return web.Response(status=204)
+APP_POOLS = AppPools()
+(list_app_pools, get_app_pool, create_app_pool, update_app_pool,
+ delete_app_pool) = APP_POOLS.handlers("app_pool", "app_pools")

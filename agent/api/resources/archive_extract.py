@@ -26,7 +26,6 @@ from aiohttp import web
 from agent.api.http import json_response, read_json
 from agent.api.resources.file_models import FILES_PATH, RESOURCE, files_context, model
 from agent.api.resources.files import reference
-from agent.api.routing import Route, post
 from agent.files.errors import os_error
 from agent.files.info import file_info
 from agent.files.paths import STAGING_PREFIX, require_read, require_write, valid_name
@@ -117,9 +116,3 @@ async def extract_archive(request: web.Request) -> web.StreamResponse:
         raise os_error(err, parent) from err
     return json_response(request, model(ctx, file_info(target)), status=201, resource=RESOURCE,
                          location=f"{FILES_PATH}/{ctx.file_id(target)}")
-
-
-ROUTES: tuple[Route, ...] = (
-    post(FILES_PATH + "/archive-extract", extract_archive,
-         "Unpack an uploaded zip or tar into a new directory (IIS Fleet extension)", "files"),
-)

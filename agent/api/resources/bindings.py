@@ -6,9 +6,9 @@ import ipaddress
 from typing import Any
 
 from agent.api.context import Ctx
-from agent.api.ids import Purpose
 from agent.certificates import SERVER_AUTH
 from agent.certificates.runtime import CERT_STORES, certificate_ref
+from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
 from shared.errors import AlreadyExists, InvalidParameter, NotFound, OutOfRange
 

@@ -17,15 +17,12 @@ from agent.api.http import json_response, read_json
 from agent.api.middleware import problem_response
 from agent.api.resources.file_models import FILES_PATH, FilesCtx, files_context, ref
 from agent.api.resources.files import reference
-from agent.api.routing import Route, get, post
 from agent.files.errors import InsufficientStorage
 from agent.files.info import file_info, iso_date
 from agent.files.operations import Operation
 from agent.files.paths import normalize, require_read, require_write, valid_name
 from agent.files.transfers import tree_size
 from shared.errors import AlreadyExists, InvalidParameter, NotAllowed, NotFound
-
-TAG = "files"
 
 
 def _model(ctx: FilesCtx, op: Operation) -> dict[str, Any]:
@@ -119,18 +116,3 @@ async def get_operation(request: web.Request) -> web.StreamResponse:
 async def not_allowed(request: web.Request) -> web.StreamResponse:
     """Methods upstream answers with 405 on the copy/move collections."""
     raise NotAllowed()
-
-
-ROUTES: tuple[Route, ...] = tuple(
-    row
-    for kind, starter in (("copy", start_copy), ("move", start_move))
-    for row in (
-        post(f"{FILES_PATH}/{kind}", starter, f"Start a {kind} job", TAG, statuses=(202,)),
-        get(f"{FILES_PATH}/{kind}", not_allowed, "Not allowed (405)", TAG, statuses=(405,)),
-        Route(method="PATCH", path=f"{FILES_PATH}/{kind}", handler=not_allowed, summary="Not allowed (405)", tag=TAG,
-              statuses=(405,)),
-        Route(method="PUT", path=f"{FILES_PATH}/{kind}", handler=not_allowed, summary="Not allowed (405)", tag=TAG,
-              statuses=(405,)),
-        get(f"{FILES_PATH}/{kind}/{{id}}", get_operation, f"Poll a {kind} job", TAG, statuses=(200, 404)),
-    )
-)

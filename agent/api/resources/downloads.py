@@ -10,13 +10,11 @@ from agent.api.http import read_json
 from agent.api.resources.file_content import stream_file
 from agent.api.resources.file_models import FILES_PATH, files_context
 from agent.api.resources.files import reference
-from agent.api.routing import Route, delete, get, post
 from agent.files.downloads import DEFAULT_TTL_MS
 from agent.files.info import file_info
 from agent.files.paths import require_read
 from shared.errors import InvalidParameter, NotAllowed, NotFound
 
-TAG = "files"
 DOWNLOADS_PATH = FILES_PATH + "/downloads"
 PUBLIC_PATH = "/downloads"
 
@@ -70,17 +68,3 @@ async def delete_download(request: web.Request) -> web.StreamResponse:
     """DELETE /downloads/{id}: 204; the link stops working at once."""
     files_context(request).runtime.downloads.delete(request.match_info["id"])
     return web.Response(status=204)
-
-
-ROUTES: tuple[Route, ...] = (
-    post(DOWNLOADS_PATH, create_download, "Create a temporary download link", TAG),
-    get(DOWNLOADS_PATH, downloads_not_allowed, "Not allowed (405)", TAG, statuses=(405,)),
-    *(
-        Route(method=m, path=DOWNLOADS_PATH, handler=downloads_not_allowed, summary="Not allowed (405)", tag=TAG,
-              statuses=(405,))
-        for m in ("PATCH", "PUT")
-    ),
-    get(PUBLIC_PATH + "/{id}", serve_download, "Download through a temporary link (no access token)", TAG,
-        statuses=(200, 206, 304, 404)),
-    delete(PUBLIC_PATH + "/{id}", delete_download, "Invalidate a download link", TAG),
-)

@@ -18,7 +18,6 @@ from aiohttp import web
 
 from agent.api.resources.file_models import FILES_PATH, FilesCtx, files_context
 from agent.api.resources.files import existing
-from agent.api.routing import Route, get, put
 from agent.files import ranges
 from agent.files.errors import PreconditionFailed, os_error
 from agent.files.info import FileInfo, content_type, etag, http_date
@@ -28,7 +27,6 @@ from agent.files.uploads import Series, replace_target, write_stream
 from shared.asyncio_utils import create_task
 from shared.errors import InvalidParameter, NotFound
 
-TAG = "files"
 READ_BLOCK = 1024 * 1024
 
 
@@ -235,11 +233,3 @@ async def put_content(request: web.Request) -> web.StreamResponse:
         return await _put_whole(request, ctx, info)
     except OSError as err:
         raise os_error(err, info.path) from err
-
-
-ROUTES: tuple[Route, ...] = (
-    get(FILES_PATH + "/content/{id}", get_content, "Download a file's content (Range supported)", TAG,
-        statuses=(200, 206, 304)),
-    put(FILES_PATH + "/content/{id}", put_content, "Upload a file's content, whole or in Content-Range chunks", TAG,
-        statuses=(200, 202)),
-)

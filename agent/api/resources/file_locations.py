@@ -10,13 +10,12 @@ from aiohttp import web
 
 from agent.api.http import STATUS_ID_CHANGED, json_response, read_json
 from agent.api.resources.file_models import FILES_PATH, FilesCtx, files_context
-from agent.api.routing import Route, delete, get, patch, post
 from agent.files.paths import normalize, valid_name
 from agent.files.settings_store import write_locations
-from agent.settings import FileLocation, expand_path
+from agent.settings import FileLocation
 from shared.errors import AlreadyExists, Forbidden, InvalidParameter, NotFound
+from shared.paths import expand_path
 
-TAG = "files"
 LOCATIONS_PATH = FILES_PATH + "/locations"
 RESOURCE = "Microsoft.IIS.Administration.Files.Locations"
 CLAIMS = ("read", "write")
@@ -159,12 +158,3 @@ async def delete_location(request: web.Request) -> web.StreamResponse:
         if len(kept) != len(ctx.settings.files.locations):
             await _save(ctx, kept)
     return web.Response(status=204)
-
-
-ROUTES: tuple[Route, ...] = (
-    get(LOCATIONS_PATH, list_locations, "List file locations (policy: system)", TAG),
-    post(LOCATIONS_PATH, create_location, "Add a file location", TAG),
-    get(LOCATIONS_PATH + "/{id}", get_location, "Get a file location", TAG),
-    patch(LOCATIONS_PATH + "/{id}", update_location, "Change a file location", TAG),
-    delete(LOCATIONS_PATH + "/{id}", delete_location, "Remove a file location", TAG),
-)

@@ -9,12 +9,12 @@ from typing import Any
 from aiohttp import web
 
 from agent.api.http import FieldSelection, render, selection, wants_hal
-from agent.api.ids import IdCodec, Purpose
 from agent.files import info as finfo
 from agent.files.info import FileInfo, file_info
 from agent.files.locations import FileLocations
 from agent.files.paths import id_text, normalize
 from agent.files.runtime import FILES_RUNTIME, FilesRuntime
+from agent.ids import IdCodec, Purpose
 from agent.keys import FILE_LOCATIONS, ID_CODEC, SETTINGS
 from agent.settings import AgentSettings
 

@@ -19,7 +19,6 @@ from agent.api.resources.file_models import (
     list_item,
     model,
 )
-from agent.api.routing import Route, delete, get, patch, post
 from agent.files import info as finfo
 from agent.files import ranges
 from agent.files.info import FileInfo, file_info
@@ -31,10 +30,9 @@ from agent.files.paths import (
     require_write,
     valid_name,
 )
-from agent.settings import expand_path
 from shared.errors import AlreadyExists, InvalidParameter, NotFound
+from shared.paths import expand_path
 
-TAG = "files"
 DATE_MEMBERS = ("created", "last_access", "last_modified")
 
 
@@ -240,12 +238,3 @@ async def delete_file(request: web.Request) -> web.StreamResponse:
     require_write(ctx.locations, path)
     await asyncio.to_thread(_remove, path)
     return web.Response(status=204)
-
-
-ROUTES: tuple[Route, ...] = (
-    get(FILES_PATH, list_files, "List location roots or a directory's children, or find one path", TAG),
-    post(FILES_PATH, create_file, "Create a file or directory", TAG),
-    get(FILES_PATH + "/{id}", get_file, "Get a file or directory", TAG),
-    patch(FILES_PATH + "/{id}", update_file, "Rename a file or directory or set its dates", TAG),
-    delete(FILES_PATH + "/{id}", delete_file, "Delete a file or directory", TAG),
-)

@@ -11,9 +11,9 @@ from aiohttp import web
 
 from agent.api.context import Ctx, context
 from agent.api.http import json_response, render
-from agent.api.ids import Purpose
-from agent.api.resources.refs import find_pool, find_site, pool_id, pool_ref, root_app, site_id, site_ref
+from agent.api.refs import find_pool, find_site, pool_id, pool_ref, root_app, site_id, site_ref
 from agent.hosting.runtime_types import HostSnapshot
+from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
 from agent.keys import HOST
 from agent.monitoring import snapshots

@@ -6,8 +6,8 @@ import os
 from typing import Any
 
 from agent.api.context import Ctx
-from agent.settings import expand_path
 from shared.errors import Forbidden, InvalidParameter, NotFound
+from shared.paths import expand_path
 
 
 def validate_physical_path(ctx: Ctx, raw: Any, *, missing_status: int = 404, name: str = "physical_path") -> str:

@@ -8,10 +8,10 @@ from aiohttp import web
 
 from agent.api.context import Ctx, context
 from agent.api.http import STATUS_ID_CHANGED, json_response, list_response, render
-from agent.api.ids import Purpose
-from agent.api.resources.refs import find_site, site_ref
+from agent.api.refs import find_site, site_ref
 from agent.api.resources.worker_processes import find_worker, worker_ref, workers
 from agent.hosting.runtime_types import RequestSnapshot, WorkerSnapshot
+from agent.ids import Purpose
 from shared.errors import InvalidParameter, NotFound
 
 FEATURE_PATH = "/api/webserver/http-request-monitor"

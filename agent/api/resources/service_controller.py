@@ -10,8 +10,8 @@ from aiohttp import web
 
 from agent.api.context import Ctx, context
 from agent.api.http import json_response, read_json
-from agent.api.ids import Purpose
 from agent.api.resources.runtime import parse_status
+from agent.ids import Purpose
 from shared.asyncio_utils import create_task
 
 PATH = "/api/webserver/service-controller"

@@ -6,15 +6,15 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.api.context import Ctx, context
-from agent.api.http import created_response, json_response, list_response, read_json, render, updated_response
-from agent.api.ids import Purpose
-from agent.api.index import site_key
+from agent.api.context import Ctx
+from agent.api.refs import VDIRS_PATH, app_ref, find_app, find_site, reference_id, site_ref
+from agent.api.resources.mixins import CrudMixin
 from agent.api.resources.physical_paths import validate_physical_path
-from agent.api.resources.refs import VDIRS_PATH, app_ref, find_app, find_site, reference_id, site_ref
-from agent.api.resources.scope import app_from_scope
 from agent.api.resources.webapps import _path as parse_path
+from agent.api.scope import app_from_scope
+from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
+from agent.iisconfig.index import site_key
 from shared.errors import AlreadyExists, InvalidParameter, NotFound
 
 RESOURCE = "Microsoft.WebServer.VirtualDirectory"
@@ -52,16 +52,6 @@ GETTERS: dict[str, Any] = {
 }
 
 
-def links(ctx: Ctx, item: Item) -> dict[str, str]:
-    """The `_links` of a virtual directory."""
-    return {"self": f"{VDIRS_PATH}/{vdir_id(ctx, *item)}"}
-
-
-def model(ctx: Ctx, item: Item) -> dict[str, Any]:
-    """The full model (or the `fields=` selection of it)."""
-    return render(ctx, item, GETTERS, ctx.fields, GETTERS.keys(), links, hal=ctx.hal)
-
-
 def find_vdir(ctx: Ctx, resource_id: str) -> Item:
     """The (site, app, vdir) behind an id; 404 when any is gone."""
     vdir_path, app_path, key = ctx.codec.decode_parts(Purpose.VDIR, resource_id, 3)
@@ -73,29 +63,18 @@ def find_vdir(ctx: Ctx, resource_id: str) -> Item:
     return site, app, vdir
 
 
-async def list_vdirs(request: web.Request) -> web.StreamResponse:
-    """GET /api/webserver/virtual-directories?website.id= | webapp.id= | scope=."""
-    ctx = context(request)
+def _select(ctx: Ctx, request: web.Request) -> list[Item]:
     query = request.query
     if "webapp.id" in query:
         site, app = find_app(ctx, query["webapp.id"])
-        items = [(site, app, vdir) for vdir in app.collection()]
-    elif "website.id" in query:
+        return [(site, app, vdir) for vdir in app.collection()]
+    if "website.id" in query:
         site = find_site(ctx, query["website.id"])
-        items = [(site, app, vdir) for app in site.collection() for vdir in app.collection()]
-    elif "scope" in query:
+        return [(site, app, vdir) for app in site.collection() for vdir in app.collection()]
+    if "scope" in query:
         site, app = app_from_scope(ctx, query["scope"])
-        items = [(site, app, vdir) for vdir in app.collection()]
-    else:
-        raise NotFound(name="website", detail="Select the directories with website.id, webapp.id or scope.")
-    rendered = [render(ctx, i, GETTERS, ctx.fields, REF_FIELDS, links, hal=ctx.hal, ref_links_only=True) for i in items]
-    return list_response(request, "virtual_directories", rendered, resource="Microsoft.WebServer.VirtualDirectories")
-
-
-async def get_vdir(request: web.Request) -> web.StreamResponse:
-    """GET /api/webserver/virtual-directories/{id}."""
-    ctx = context(request)
-    return json_response(request, model(ctx, find_vdir(ctx, request.match_info["id"])), resource=RESOURCE)
+        return [(site, app, vdir) for vdir in app.collection()]
+    raise NotFound(name="website", detail="Select the directories with website.id, webapp.id or scope.")
 
 
 def _parent(ctx: Ctx, request: web.Request, body: dict[str, Any]) -> tuple[ConfigElement, ConfigElement]:
@@ -160,40 +139,40 @@ def _apply(ctx: Ctx, vdir: ConfigElement, plan: dict[str, Any]) -> None:
         vdir.set("password", ctx.secrets.seal(plan["password"]))
 
 
-async def create_vdir(request: web.Request) -> web.StreamResponse:
-    """POST /api/webserver/virtual-directories."""
-    body = await read_json(request)
-    ctx = context(request)
-    async with ctx.store.write():
+class VirtualDirectories(CrudMixin[Item]):
+    """/api/webserver/virtual-directories[?website.id= | webapp.id= | scope=]."""
+
+    path = VDIRS_PATH
+    resource = RESOURCE
+    list_resource = "Microsoft.WebServer.VirtualDirectories"
+    list_key = "virtual_directories"
+    ref_fields = REF_FIELDS
+    getters = GETTERS
+    purpose = Purpose.VDIR
+    id_parts = 3
+
+    def item_id(self, ctx: Ctx, item: Item) -> str:
+        return vdir_id(ctx, *item)
+
+    def find(self, ctx: Ctx, resource_id: str) -> Item:
+        return find_vdir(ctx, resource_id)
+
+    def links(self, ctx: Ctx, item: Item) -> dict[str, str]:
+        return {"self": f"{VDIRS_PATH}/{vdir_id(ctx, *item)}"}
+
+    def select(self, ctx: Ctx, request: web.Request) -> list[Item]:
+        return _select(ctx, request)
+
+    def create_item(self, ctx: Ctx, request: web.Request, body: dict[str, Any]) -> Item:
         site, app = _parent(ctx, request, body)
         plan = _validate(ctx, body, app, None)
         vdir = app.collection().add({"path": plan["path"]})
         _apply(ctx, vdir, plan)
-        new_id = vdir_id(ctx, site, app, vdir)
-    return created_response(request, model(ctx, find_vdir(ctx, new_id)), collection=VDIRS_PATH, resource=RESOURCE)
+        return site, app, vdir
+
+    async def update_item(self, ctx: Ctx, item: Item, body: dict[str, Any]) -> None:
+        _apply(ctx, item[2], _validate(ctx, body, item[1], item[2]))
 
 
-async def update_vdir(request: web.Request) -> web.StreamResponse:
-    """PATCH /api/webserver/virtual-directories/{id}; a new path answers 209 with the new Location."""
-    body = await read_json(request)
-    ctx = context(request)
-    old_id = request.match_info["id"]
-    async with ctx.store.write():
-        site, app, vdir = find_vdir(ctx, old_id)
-        _apply(ctx, vdir, _validate(ctx, body, app, vdir))
-        new_id = vdir_id(ctx, site, app, vdir)
-    body = model(ctx, find_vdir(ctx, new_id))
-    return updated_response(request, body, old_id=old_id, collection=VDIRS_PATH, resource=RESOURCE)
-
-
-async def delete_vdir(request: web.Request) -> web.StreamResponse:
-    """DELETE /api/webserver/virtual-directories/{id}: 204 whether or not it existed."""
-    ctx = context(request)
-    ctx.codec.decode_parts(Purpose.VDIR, request.match_info["id"], 3)
-    async with ctx.store.write():
-        try:
-            _site, _app, vdir = find_vdir(ctx, request.match_info["id"])
-        except NotFound:
-            return web.Response(status=204)
-        vdir.remove()
-    return web.Response(status=204)
+VDIRS = VirtualDirectories()
+list_vdirs, get_vdir, create_vdir, update_vdir, delete_vdir = VDIRS.handlers("vdir", "vdirs")

@@ -6,12 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.api.context import Ctx, context
+from agent.api.context import Ctx
 from agent.api.features.links import feature_links
-from agent.api.http import created_response, json_response, list_response, read_json, render, updated_response
-from agent.api.ids import Purpose
-from agent.api.resources.physical_paths import validate_physical_path
-from agent.api.resources.refs import (
+from agent.api.refs import (
     VDIRS_PATH,
     WEBAPPS_PATH,
     app_id,
@@ -24,7 +21,10 @@ from agent.api.resources.refs import (
     root_vdir,
     site_ref,
 )
-from agent.api.resources.scope import site_from_scope
+from agent.api.resources.mixins import CrudMixin
+from agent.api.resources.physical_paths import validate_physical_path
+from agent.api.scope import site_from_scope
+from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
 from shared.errors import AlreadyExists, InvalidParameter, NotFound
 
@@ -55,41 +55,15 @@ GETTERS: dict[str, Any] = {
 }
 
 
-def links(ctx: Ctx, item: Item) -> dict[str, str]:
-    """The `_links` of a full application model."""
-    aid = app_id(ctx, *item)
-    links = {"self": f"{WEBAPPS_PATH}/{aid}", "vdirs": f"{VDIRS_PATH}?webapp.id={aid}"}
-    return {**links, **feature_links(ctx, item[0], str(item[1].get("path")), "app")}
-
-
-def model(ctx: Ctx, item: Item) -> dict[str, Any]:
-    """The full model (or the `fields=` selection of it)."""
-    out = render(ctx, item, GETTERS, ctx.fields, GETTERS.keys(), links, hal=ctx.hal)
-    if out.get("physical_path", "") is None:
-        del out["physical_path"]  # upstream omits the member when the app has no root directory
-    return out
-
-
-async def list_webapps(request: web.Request) -> web.StreamResponse:
-    """GET /api/webserver/webapps?website.id= | application_pool.id= | scope=."""
-    ctx = context(request)
+def _select(ctx: Ctx, request: web.Request) -> list[Item]:
     query = request.query
     if "application_pool.id" in query:
         pool = find_pool(ctx, query["application_pool.id"])
-        items = list(ctx.index.apps_by_pool.get(str(pool.get("name")).lower(), []))
-    elif "website.id" in query or "scope" in query:
+        return list(ctx.index.apps_by_pool.get(str(pool.get("name")).lower(), []))
+    if "website.id" in query or "scope" in query:
         site = find_site(ctx, query["website.id"]) if "website.id" in query else site_from_scope(ctx, query["scope"])
-        items = [(site, app) for app in site.collection()]
-    else:
-        raise NotFound(name="website", detail="Select the applications with website.id, application_pool.id or scope.")
-    rendered = [render(ctx, i, GETTERS, ctx.fields, REF_FIELDS, links, hal=ctx.hal, ref_links_only=True) for i in items]
-    return list_response(request, "webapps", rendered, resource="Microsoft.WebServer.WebApps")
-
-
-async def get_webapp(request: web.Request) -> web.StreamResponse:
-    """GET /api/webserver/webapps/{id}."""
-    ctx = context(request)
-    return json_response(request, model(ctx, find_app(ctx, request.match_info["id"])), resource=RESOURCE)
+        return [(site, app) for app in site.collection()]
+    raise NotFound(name="website", detail="Select the applications with website.id, application_pool.id or scope.")
 
 
 def _path(raw: Any) -> str:
@@ -152,43 +126,50 @@ def _site_for_create(ctx: Ctx, request: web.Request, body: dict[str, Any]) -> Co
     raise InvalidParameter("website")
 
 
-async def create_webapp(request: web.Request) -> web.StreamResponse:
-    """POST /api/webserver/webapps."""
-    body = await read_json(request)
-    ctx = context(request)
-    async with ctx.store.write() as store:
+class WebApps(CrudMixin[Item]):
+    """/api/webserver/webapps[?website.id= | application_pool.id= | scope=]."""
+
+    path = WEBAPPS_PATH
+    resource = RESOURCE
+    list_resource = "Microsoft.WebServer.WebApps"
+    list_key = "webapps"
+    ref_fields = REF_FIELDS
+    getters = GETTERS
+    purpose = Purpose.APPLICATION
+    id_parts = 2
+
+    def item_id(self, ctx: Ctx, item: Item) -> str:
+        return app_id(ctx, *item)
+
+    def find(self, ctx: Ctx, resource_id: str) -> Item:
+        return find_app(ctx, resource_id)
+
+    def links(self, ctx: Ctx, item: Item) -> dict[str, str]:
+        aid = app_id(ctx, *item)
+        links = {"self": f"{WEBAPPS_PATH}/{aid}", "vdirs": f"{VDIRS_PATH}?webapp.id={aid}"}
+        return {**links, **feature_links(ctx, item[0], str(item[1].get("path")), "app")}
+
+    def model(self, ctx: Ctx, item: Item) -> dict[str, Any]:
+        out = super().model(ctx, item)
+        if out.get("physical_path", "") is None:
+            del out["physical_path"]  # upstream omits the member when the app has no root directory
+        return out
+
+    def select(self, ctx: Ctx, request: web.Request) -> list[Item]:
+        return _select(ctx, request)
+
+    def create_item(self, ctx: Ctx, request: web.Request, body: dict[str, Any]) -> Item:
         site = _site_for_create(ctx, request, body)
         plan = _validate(ctx, body, site, None)
-        plan.setdefault("pool", str(store.section("system.applicationHost/sites").child("applicationDefaults")
-                                    .get("applicationPool")))
+        defaults = ctx.store.section("system.applicationHost/sites").child("applicationDefaults")
+        plan.setdefault("pool", str(defaults.get("applicationPool")))
         app = site.collection().add({"path": plan["path"]})
         _apply(app, plan)
-        item = (site, app)
-        aid = app_id(ctx, *item)
-    return created_response(request, model(ctx, find_app(ctx, aid)), collection=WEBAPPS_PATH, resource=RESOURCE)
+        return site, app
+
+    async def update_item(self, ctx: Ctx, item: Item, body: dict[str, Any]) -> None:
+        _apply(item[1], _validate(ctx, body, item[0], item[1]))
 
 
-async def update_webapp(request: web.Request) -> web.StreamResponse:
-    """PATCH /api/webserver/webapps/{id}; a new path answers 209 with the new Location."""
-    body = await read_json(request)
-    ctx = context(request)
-    old_id = request.match_info["id"]
-    async with ctx.store.write():
-        site, app = find_app(ctx, old_id)
-        _apply(app, _validate(ctx, body, site, app))
-        new_id = app_id(ctx, site, app)
-    body = model(ctx, find_app(ctx, new_id))
-    return updated_response(request, body, old_id=old_id, collection=WEBAPPS_PATH, resource=RESOURCE)
-
-
-async def delete_webapp(request: web.Request) -> web.StreamResponse:
-    """DELETE /api/webserver/webapps/{id}: 204 whether or not it existed; files are untouched."""
-    ctx = context(request)
-    ctx.codec.decode_parts(Purpose.APPLICATION, request.match_info["id"], 2)
-    async with ctx.store.write():
-        try:
-            _site, app = find_app(ctx, request.match_info["id"])
-        except NotFound:
-            return web.Response(status=204)
-        app.remove()
-    return web.Response(status=204)
+WEBAPPS = WebApps()
+list_webapps, get_webapp, create_webapp, update_webapp, delete_webapp = WEBAPPS.handlers("webapp", "webapps")

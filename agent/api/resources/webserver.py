@@ -7,7 +7,7 @@ from aiohttp import web
 from agent.api.context import context
 from agent.api.features.links import feature_links
 from agent.api.http import json_response
-from agent.api.ids import Purpose
+from agent.ids import Purpose
 from agent.keys import SETTINGS
 from shared.errors import NotFound
 

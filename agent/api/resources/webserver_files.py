@@ -11,19 +11,17 @@ from aiohttp import web
 
 from agent.api.context import Ctx, context
 from agent.api.http import FieldSelection, json_response, render
-from agent.api.ids import Purpose
-from agent.api.index import site_key
+from agent.api.refs import find_site, site_ref
 from agent.api.resources import file_models
 from agent.api.resources.file_models import FilesCtx, files_context
-from agent.api.resources.refs import find_site, site_ref
-from agent.api.routing import Route, get
 from agent.files import ranges, webtree
 from agent.files.info import file_info
 from agent.files.paths import INVALID_NAME_CHARS, is_hidden, require_read
 from agent.files.webtree import Vdir
+from agent.ids import Purpose
+from agent.iisconfig.index import site_key
 from shared.errors import InvalidParameter, NotAllowed, NotFound
 
-TAG = "webserver-files"
 PATH = "/api/webserver/files"
 RESOURCE = "Microsoft.WebServer.File"
 RESOURCES = "Microsoft.WebServer.Files"
@@ -211,13 +209,3 @@ async def get_web_file(request: web.Request) -> web.StreamResponse:
 async def not_allowed(request: web.Request) -> web.StreamResponse:
     """The collection is read-only: 405."""
     raise NotAllowed()
-
-
-ROUTES: tuple[Route, ...] = (
-    get(PATH, list_web_files, "List a virtual directory's children, or find a virtual path", TAG),
-    *(
-        Route(method=m, path=PATH, handler=not_allowed, summary="Not allowed (405)", tag=TAG, statuses=(405,))
-        for m in ("POST", "PUT", "PATCH", "DELETE")
-    ),
-    get(PATH + "/{id}", get_web_file, "Get a node of a site's virtual file tree", TAG),
-)

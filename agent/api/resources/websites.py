@@ -7,15 +7,10 @@ from typing import Any
 from aiohttp import web
 
 from agent.api import mapping
-from agent.api.context import Ctx, context
+from agent.api.context import Ctx
 from agent.api.features.links import feature_links
-from agent.api.http import created_response, json_response, list_response, read_json, render, updated_response
-from agent.api.ids import Purpose
-from agent.api.index import SITES, site_key
 from agent.api.mapping import Attr, Bool, Int, Seconds
-from agent.api.resources import bindings as binding_json
-from agent.api.resources.physical_paths import validate_physical_path
-from agent.api.resources.refs import (
+from agent.api.refs import (
     SITES_PATH,
     VDIRS_PATH,
     WEBAPPS_PATH,
@@ -27,9 +22,14 @@ from agent.api.resources.refs import (
     root_vdir,
     site_id,
 )
+from agent.api.resources import bindings as binding_json
+from agent.api.resources.mixins import CrudMixin
+from agent.api.resources.physical_paths import validate_physical_path
 from agent.api.resources.runtime import change_site_status, parse_status
+from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
-from shared.errors import AlreadyExists, InvalidParameter, NotFound
+from agent.iisconfig.index import SITES, site_key
+from shared.errors import AlreadyExists, InvalidParameter
 
 RESOURCE = "Microsoft.WebServer.WebSite"
 REF_FIELDS = ("name", "id", "status")
@@ -73,43 +73,6 @@ GETTERS: dict[str, Any] = {
     "bindings": lambda ctx, s: [binding_json.to_json(ctx, b) for b in s.collection("bindings")],
     "application_pool": _pool,
 }
-
-
-def links(ctx: Ctx, site: ConfigElement) -> dict[str, str]:
-    """The `_links` of a full website model."""
-    sid = site_id(ctx, site)
-    return {
-        "self": f"{SITES_PATH}/{sid}",
-        "webapps": f"{WEBAPPS_PATH}?website.id={sid}",
-        "vdirs": f"{VDIRS_PATH}?website.id={sid}",
-        "monitoring": f"{SITES_PATH}/monitoring/{sid}",
-        "requests": f"/api/webserver/http-request-monitor/requests?website.id={sid}",
-        "files": f"/api/webserver/files/{ctx.codec.encode(Purpose.WEBSERVER_FILE, f'/{chr(10)}{site_key(site)}')}",
-        **feature_links(ctx, site, "/", "site"),
-    }
-
-
-def model(ctx: Ctx, site: ConfigElement) -> dict[str, Any]:
-    """The full model (or the `fields=` selection of it)."""
-    return render(ctx, site, GETTERS, ctx.fields, GETTERS.keys(), links, hal=ctx.hal)
-
-
-async def list_websites(request: web.Request) -> web.StreamResponse:
-    """GET /api/webserver/websites[?application_pool.id=]."""
-    ctx = context(request)
-    sites = ctx.index.sites
-    if "application_pool.id" in request.query:
-        pool = find_pool(ctx, request.query["application_pool.id"])
-        using = {id(site) for site, _app in ctx.index.apps_by_pool.get(str(pool.get("name")).lower(), [])}
-        sites = [site for site in sites if id(site) in using]
-    items = [render(ctx, s, GETTERS, ctx.fields, REF_FIELDS, links, hal=ctx.hal, ref_links_only=True) for s in sites]
-    return list_response(request, "websites", items, resource="Microsoft.WebServer.WebSites")
-
-
-async def get_website(request: web.Request) -> web.StreamResponse:
-    """GET /api/webserver/websites/{id}."""
-    ctx = context(request)
-    return json_response(request, model(ctx, find_site(ctx, request.match_info["id"])), resource=RESOURCE)
 
 
 def _next_key(ctx: Ctx) -> int:
@@ -173,51 +136,66 @@ def _apply(ctx: Ctx, site: ConfigElement, plan: dict[str, Any]) -> None:
         vdir.set("physicalPath", plan["physical_path"])
 
 
-async def create_website(request: web.Request) -> web.StreamResponse:
-    """POST /api/webserver/websites."""
-    body = await read_json(request)
-    for required in ("name", "physical_path", "bindings"):
-        if not body.get(required) and body.get(required) != []:
-            raise InvalidParameter(required)
-    if not isinstance(body.get("name"), str):
-        raise InvalidParameter("name")
-    ctx = context(request)
-    async with ctx.store.write() as store:
+class Websites(CrudMixin[ConfigElement]):
+    """/api/webserver/websites[?application_pool.id=]."""
+
+    path = SITES_PATH
+    resource = RESOURCE
+    list_resource = "Microsoft.WebServer.WebSites"
+    list_key = "websites"
+    ref_fields = REF_FIELDS
+    getters = GETTERS
+    purpose = Purpose.SITE
+
+    def item_id(self, ctx: Ctx, item: ConfigElement) -> str:
+        return site_id(ctx, item)
+
+    def find(self, ctx: Ctx, resource_id: str) -> ConfigElement:
+        return find_site(ctx, resource_id)
+
+    def links(self, ctx: Ctx, item: ConfigElement) -> dict[str, str]:
+        sid = site_id(ctx, item)
+        root = ctx.codec.encode(Purpose.WEBSERVER_FILE, f"/{chr(10)}{site_key(item)}")
+        return {
+            "self": f"{SITES_PATH}/{sid}",
+            "webapps": f"{WEBAPPS_PATH}?website.id={sid}",
+            "vdirs": f"{VDIRS_PATH}?website.id={sid}",
+            "monitoring": f"{SITES_PATH}/monitoring/{sid}",
+            "requests": f"/api/webserver/http-request-monitor/requests?website.id={sid}",
+            "files": f"/api/webserver/files/{root}",
+            **feature_links(ctx, item, "/", "site"),
+        }
+
+    def select(self, ctx: Ctx, request: web.Request) -> list[ConfigElement]:
+        sites = ctx.index.sites
+        if "application_pool.id" in request.query:
+            pool = find_pool(ctx, request.query["application_pool.id"])
+            using = {id(site) for site, _app in ctx.index.apps_by_pool.get(str(pool.get("name")).lower(), [])}
+            sites = [site for site in sites if id(site) in using]
+        return list(sites)
+
+    def check_create(self, body: dict[str, Any]) -> None:
+        for required in ("name", "physical_path", "bindings"):
+            if not body.get(required) and body.get(required) != []:
+                raise InvalidParameter(required)
+        if not isinstance(body.get("name"), str):
+            raise InvalidParameter("name")
+
+    def create_item(self, ctx: Ctx, request: web.Request, body: dict[str, Any]) -> ConfigElement:
         plan = _validate(ctx, body, None)
         key = plan.pop("key", None) or _next_key(ctx)
-        site = store.section(SITES).collection().add({"name": plan.pop("name"), "id": key})
+        sites = ctx.store.section(SITES)
+        site = sites.collection().add({"name": plan.pop("name"), "id": key})
         if not plan.get("pool"):
-            plan["pool"] = str(store.section(SITES).child("applicationDefaults").get("applicationPool"))
+            plan["pool"] = str(sites.child("applicationDefaults").get("applicationPool"))
         _apply(ctx, site, plan)
-    created = ctx.index.site(key)
-    if created is None:
-        raise NotFound(name="site")
-    return created_response(request, model(ctx, created), collection=SITES_PATH, resource=RESOURCE)
+        return site
+
+    async def update_item(self, ctx: Ctx, item: ConfigElement, body: dict[str, Any]) -> None:
+        plan = _validate(ctx, body, item)
+        await change_site_status(ctx, str(item.get("name")), plan.pop("status"))
+        _apply(ctx, item, plan)
 
 
-async def update_website(request: web.Request) -> web.StreamResponse:
-    """PATCH /api/webserver/websites/{id}."""
-    body = await read_json(request)
-    ctx = context(request)
-    old_id = request.match_info["id"]
-    async with ctx.store.write():
-        site = find_site(ctx, old_id)
-        plan = _validate(ctx, body, site)
-        await change_site_status(ctx, str(site.get("name")), plan.pop("status"))
-        _apply(ctx, site, plan)
-        key = site_key(site)
-    updated = ctx.index.site(key)
-    if updated is None:
-        raise NotFound(name="site")
-    return updated_response(request, model(ctx, updated), old_id=old_id, collection=SITES_PATH, resource=RESOURCE)
-
-
-async def delete_website(request: web.Request) -> web.StreamResponse:
-    """DELETE /api/webserver/websites/{id}: 204 whether or not the site existed."""
-    ctx = context(request)
-    key = ctx.codec.decode(Purpose.SITE, request.match_info["id"])  # an id that does not decode is a 404
-    async with ctx.store.write():
-        site = ctx.index.site(int(key)) if key.isdigit() else None
-        if site is not None:
-            site.remove()
-    return web.Response(status=204)
+WEBSITES = Websites()
+list_websites, get_website, create_website, update_website, delete_website = WEBSITES.handlers("website", "websites")

@@ -14,9 +14,9 @@ from aiohttp import web
 
 from agent.api.context import Ctx, context
 from agent.api.http import json_response, list_response, render
-from agent.api.ids import Purpose
-from agent.api.resources.refs import find_pool, pool_ref
+from agent.api.refs import find_pool, pool_ref
 from agent.hosting.runtime_types import WorkerSnapshot
+from agent.ids import Purpose
 from agent.monitoring.processes import ProcessStats, read_process
 from shared.errors import NotFound
 

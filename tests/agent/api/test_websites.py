@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from agent.api.ids import Purpose
 from agent.app import build_app
+from agent.ids import Purpose
 from agent.keys import ID_CODEC
 from agent.settings import load_settings
 

@@ -13,7 +13,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from agent.api.ids import IdCodec, Purpose
 from agent.api.middleware import error_middleware
 from agent.api.routes import API_ROUTES
 from agent.api.routing import register
@@ -21,6 +20,7 @@ from agent.files.locations import FileLocations
 from agent.files.paths import id_text
 from agent.files.runtime import FILES_RUNTIME, FilesRuntime
 from agent.hosting.base import UnavailableHost
+from agent.ids import IdCodec, Purpose
 from agent.keys import CONFIG_STORE, FILE_LOCATIONS, HOST, ID_CODEC, SECRET_BOX, SETTINGS, STATE_DIR
 from agent.settings import AgentSettings
 from shared.secretbox import SecretBox

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agent.api.ids import IdCodec, Purpose
+from agent.ids import IdCodec, Purpose
 from agent.iisconfig import ConfigStore, write_stock_config
 from agent.keys import ID_CODEC
 from tests.agent.files.conftest import Client, FilesEnv, build_files_app, write_settings

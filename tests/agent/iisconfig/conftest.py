@@ -1,4 +1,4 @@
-"""Fixtures for the applicationHost.config tests: the reference sample copied to a temp dir."""
+"""Fixtures for the applicationHost.config tests: the project's own fixture copied to a temp dir."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import pytest
 
 from agent.iisconfig import ConfigStore
 
-FIXTURES = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference" / "fixtures"
-SAMPLE = FIXTURES / "applicationHost.sample.config"
+# Written for this project; tests/README.md says what it covers.
+SAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "applicationHost.config"
 
 
 @pytest.fixture
 def sample_path(tmp_path: Path) -> Path:
-    """A writable copy of the reference applicationHost.config (the original stays where it is)."""
+    """A writable copy of the fixture applicationHost.config (the original stays where it is)."""
     target = tmp_path / "config" / "applicationHost.config"
     target.parent.mkdir()
     shutil.copyfile(SAMPLE, target)

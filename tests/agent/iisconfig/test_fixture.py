@@ -1,4 +1,4 @@
-"""Loading and round-tripping the real IIS sample file, and reading it with IIS defaults."""
+"""Loading and round-tripping the project's applicationHost.config fixture, and reading it with IIS defaults."""
 
 from __future__ import annotations
 
@@ -17,8 +17,12 @@ POOLS = "system.applicationHost/applicationPools"
 
 def test_fixture_loads(store: ConfigStore) -> None:
     sites = store.section(SITES).collection()
-    assert [s.get("name") for s in sites] == ["WebSite1", "WebAppWithAzureAD"]
-    assert store.section(POOLS).collection().find(name="clr2classicapppool") is not None
+    assert [s.get("name") for s in sites] == ["Storefront", "Intranet", "Api"]
+    assert store.section(POOLS).collection().find(name="legacyclassicpool") is not None
+    intranet = sites.find(id="2")
+    assert intranet is not None
+    bindings = [(b.get("protocol"), b.get("bindingInformation")) for b in intranet.collection("bindings")]
+    assert bindings == [("http", "10.0.0.5:80:intranet.example.test"), ("https", "10.0.0.5:443:intranet.example.test")]
     assert store.root.tag == "configuration"
     assert store.generation == 1
 
@@ -29,7 +33,8 @@ def test_round_trip_is_byte_identical(store: ConfigStore, sample_path: Path) -> 
     with store.write_sync():
         store.mark_changed()
     assert sample_path.read_bytes() == original
-    assert b'<!--            <add name="WebDAVModule"' in sample_path.read_bytes()
+    assert sample_path.read_bytes().startswith(b"\xef\xbb\xbf<?xml")
+    assert b'<!-- <add name="WebDAVModule"' in sample_path.read_bytes()
 
 
 def test_round_trip_after_edit_keeps_everything_else(store: ConfigStore, sample_path: Path) -> None:
@@ -61,7 +66,7 @@ def test_broken_xml_raises_config_error(tmp_path: Path) -> None:
 
 
 def test_pool_defaults(store: ConfigStore) -> None:
-    pool = store.section(POOLS).collection().find(name="UnmanagedClassicAppPool")
+    pool = store.section(POOLS).collection().find(name="LegacyClassicPool")
     assert pool is not None
     assert pool.get("managedRuntimeVersion") == ""
     assert pool.get("managedPipelineMode") == "Classic"
@@ -72,9 +77,18 @@ def test_pool_defaults(store: ConfigStore) -> None:
     assert pool.child("recycling").get("logEventOnRecycle") == "Time,Memory,PrivateMemory"
     assert pool.child("recycling").child("periodicRestart").get("time") == timedelta(days=1, hours=5)
     assert pool.child("cpu").get("smpProcessorAffinityMask") == 4294967295
-    # The sample's applicationPoolDefaults sets managedRuntimeLoader="v4.0" for every pool.
+    # The fixture's applicationPoolDefaults sets managedRuntimeLoader="v4.0" for every pool.
     assert pool.get("managedRuntimeLoader") == "v4.0"
     assert pool.get("somethingUnknown") is None
+    # A pool's own children and attributes win over the schema defaults.
+    intranet = store.section(POOLS).collection().find(name="IntranetPool")
+    assert intranet is not None
+    assert intranet.child("processModel").get("identityType") == "NetworkService"
+    assert intranet.child("processModel").get("idleTimeout") == timedelta(minutes=5)
+    assert intranet.child("recycling").child("periodicRestart").get("time") == timedelta(hours=12)
+    batch = store.section(POOLS).collection().find(name="BatchPool")
+    assert batch is not None
+    assert (batch.get("queueLength"), batch.get("startMode")) == (5000, "AlwaysRunning")
 
 
 def test_application_pool_defaults_override(store: ConfigStore) -> None:
@@ -89,7 +103,7 @@ def test_application_pool_defaults_override(store: ConfigStore) -> None:
     assert pool.get("queueLength") == 2000
     assert pool.child("processModel").get("idleTimeout") == timedelta(minutes=5)
     assert not pool.has("queueLength")
-    pool_with_own = section.collection().find(name="Clr4IntegratedAppPool")
+    pool_with_own = section.collection().find(name="StorefrontPool")
     assert pool_with_own is not None
     with store.write_sync():
         pool_with_own.set("queueLength", 50)
@@ -99,15 +113,21 @@ def test_application_pool_defaults_override(store: ConfigStore) -> None:
 def test_site_defaults_fallback(store: ConfigStore) -> None:
     site = store.section(SITES).collection().find(id="1")
     assert site is not None
-    assert site.child("logFile").get("directory") == r"%IIS_USER_HOME%\Logs"
+    assert site.child("logFile").get("directory") == r"%SystemDrive%\inetpub\logs\LogFiles"
     assert site.child("traceFailedRequestsLogging").get("enabled") is True
     assert site.child("limits").get("maxUrlSegments") == 32
     with store.write_sync():
         store.section(SITES).child("siteDefaults").child("limits").set("connectionTimeout", 300)
     assert site.child("limits").get("connectionTimeout") == timedelta(minutes=5)
+    intranet = store.section(SITES).collection().find(name="Intranet")
+    assert intranet is not None
+    assert intranet.child("limits").get("connectionTimeout") == timedelta(seconds=45)  # its own value wins
+    checkout = site.collection().find(path="/checkout")
+    assert checkout is not None and checkout.get("applicationPool") == "LegacyClassicPool"
     app = site.collection().find(path="/")
     assert app is not None
-    assert app.get("applicationPool") == "Clr4IntegratedAppPool"  # from sites/applicationDefaults
+    assert app.get("applicationPool") == "StorefrontPool"  # from sites/applicationDefaults
+    assert [v.get("path") for v in app.collection()] == ["/", "/media"]
     vdir = app.collection().find(path="/")
     assert vdir is not None
     assert vdir.get("allowSubDirConfig") is True

@@ -44,7 +44,7 @@ async def test_async_write_saves_and_keeps_ten_backups(store: ConfigStore, sampl
 async def test_no_change_means_no_write(store: ConfigStore, sample_path: Path) -> None:
     before = os.stat(sample_path).st_mtime_ns
     async with store.write() as cfg:
-        cfg.section(POOLS).collection().find(name="Clr4IntegratedAppPool")
+        cfg.section(POOLS).collection().find(name="StorefrontPool")
         cfg.section("system.webServer/directoryBrowse", "Nowhere").get("enabled")
     assert os.stat(sample_path).st_mtime_ns == before
     assert not (sample_path.parent / "history").exists()
@@ -56,10 +56,10 @@ async def test_failed_block_leaves_no_trace(store: ConfigStore, sample_path: Pat
     with pytest.raises(RuntimeError):
         async with store.write() as cfg:
             cfg.section(POOLS).collection().add(name="Doomed")
-            cfg.section("system.webServer/directoryBrowse", "WebSite1").set("enabled", True)
+            cfg.section("system.webServer/directoryBrowse", "Storefront").set("enabled", True)
             raise RuntimeError("boom")
     assert "Doomed" not in _pool_names(store)
-    assert "WebSite1" not in store.locations()
+    assert "Storefront" not in store.locations()
     assert _unchanged(sample_path)
     assert store.generation > generation
     with pytest.raises(ValueError):
@@ -106,7 +106,7 @@ def test_reload_after_external_change(store: ConfigStore, sample_path: Path) -> 
     assert not store.refresh_if_changed()
     generation = store.generation
     replacement = sample_path.with_name("tmp.config")
-    replacement.write_bytes(SAMPLE.read_bytes().replace(b'name="WebSite1"', b'name="Renamed"'))
+    replacement.write_bytes(SAMPLE.read_bytes().replace(b'name="Storefront"', b'name="Renamed"'))
     os.replace(replacement, sample_path)
     assert store.refresh_if_changed()
     assert store.generation == generation + 1

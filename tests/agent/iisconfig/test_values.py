@@ -8,7 +8,7 @@ import pytest
 
 from agent.iisconfig import ConfigStore, ConfigValueError
 from agent.iisconfig.schema import SCHEMA
-from agent.iisconfig.values import format_timespan, parse_timespan
+from agent.iisconfig.timespan import format_timespan, parse_timespan
 
 POOLS = "system.applicationHost/applicationPools"
 
@@ -33,7 +33,7 @@ def test_format_timespan() -> None:
 
 
 def test_set_writes_canonical_text(store: ConfigStore) -> None:
-    pool = store.section(POOLS).collection().find(name="Clr4ClassicAppPool")
+    pool = store.section(POOLS).collection().find(name="IntranetPool")
     assert pool is not None
     with store.write_sync():
         pool.set("autoStart", False)
@@ -56,7 +56,7 @@ def test_set_writes_canonical_text(store: ConfigStore) -> None:
 
 
 def test_lenient_reads_of_file_values(store: ConfigStore) -> None:
-    pool = store.section(POOLS).collection().find(name="Clr4ClassicAppPool")
+    pool = store.section(POOLS).collection().find(name="IntranetPool")
     assert pool is not None
     raw = pool.element
     assert raw is not None
@@ -78,11 +78,12 @@ def test_flags_accept_numbers_and_lists(store: ConfigStore) -> None:
     with store.write_sync():
         browse.set("showFlags", 0)
     assert browse.get("showFlags") == "None"
-    assert store.section("system.webServer/directoryBrowse", "WebSite1").get("showFlags") == "Date,Time,Size,Extension"
+    site_level = store.section("system.webServer/directoryBrowse", "Storefront")
+    assert site_level.get("showFlags") == "Date,Time,Size,Extension"
 
 
 def test_range_errors_carry_limits(store: ConfigStore) -> None:
-    pool = store.section(POOLS).collection().find(name="Clr4ClassicAppPool")
+    pool = store.section(POOLS).collection().find(name="IntranetPool")
     assert pool is not None
     with pytest.raises(ConfigValueError) as info:
         pool.set("queueLength", 5)
@@ -102,7 +103,7 @@ def test_range_errors_carry_limits(store: ConfigStore) -> None:
     [("autoStart", "maybe"), ("queueLength", "many"), ("queueLength", True), ("managedPipelineMode", "Hybrid")],
 )
 def test_bad_values_raise(store: ConfigStore, attr: str, value: object) -> None:
-    pool = store.section(POOLS).collection().find(name="Clr4ClassicAppPool")
+    pool = store.section(POOLS).collection().find(name="IntranetPool")
     assert pool is not None
     with pytest.raises(ConfigValueError) as info:
         pool.set(attr, value)
@@ -113,7 +114,7 @@ def test_bad_values_raise(store: ConfigStore, attr: str, value: object) -> None:
 def test_unknown_section_is_raw(store: ConfigStore) -> None:
     asp = store.section("system.webServer/asp")
     assert asp.get("scriptErrorSentToBrowser") == "true"
-    assert asp.child("cache").get("diskTemplateCacheDirectory") == r"%TEMP%\iisexpress\ASP Compiled Templates"
+    assert asp.child("cache").get("diskTemplateCacheDirectory") == r"%SystemDrive%\inetpub\temp\ASP Compiled Templates"
     with store.write_sync():
         asp.set("enableParentPaths", True)
     assert asp.get_raw("enableParentPaths") == "true"

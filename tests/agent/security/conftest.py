@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient
 from agent.api.http import json_response, read_json
 from agent.api.middleware import error_middleware
 from agent.api.resources import access_token, access_tokens, api_keys
+from agent.api.routes import ROUTES
 from agent.api.routing import register
 from agent.keys import SETTINGS
 from agent.security.audit import audit_middleware
@@ -62,7 +63,8 @@ def build_test_app(state_dir: Path, settings: AgentSettings) -> web.Application:
     app = web.Application(middlewares=[cors_middleware, error_middleware, auth_middleware, audit_middleware])
     app[SETTINGS] = settings
     install_security(app, settings, state_dir)
-    register(app.router, (*access_token.ROUTES, *api_keys.ROUTES, *access_tokens.ROUTES))
+    security = {access_token.__name__, api_keys.__name__, access_tokens.__name__}
+    register(app.router, [route for route in ROUTES if route.handler.__module__ in security])
     app.router.add_get("/api/things", list_things)
     app.router.add_post("/api/things", create_thing)
     app.router.add_get("/api/ping", ping)

@@ -8,19 +8,8 @@ from typing import Any
 from agent.api.features.target import Target
 from shared.errors import InvalidParameter, NotFound
 
-AUTH_TYPES = ("anonymous", "basic", "digest", "windows")
 # Security packages a Windows machine typically offers for negotiation; Linux has none, so a fixed list.
 AVAILABLE_PROVIDERS = ("Negotiate", "NTLM", "Negotiate:Kerberos", "Negotiate:PKU2U")
-
-
-def container_links(target: Target, _fid: str) -> dict[str, str]:
-    """One link per authentication type, each with the id of that type at the same path (no self)."""
-    from agent.api.features.table import AUTH_SPECS  # the rows reference this hook: import at call time
-
-    links: dict[str, str] = {}
-    for name, spec in zip(AUTH_TYPES, AUTH_SPECS, strict=True):
-        links[name] = Target(target.ctx, spec, target.site, target.path).href()
-    return links
 
 
 def anonymous_write(target: Target, body: dict[str, Any]) -> Callable[[], None] | None:

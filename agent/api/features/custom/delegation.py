@@ -10,7 +10,7 @@ from agent.api.context import Ctx, context
 from agent.api.features.spec import FeatureSpec
 from agent.api.features.target import Target, check_config_scope, from_query
 from agent.api.http import json_response, read_json
-from agent.api.ids import Purpose
+from agent.ids import Purpose
 from agent.iisconfig.document import first_child
 from agent.iisconfig.locks import MODES
 from shared.errors import InvalidParameter, Locked, NotFound

@@ -10,8 +10,8 @@ from agent.api import mapping
 from agent.api.context import Ctx, context
 from agent.api.features.target import GLOBAL_MODULES, Target
 from agent.api.http import json_response, list_response, read_json
-from agent.api.ids import Purpose
 from agent.api.mapping import Attr, Str
+from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
 from shared.errors import AlreadyExists, InvalidParameter, NotFound
 

@@ -16,7 +16,7 @@ from agent.api.features.spec import EntrySpec, FeatureSpec, holder_of
 from agent.api.features.target import Target, check_config_scope, from_id, require_modules
 from agent.api.http import STATUS_ID_CHANGED, json_response, list_response, read_json
 from agent.api.mapping import Bool
-from agent.api.resources.refs import reference_id
+from agent.api.refs import reference_id
 from agent.iisconfig import ConfigCollection, ConfigElement
 from shared.errors import AlreadyExists, InvalidParameter, NotFound
 

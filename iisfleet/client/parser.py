@@ -6,9 +6,9 @@ import argparse
 from collections.abc import Callable
 from typing import TypeAlias
 
-from controller.client_cli import commands
-from controller.client_cli.http import ClientError, Controller, add_connection_flags
-from controller.client_cli.progress import fail
+from iisfleet.client import commands
+from iisfleet.client.http import ClientError, Controller, add_connection_flags
+from iisfleet.client.progress import fail
 
 Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from controller.client_cli.http import ClientError, Controller
-from controller.client_cli.progress import report, watch
+from iisfleet.client.http import ClientError, Controller
+from iisfleet.client.progress import report, watch
 
 Command = Callable[[Controller, argparse.Namespace], int]
 

@@ -12,8 +12,8 @@ def build_parser() -> argparse.ArgumentParser:
     from agent.cli import add_commands as add_agent_commands
     from controller.bootstrap.cli import add_commands as add_bootstrap_commands
     from controller.cli import add_commands as add_controller_commands
-    from controller.client_cli.parser import add_commands as add_client_commands
-    from shared.demo import add_commands as add_demo_commands
+    from iisfleet.client.parser import add_commands as add_client_commands
+    from iisfleet.demo import add_commands as add_demo_commands
 
     parser = argparse.ArgumentParser(prog="iisfleet", description="Manage a fleet of IIS web servers as one.")
     sub = parser.add_subparsers(dest="command", required=True)

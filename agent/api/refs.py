@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from agent.api.context import Ctx
-from agent.api.ids import Purpose
-from agent.api.index import site_key
+from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
+from agent.iisconfig.index import site_key
 from shared.errors import InvalidParameter, NotFound
 
 SITES_PATH = "/api/webserver/websites"

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from controller.client_cli.http import Controller
+from iisfleet.client.http import Controller
 
 DONE = {"succeeded", "failed", "skipped", "cancelled"}
 STYLE = {"succeeded": "green", "failed": "red", "skipped": "yellow", "cancelled": "yellow", "retrying": "magenta"}

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.cli import DEFAULT_PORT as AGENT_PORT
-from controller.client_cli.http import ClientError, Controller
 from controller.settings import DEFAULT_PORT as CONTROLLER_PORT
+from iisfleet.client.http import ClientError, Controller
 from shared.redis_url import start_embedded
 
 READY_TIMEOUT = 90.0
@@ -43,7 +43,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "shared.cli", *args]
+    return [sys.executable, "-m", "iisfleet", *args]
 
 
 class Demo:
