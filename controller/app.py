@@ -13,7 +13,8 @@ from redis.asyncio import Redis
 from controller.api.middleware import auth_middleware, error_middleware
 from controller.api.routes import ROUTES
 from controller.api.routing import register
-from controller.keys import AGENT_SESSION, CA, CELERY, SECRET_BOX, SETTINGS, STORE
+from controller.auth.guard import AuthGuard, GuardLimits
+from controller.keys import AGENT_SESSION, AUTH_GUARD, CA, CELERY, SECRET_BOX, SETTINGS, STORE
 from controller.pki import CertificateAuthority
 from controller.services import rollout
 from controller.services.agent_client import open_agent_session
@@ -49,12 +50,16 @@ def build_app(settings: ControllerSettings, redis_url: str) -> web.Application:
     app[SETTINGS] = settings
     app[CA] = CertificateAuthority(settings.pki_dir)
     app[SECRET_BOX] = SecretBox(settings.state_dir / "secrets.key")
+    app[AUTH_GUARD] = AuthGuard(
+        GuardLimits(max_failures=settings.auth_max_failures, window=settings.auth_failure_window)
+    )
 
     async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         redis = open_redis(redis_url)
         app[STORE] = FleetStore(redis, settings.redis_prefix)
         yield
         await redis.aclose()
+        app[AUTH_GUARD].close()
 
     async def agent_session_ctx(app: web.Application) -> AsyncIterator[None]:
         async with open_agent_session(settings, app[CA]) as session:

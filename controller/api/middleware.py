@@ -9,8 +9,8 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from controller.api.routing import Handler, route_of
-from controller.keys import AGENT_ID, OPERATOR, STORE
-from controller.services.credentials import authenticate_operator
+from controller.auth.roles import allows
+from controller.keys import AGENT_ID, AUTH_GUARD, OPERATOR, STORE
 from controller.services.enrollment import authenticate_agent
 from controller.services.errors import Conflict, InvalidRequest, NotPermitted, ServiceError, TooLarge, UnknownAgent
 from shared.errors import (
@@ -21,7 +21,6 @@ from shared.errors import (
     NotFound,
     PayloadTooLarge,
     ServerError,
-    Unauthorized,
 )
 
 log = logging.getLogger("iisfleet.controller.api")
@@ -85,7 +84,7 @@ def bearer(request: web.Request) -> str | None:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Operator routes need a valid bearer token; agent routes need a valid, unrevoked client certificate."""
+    """Operator routes need a valid bearer token holding the row's role; agent routes a valid client certificate."""
     route = route_of(request)
     if route is None or route.auth in ("public", "join_token"):
         return await handler(request)
@@ -93,9 +92,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if route.auth == "agent":
         request[AGENT_ID] = await authenticate_agent(store, peer_certificate(request))
         return await handler(request)
-    token = bearer(request)
-    key_id = await authenticate_operator(store, token) if token else None
-    if key_id is None:
-        raise Unauthorized()
-    request[OPERATOR] = key_id
+    operator = await request.app[AUTH_GUARD].authenticate(store, bearer(request), request.remote or "")
+    request[OPERATOR] = operator
+    needed = route.needs(request)
+    if not allows(operator.role, needed):
+        raise Forbidden(name="role", detail=f"this needs the {needed} role; key {operator.id} is {operator.role}")
     return await handler(request)

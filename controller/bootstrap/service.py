@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from controller.auth.operators import SYSTEM, Operator
 from controller.bootstrap import records
 from controller.bootstrap.errors import BootstrapError
 from controller.bootstrap.models import BootstrapRequest
@@ -54,6 +55,8 @@ class BootstrapContext:
     controller_url: str | None
     controller_port: int
     connect: Connector | None = None
+    operator: Operator = SYSTEM
+    """Who asked for the bootstrap: recorded, and the join token is created in their name."""
     wheel: WheelSource = field(default=installed_wheel)
     poll_interval: float = 0.5
 
@@ -68,9 +71,12 @@ def default_controller_url(settings: ControllerSettings) -> str | None:
     return None
 
 
-def context_for(store: FleetStore, settings: ControllerSettings, ca_fingerprint: str) -> BootstrapContext:
-    """The context of a controller process."""
+def context_for(
+    store: FleetStore, settings: ControllerSettings, ca_fingerprint: str, operator: Operator = SYSTEM
+) -> BootstrapContext:
+    """The context of a controller process, for one operator."""
     return BootstrapContext(
+        operator=operator,
         store=store,
         state_dir=settings.state_dir,
         ca_fingerprint=ca_fingerprint,
@@ -115,6 +121,7 @@ async def create_record(ctx: BootstrapContext, request: BootstrapRequest) -> str
         "created_on": _now_iso(),
         "updated_on": _now_iso(),
         "deadline": str(deadline),
+        **ctx.operator.attribution(),
     })  # fmt: skip
     return bootstrap_id
 
@@ -169,8 +176,11 @@ async def _bootstrap(ctx: BootstrapContext, bootstrap_id: str, request: Bootstra
         if url is None:
             raise BootstrapError("cannot tell how the agent reaches the controller; give controller_url")
         wheel = None if request.python else await ctx.wheel(bootstrap_dir(ctx.state_dir) / "wheels")
+        # The token is pinned to the agent's name (and address, unless it listens on every address).
+        pinned_address = "" if request.agent_address in ("", "*", "0.0.0.0", "::") else request.agent_address
         token = await create_join_token(store, check_labels(request.labels), request.join_token_ttl,
-                                        ctx.ca_fingerprint)
+                                        ctx.ca_fingerprint, name=request.agent_name, address=pinned_address,
+                                        by=ctx.operator)
         secrets.append(token)
         plan = make_plan(request, controller_url=url, join_token=token, wheel_name=wheel.name if wheel else None)
         await records.update(store, bootstrap_id, step="installing", controller_url=url)

@@ -15,8 +15,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from controller.auth.operators import SYSTEM, Operator
+from controller.auth.roles import Role
 from controller.services.actions import ACTIONS
 from controller.services.errors import InvalidRequest, UnknownAgent
+from controller.services.job_access import authorise, check_scope
 from controller.services.job_models import FINISHED, STEP_DONE, JobRequest
 from controller.settings import ControllerSettings
 from controller.store import FleetStore
@@ -86,13 +89,23 @@ def plan_batches(agent_ids: Sequence[str], batch_size: int) -> list[list[str]]:
     return [list(agent_ids[start : start + size]) for start in range(0, len(agent_ids), size)]
 
 
+def job_operator(job: dict[str, str]) -> Operator:
+    """The operator a job runs for (jobs stored before attribution run for the controller itself)."""
+    if not job.get("operator"):
+        return SYSTEM
+    role: Role = job.get("operator_role", "admin")  # type: ignore[assignment]
+    return Operator(id=job["operator"], purpose=job.get("operator_purpose", ""), role=role)
+
+
 async def create_job(
     store: FleetStore, settings: ControllerSettings, request: JobRequest, *, parent: str | None = None,
-    agents: list[tuple[str, str]] | None = None,
+    agents: list[tuple[str, str]] | None = None, operator: Operator = SYSTEM,
 ) -> str:
-    """Validate and store a queued job; returns its id (the caller enqueues its first rollout step)."""
+    """Validate, authorise and store a queued job; returns its id (the caller enqueues its first rollout step)."""
     params = _validate_params(request.action, request.params, settings)
+    authorise(operator, request.action, params)
     pairs = agents if agents is not None else await resolve_target(store, request)
+    await check_scope(store, operator, request, [agent_id for agent_id, _ in pairs])
     batches = plan_batches([agent_id for agent_id, _ in pairs], request.strategy.batch_size)
     job_id = uuid.uuid4().hex[:16]
     now = time.time()
@@ -110,6 +123,7 @@ async def create_job(
         "created": f"{now:.3f}",
         "touched": f"{now:.3f}",
         "parent": parent or "",
+        **operator.attribution(),
     }
     results = {
         agent_id: dumps({"status": "pending", "batch": index, "attempts": 0})
@@ -154,6 +168,8 @@ async def job_view(store: FleetStore, job_id: str, *, with_results: bool = True)
         "error": job.get("error") or None,
         "parent": job.get("parent") or None,
         "cancel_requested": job.get("cancel") == "1",
+        "operator": {"id": job["operator"], "purpose": job.get("operator_purpose", ""),
+                     "role": job.get("operator_role", "")} if job.get("operator") else None,
         "_links": {"self": f"/api/jobs/{job_id}", "events": f"/api/jobs/{job_id}/events"},
     }
     if with_results:
