@@ -85,7 +85,9 @@ def test_linux_script_installs_into_a_venv_and_restarts(tmp_path: Path) -> None:
         os.kill(first_pid, 0)
         logged = calls.read_text()
         assert f"-m pip install --quiet --disable-pip-version-check --upgrade {plan.wheel_path}" in logged
-        assert f"--join-token {TOKEN} --name web1" in logged
+        token_file = Path(plan.install_dir) / "join-token"
+        assert f"--join-token-file {token_file} --name web1" in logged and TOKEN not in logged
+        assert token_file.read_text().strip() == TOKEN and token_file.stat().st_mode & 0o777 == 0o600
         # A second run reuses the venv and replaces the running agent.
         second = _run_script(plan)
         assert second.returncode == 0, second.stderr
