@@ -52,8 +52,6 @@ class ControllerSettings:
     retention: float = 30 * 86400.0
     """Finished jobs (history, events, results, step facts), artifacts, audit entries and retired serials
     older than this are removed."""
-    job_events_maxlen: int = 10_000
-    """A job's event stream is capped at about this many entries."""
     auth_max_failures: int = 20
     """Failed authentications from one address within auth_failure_window before it is answered 429."""
     auth_failure_window: float = 60.0
@@ -122,7 +120,6 @@ def load_settings(
         artifact_max_unpacked=int(_env_float(env, "CONTROLLER_ARTIFACT_MAX_UNPACKED", 16 * 1024.0**3)),
         worker_concurrency=int(_env_float(env, "CONTROLLER_WORKER_CONCURRENCY", 16)),
         retention=_env_float(env, "CONTROLLER_RETENTION", 30 * 86400.0, duration=True),
-        job_events_maxlen=int(_env_float(env, "CONTROLLER_JOB_EVENTS_MAXLEN", 10_000)),
         auth_max_failures=int(_env_float(env, "CONTROLLER_AUTH_MAX_FAILURES", 20)),
         auth_failure_window=_env_float(env, "CONTROLLER_AUTH_FAILURE_WINDOW", 60.0, duration=True),
         keepalive_timeout=_env_float(env, "CONTROLLER_KEEPALIVE_TIMEOUT", 15.0, duration=True),

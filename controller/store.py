@@ -310,9 +310,10 @@ class FleetStore:
         """Ids of queued and running jobs."""
         return sorted(await self.redis.smembers(self._key("jobs", "active")))
 
-    async def add_event(self, job_id: str, fields: Mapping[str, str]) -> str:
-        """Append one event to a job's history; returns its stream id."""
-        return str(await self.redis.xadd(self._key("job", job_id, "events"), dict(fields)))
+    async def add_event(self, job_id: str, fields: Mapping[str, str], maxlen: int = 10_000) -> str:
+        """Append one event to a job's history (capped at about `maxlen`); returns its stream id."""
+        key = self._key("job", job_id, "events")
+        return str(await self.redis.xadd(key, dict(fields), maxlen=maxlen, approximate=True))
 
     async def events(self, job_id: str, after: str = "0", count: int = 1000) -> list[tuple[str, dict[str, str]]]:
         """Events after stream id `after`, oldest first."""
@@ -356,6 +357,27 @@ class FleetStore:
             [self._key("lock", "agent", agent_id), self._key("fence", "agent", agent_id)]
         )
         return holder == owner and current is not None and int(current) == fence
+
+    async def jobs_before(self, before: float, count: int = 500) -> list[str]:
+        """Ids of the oldest jobs created before `before`."""
+        return [str(job_id) for job_id in await self.redis.zrangebyscore(
+            self._key("jobs"), "-inf", f"({before}", start=0, num=count)]
+
+    async def delete_job(self, job_id: str, agent_ids: Sequence[str]) -> None:
+        """Remove a job from history with its results, events and step facts."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key("job", job_id), self._key("job", job_id, "results"),
+                        self._key("job", job_id, "events"), self._key("job", job_id, "advance"),
+                        *(self._key("job", job_id, "step", agent_id) for agent_id in agent_ids))
+            pipe.zrem(self._key("jobs"), job_id)
+            await pipe.execute()
+
+    async def trim_before(self, before: float) -> None:
+        """Forget retired serials and audit entries older than `before`."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(self._key("retired-serials"), "-inf", f"({before}")
+            pipe.xtrim(self._key("audit"), minid=str(int(before * 1000)), approximate=False)
+            await pipe.execute()
 
     # -- housekeeping ----------------------------------------------------------------------------
 

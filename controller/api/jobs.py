@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from controller.api.http import read_model
-from controller.keys import CELERY, OPERATOR, SETTINGS, STORE
+from controller.keys import CELERY, OPERATOR, SECRET_BOX, SETTINGS, STORE
 from controller.services import audit, jobs
 from controller.services.errors import UnknownAgent
 from controller.services.job_access import visible_job
@@ -139,7 +139,7 @@ async def rerun_job(request: web.Request) -> web.Response:
     store = request.app[STORE]
     parent = request.match_info["id"]
     await visible_job(store, request[OPERATOR], parent)
-    job_request, agents = await jobs.rerun_request(store, parent)
+    job_request, agents = await jobs.rerun_request(store, parent, request.app[SECRET_BOX])
     job_id = await jobs.create_job(store, request.app[SETTINGS], job_request, parent=parent, agents=agents,
                                    operator=request[OPERATOR])
     return await _accepted(request, job_id)

@@ -21,8 +21,10 @@ from controller.services.actions import ACTIONS
 from controller.services.errors import InvalidRequest, UnknownAgent
 from controller.services.job_access import authorise, check_scope
 from controller.services.job_models import FINISHED, STEP_DONE, JobRequest
+from controller.services.redact import redact
 from controller.settings import ControllerSettings
 from controller.store import FleetStore
+from shared.secretbox import SecretBox
 
 MAX_PER_PAGE = 200
 
@@ -83,6 +85,22 @@ async def resolve_target(store: FleetStore, request: JobRequest) -> list[tuple[s
     return pairs
 
 
+def _stored_params(settings: ControllerSettings, params: dict[str, Any]) -> dict[str, str]:
+    """`params` redacted for the history, plus the real ones sealed when they hold a secret."""
+    shown = redact(params)
+    fields = {"params": dumps(shown)}
+    if shown != params:
+        fields["params_sealed"] = SecretBox(settings.state_dir / "secrets.key").seal(dumps(params))
+    return fields
+
+
+def job_params(job: dict[str, str], box: SecretBox) -> dict[str, Any]:
+    """The params a step runs with: the sealed originals when the history shows a redacted copy."""
+    sealed = job.get("params_sealed")
+    loaded: dict[str, Any] = json.loads(box.open(sealed) if sealed else job["params"])
+    return loaded
+
+
 def plan_batches(agent_ids: Sequence[str], batch_size: int) -> list[list[str]]:
     """Consecutive batches of `batch_size` agents (all in one batch for 0)."""
     size = batch_size or len(agent_ids)
@@ -113,7 +131,7 @@ async def create_job(
     fields = {
         "action": request.action,
         "target": request.target.model_dump_json(exclude_none=True),
-        "params": dumps(params),
+        **_stored_params(settings, params),
         "strategy": request.strategy.model_dump_json(),
         "status": "queued",
         "agents": dumps([agent_id for agent_id, _ in pairs]),
@@ -199,7 +217,9 @@ async def request_cancel(store: FleetStore, job_id: str) -> dict[str, Any]:
     return await job_view(store, job_id)
 
 
-async def rerun_request(store: FleetStore, job_id: str) -> tuple[JobRequest, list[tuple[str, str]]]:
+async def rerun_request(
+    store: FleetStore, job_id: str, box: SecretBox
+) -> tuple[JobRequest, list[tuple[str, str]]]:
     """The request and the agents of a re-run: every agent that did not succeed in a finished job."""
     job = await store.job(job_id)
     if not job:
@@ -220,7 +240,7 @@ async def rerun_request(store: FleetStore, job_id: str) -> tuple[JobRequest, lis
     if not again:
         raise InvalidRequest("the agents that failed have all been removed from the fleet", name="id")
     request = JobRequest.model_validate(
-        {"action": job["action"], "target": {"agents": [a for a, _ in again]}, "params": json.loads(job["params"]),
+        {"action": job["action"], "target": {"agents": [a for a, _ in again]}, "params": job_params(job, box),
          "strategy": json.loads(job["strategy"])}
     )
     return request, again

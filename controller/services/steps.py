@@ -25,7 +25,7 @@ from controller.services.actions import ACTIONS
 from controller.services.actions.base import StepContext
 from controller.services.agent_client import AgentClient, StepError, open_agent_session, probe_session
 from controller.services.job_models import FINISHED, STEP_DONE, Strategy
-from controller.services.jobs import dumps, emit, job_operator
+from controller.services.jobs import dumps, emit, job_operator, job_params
 from controller.services.rollout import Dispatch, advance
 from controller.settings import ControllerSettings
 from controller.store import FleetStore
@@ -115,7 +115,7 @@ async def _attempt(
 ) -> StepOutcome:
     strategy = Strategy.model_validate_json(job["strategy"])
     spec = ACTIONS[job["action"]]
-    params = spec.params.model_validate(json.loads(job["params"]))
+    params = spec.params.model_validate(job_params(job, env.secrets))
     record = await env.store.agent(agent_id)
     attempts = int(result.get("attempts", 0)) + 1
     started = time.time()
