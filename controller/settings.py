@@ -56,9 +56,7 @@ class ControllerSettings:
     """Failed authentications from one address within auth_failure_window before it is answered 429."""
     auth_failure_window: float = 60.0
     keepalive_timeout: float = 15.0
-    """Seconds an idle keep-alive connection stays open."""
-    header_timeout: float = 10.0
-    """Seconds a client has to send a complete request head (slow-loris defence)."""
+    """Seconds an idle connection stays open, and a client has to send a request head (controller/limits.py)."""
     max_connections: int = 1024
     """Concurrent connections per controller process; more are closed at once."""
 
@@ -123,6 +121,5 @@ def load_settings(
         auth_max_failures=int(_env_float(env, "CONTROLLER_AUTH_MAX_FAILURES", 20)),
         auth_failure_window=_env_float(env, "CONTROLLER_AUTH_FAILURE_WINDOW", 60.0, duration=True),
         keepalive_timeout=_env_float(env, "CONTROLLER_KEEPALIVE_TIMEOUT", 15.0, duration=True),
-        header_timeout=_env_float(env, "CONTROLLER_HEADER_TIMEOUT", 10.0, duration=True),
         max_connections=int(_env_float(env, "CONTROLLER_MAX_CONNECTIONS", 1024)),
     )

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from controller.app import build_app, open_redis
 from controller.keys import CA, STORE
+from controller.limits import LimitedSite, runner_options
 from controller.pki import CertificateAuthority
 from controller.services.credentials import create_join_token, create_operator_token
 from controller.settings import ControllerSettings
@@ -102,9 +103,10 @@ async def controller(tmp_path: Path, redis_url: str, prefix: str) -> AsyncIterat
     )
     settings.state_dir.mkdir()
     app = build_app(settings, redis_url)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, **runner_options(settings))
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", settings.port, ssl_context=server_context(settings, app[CA]))
+    site = LimitedSite(runner, "127.0.0.1", settings.port, ssl_context=server_context(settings, app[CA]),
+                       max_connections=settings.max_connections)
     await site.start()
     token = await create_operator_token(app[STORE], "tests")
     try:
