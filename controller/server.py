@@ -30,7 +30,7 @@ def redis_for_tools(settings: ControllerSettings) -> RedisLocation:
 
 async def serve(settings: ControllerSettings) -> None:
     """Serve the API until SIGINT/SIGTERM."""
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # keys, secrets and the Redis URL live here
     location = locate(settings.state_dir, settings.redis_url, write=True)
     try:
         app = build_app(settings, location.url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -97,3 +98,12 @@ async def test_retention_removes_old_finished_jobs_audit_and_artifacts(controlle
     assert [j for j, _ in await store.job_page(0, 10)] == ["fresh", "oldrunning"]
     assert len(await store.audit_entries(10)) == 1
     assert list(art.iterdir()) == []
+
+
+async def test_secret_files_of_the_controller_are_private(controller: ControllerUnderTest, tmp_path: Path) -> None:
+    from shared.redis_url import locate, url_file
+
+    locate(tmp_path, "redis://:password@127.0.0.1:6379/0", write=True).close()
+    state = controller.settings.state_dir
+    for path in (url_file(tmp_path), state / "secrets.key", state / "pki" / "ca.key", state / "pki" / "controller.key"):
+        assert path.stat().st_mode & 0o777 == 0o600, path
