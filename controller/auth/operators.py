@@ -50,8 +50,9 @@ class Operator:
     scope: dict[str, str] = field(default_factory=dict)
 
     def header(self) -> str:
-        """The `X-IISFleet-Operator` value: compact ASCII JSON of id, purpose and role."""
-        return json.dumps({"id": self.id, "purpose": self.purpose, "role": self.role}, separators=(",", ":"))
+        """The `X-IISFleet-Operator` value: compact ASCII JSON of id, purpose and role (purpose made printable)."""
+        purpose = "".join(c if c.isprintable() else " " for c in self.purpose)[:200]
+        return json.dumps({"id": self.id, "purpose": purpose, "role": self.role}, separators=(",", ":"))
 
     def attribution(self) -> dict[str, str]:
         """The fields records and audit entries carry for this operator."""
@@ -106,8 +107,8 @@ async def create_key(
 ) -> tuple[str, dict[str, Any]]:
     """Create a key; (token, public view). The token is visible only here."""
     purpose = purpose.strip()
-    if not purpose or len(purpose) > 200:
-        raise InvalidRequest("purpose must be 1 to 200 characters", name="purpose")
+    if not purpose or len(purpose) > 200 or not purpose.isprintable():
+        raise InvalidRequest("purpose must be 1 to 200 printable characters", name="purpose")
     if expires_in is not None and expires_in <= 0:
         raise InvalidRequest("a key's lifetime must be positive", name="expires")
     scope = dict(scope or {})

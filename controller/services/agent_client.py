@@ -65,12 +65,9 @@ class AgentClient:
         self.session = session
         self.url = url.rstrip("/")
         self.name = name
-        self._headers = {
-            "Access-Token": f"Bearer {api_key}",
-            "Accept": "application/json",
-            PIN_HEADER: serial,
-            OPERATOR_HEADER: operator.header(),
-        }
+        self._headers = {"Access-Token": f"Bearer {api_key}", "Accept": "application/json", PIN_HEADER: serial}
+        if operator.id:  # jobs from before attribution run for the controller itself and name nobody
+            self._headers[OPERATOR_HEADER] = operator.header()
 
     async def call(
         self,
