@@ -39,6 +39,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     create.add_argument("--state-dir", type=Path, required=True)
     create.add_argument("--purpose", required=True)
     create.add_argument("--expires-on", type=_iso_datetime, default=None, help="ISO 8601 expiry (default: never)")
+    create.add_argument(
+        "--scope",
+        choices=("system", "api", "controller"),
+        default="system",
+        help="system: every policy, as upstream (default); api: no file locations or key management",
+    )
     create.set_defaults(func=create_key)
 
 
@@ -62,7 +68,7 @@ def create_key(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     store = ApiKeyStore(state_dir / "api-keys.json", settings.api_keys.keys)
-    _key, token = store.create(args.purpose, args.expires_on)
+    _key, token = store.create(args.purpose, args.expires_on, scope=args.scope)
     print(token)
     return 0
 
@@ -129,13 +135,18 @@ async def _serve(
         return 2
     if enrollment is not None:
         from agent.controller_link import server_context
+        from agent.security.attribution import REQUIRE_CONTROLLER_CERTIFICATE
 
         ssl_context = server_context(enrollment)
+        app[REQUIRE_CONTROLLER_CERTIFICATE] = True
     else:
         ssl_context = server_ssl_context(state_dir, settings, [address])
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    from agent.security.server_limits import LimitedSite
+
+    limits = settings.iisfleet.limits
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=limits.keepalive_timeout)
     await runner.setup()
-    site = web.TCPSite(runner, address, port, ssl_context=ssl_context, reuse_address=True)
+    site = LimitedSite(runner, address, port, limits, ssl_context=ssl_context)
     await site.start()
     log.info("agent listening on https://%s:%d (state %s)", address, port, state_dir)
     stop = asyncio.Event()
