@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from shared.errors import ApiError
 
 
@@ -20,18 +18,3 @@ class TokenRefused(ApiError):
     def headers(self) -> dict[str, str]:
         """RFC 6750's challenge."""
         return {"WWW-Authenticate": 'Bearer realm="iisfleet"'}
-
-
-class TooManyFailures(ApiError):
-    """This address failed to authenticate too often; it must wait."""
-
-    status = 429
-    title = "Too many requests"
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(detail="too many failed authentications from this address; try again later")
-        self.retry_after = max(1, math.ceil(retry_after))
-
-    def headers(self) -> dict[str, str]:
-        """When to come back."""
-        return {"Retry-After": str(self.retry_after)}

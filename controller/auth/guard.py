@@ -15,9 +15,10 @@ from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from controller.auth.errors import TokenRefused, TooManyFailures
+from controller.auth.errors import TokenRefused
 from controller.auth.operators import OPERATOR_TOKEN, Operator, check_token, token_hash
 from controller.store import FleetStore
+from shared.errors import TooManyRequests
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,10 +101,10 @@ class AuthGuard:
             return await asyncio.get_running_loop().run_in_executor(self._executor, token_hash, secret)
 
     async def authenticate(self, store: FleetStore, token: str | None, address: str) -> Operator:
-        """The operator of a valid token; TokenRefused (401) or TooManyFailures (429) otherwise."""
+        """The operator of a valid token; TokenRefused (401) or TooManyRequests (429) otherwise."""
         wait = self.retry_after(address)
         if wait > 0 and (not token or token not in self._good):
-            raise TooManyFailures(wait)
+            raise TooManyRequests(wait)
         match = OPERATOR_TOKEN.match(token or "")
         if not token or not match or token in self._bad:
             self._failed(address, token)

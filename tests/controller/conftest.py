@@ -23,6 +23,7 @@ from controller.settings import ControllerSettings
 from controller.store import FleetStore
 from controller.tls import server_context
 from shared.redis_url import RedisLocation, start_embedded
+from tests.controller.standin import StandIn, start_standin
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -116,3 +117,14 @@ async def controller(tmp_path: Path, redis_url: str, prefix: str) -> AsyncIterat
         await FleetStore(cleanup, prefix).clear()
         await cleanup.aclose()
         await runner.cleanup()
+
+
+@pytest.fixture
+async def standin(controller: ControllerUnderTest, tmp_path: Path) -> AsyncIterator[StandIn]:
+    """A stand-in agent "web1" on 127.0.0.2 with the label env=test."""
+    port = free_port("127.0.0.2")
+    agent = await start_standin(
+        tmp_path / "agent", controller.url, await controller.join_token({"env": "test"}), "web1", "127.0.0.2", port
+    )
+    yield agent
+    await agent.stop()

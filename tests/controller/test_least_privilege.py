@@ -17,8 +17,8 @@ from controller.auth.operators import create_key
 from controller.auth.roles import Role
 from controller.keys import CELERY
 from shared.models import HostSummary
-from tests.controller.conftest import ControllerUnderTest, free_port
-from tests.controller.standin import StandIn, start_standin
+from tests.controller.conftest import ControllerUnderTest
+from tests.controller.standin import StandIn
 
 API_KEY = "agent-api-key-for-least-privilege-01"
 
@@ -41,22 +41,12 @@ async def _call(c: ControllerUnderTest, token: str, method: str, path: str, body
             return r.status, json.loads(text) if text.startswith(("{", "[")) else text
 
 
-@pytest.fixture
-async def standin(controller: ControllerUnderTest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    port = free_port("127.0.0.2")
-    agent = await start_standin(
-        tmp_path / "agent", controller.url, await controller.join_token({"env": "prod"}), "web1", "127.0.0.2", port
-    )
-    yield agent
-    await agent.stop()
-
-
 async def _queued_tasks(c: ControllerUnderTest) -> int:
     keys = [k for k in await c.store.keys() if "celery" in k]
     return len(keys) + await c.store.job_count()
 
 
-JOB = {"action": "pool.recycle", "target": {"labels": {"env": "prod"}}, "params": {"name": "DefaultAppPool"}}
+JOB = {"action": "pool.recycle", "target": {"labels": {"env": "test"}}, "params": {"name": "DefaultAppPool"}}
 
 
 async def test_viewer_cannot_start_a_job(controller: ControllerUnderTest, standin: StandIn) -> None:
@@ -77,7 +67,7 @@ async def test_scoped_operator_cannot_reach_outside_its_scope(
     controller.app[CELERY].conf.broker_url = "memory://"  # nothing may be queued, and nothing is sent anywhere
     scoped = await _key(controller, "operator", {"env": "staging"})
     before = await _queued_tasks(controller)
-    for target in ({"labels": {"env": "prod"}}, {"labels": {}}, {"agents": [standin.enrollment.agent_id]}):
+    for target in ({"labels": {"env": "test"}}, {"labels": {}}, {"agents": [standin.enrollment.agent_id]}):
         status, body = await _call(controller, scoped, "POST", "/api/jobs", {**JOB, "target": target})
         assert status == 403, (target, body)
     assert await _queued_tasks(controller) == before
@@ -131,7 +121,7 @@ async def test_gateway_path_with_dot_segments_is_refused(
 
 async def test_iis_request_to_security_needs_admin(controller: ControllerUnderTest, standin: StandIn) -> None:
     operator = await _key(controller, "operator")
-    job = {"action": "iis.request", "target": {"labels": {"env": "prod"}},
+    job = {"action": "iis.request", "target": {"labels": {"env": "test"}},
            "params": {"method": "POST", "path": "/api/files/locations", "body": {"path": "/"}}}
     assert (await _call(controller, operator, "POST", "/api/jobs", job))[0] == 403
     assert await controller.store.job_count() == 0
