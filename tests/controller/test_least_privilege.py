@@ -111,7 +111,8 @@ async def test_iis_request_with_an_unsafe_path_is_refused(controller: Controller
     assert body["name"] == "params.path"
 
 
-@pytest.mark.parametrize("tail", ["api/%2e%2e/security/api-keys", "api//webserver", "api/x%2F..%2Fsecurity"])
+@pytest.mark.parametrize("tail", ["api/../security/api-keys", "api/%2e%2e/security/api-keys", "api//webserver",
+                                  "api/x%2F..%2Fsecurity", "api/./webserver"])
 async def test_gateway_path_with_dot_segments_is_refused(
     controller: ControllerUnderTest, standin: StandIn, tail: str
 ) -> None:
