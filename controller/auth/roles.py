@@ -39,7 +39,8 @@ GATEWAY_RULES: tuple[PathRule, ...] = (
 
 
 def agent_path_role(method: str, path: str) -> Role:
-    """The role a call with this method to this (normalised) agent path needs."""
+    """The role a call with this method to this (normalised) agent path needs (prefixes match in any case)."""
+    path = path.lower()
     for rule in GATEWAY_RULES:
         if path == rule.prefix or path.startswith(rule.prefix.rstrip("/") + "/"):
             return rule.read if method.upper() in READS else rule.write

@@ -87,7 +87,8 @@ async def test_operator_cannot_add_a_files_location_through_the_gateway(
     location = {"path": "/", "claims": ["read", "write"]}
     status, body = await _call(controller, operator, "POST", f"{base}/api/files/locations", location)
     assert status == 403, body
-    for path in ("/security/api-keys", "/security/access-tokens"):
+    assert (await _call(controller, operator, "POST", f"{base}/API/Files/Locations/", location))[0] == 403
+    for path in ("/security/api-keys", "/security/access-tokens", "/Security/api-keys"):
         assert (await _call(controller, operator, "GET", base + path))[0] == 403
     # What an operator may do still works, and the agent hears which operator asked.
     status, _ = await _call(controller, operator, "POST", f"{base}/echo/x", {"a": 1})
