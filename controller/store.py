@@ -7,7 +7,8 @@ Keys (all under the configured prefix, `iisfleet:` by default)::
     join:{token_id}          hash   secret_hash, labels, created_on, pin_name, pin_address, operator (+ purpose,
                                     role), used (expires with the token)
     agents                   set    every enrolled agent id
-    agent:{id}               hash   name, url, labels, facts, enrolled_on, cert_serial, cert_expires_on, api_key
+    agent:{id}               hash   name, url, labels, facts, enrolled_on, cert_serial, prev_serial (the one
+                                    renewed from, until the new one is used), cert_expires_on, api_key
     agent:{id}:serials       set    certificate serials issued to the agent
     agent:{id}:summary       string last heartbeat summary (JSON, with computed request rates)
     agent-name:{name}        string agent id; a name belongs to one agent at a time

@@ -41,6 +41,7 @@ async def renew(request: web.Request) -> web.Response:
     body = await read_model(request, RenewRequest)
     app = request.app
     response = model_response(await enrollment.renew(app[STORE], app[CA], request[AGENT_ID], body, _policy(request)))
-    # The old certificate is retired now: close this connection so the agent's next call handshakes anew.
+    # Close this connection so the agent's next call handshakes with the new certificate (which retires the
+    # old one).
     response.force_close()
     return response

@@ -25,6 +25,7 @@ from controller.auth.roles import Role, agent_path_role, in_scope
 from controller.keys import AGENT_SESSION, OPERATOR, SECRET_BOX, SETTINGS, STORE
 from controller.services import audit
 from controller.services.agent_pin import PIN_HEADER, CertificateMismatch
+from controller.services.enrollment import agent_serials
 from shared.errors import ApiError, NotFound
 
 log = logging.getLogger("iisfleet.controller.gateway")
@@ -91,7 +92,7 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     headers = _forward_headers(request.headers)
     headers["Access-Token"] = f"Bearer {app[SECRET_BOX].open(record['api_key'])}"
     headers[OPERATOR_HEADER] = operator.header()
-    headers[PIN_HEADER] = record.get("cert_serial", "")
+    headers[PIN_HEADER] = agent_serials(record)
     started = time.monotonic()
     status = 502
     try:

@@ -99,9 +99,21 @@ async def authenticate_agent(store: FleetStore, cert_der: bytes | None) -> str:
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     if not record or not names or str(names[0].value) != record.get("name"):
         raise NotPermitted("this certificate is revoked or unknown; the agent must enroll again")
-    if record.get("cert_serial") != format(cert.serial_number, "x"):
-        raise NotPermitted("this certificate has been superseded by a renewal; use the current one")
-    return agent_id
+    serial = format(cert.serial_number, "x")
+    if serial == record.get("cert_serial"):
+        if record.get("prev_serial"):  # the agent uses its renewed certificate: the old one is done
+            await store.retire_serial(agent_id, record["prev_serial"], time.time())
+            await store.put_agent(agent_id, {"prev_serial": ""})
+        return agent_id
+    if serial == record.get("prev_serial"):
+        return agent_id  # renewed, but the agent has not switched yet (the answer may have been lost)
+    raise NotPermitted("this certificate has been superseded by a renewal; use the current one")
+
+
+def agent_serials(record: dict[str, str]) -> str:
+    """The certificate serials an agent may present (PIN_HEADER form): the current one, and the one it
+    renewed from until it has used the new one."""
+    return ",".join(serial for serial in (record.get("cert_serial"), record.get("prev_serial")) if serial)
 
 
 async def renew(
@@ -117,10 +129,13 @@ async def renew(
         )
     except CsrError as err:
         raise NotPermitted(f"renewal refused: {err}") from err
+    # The serial renewed from stays valid until the agent first uses the new one (then it is retired), so
+    # an answer lost on the way cannot lock the agent out; a serial older than that is retired now.
+    if record.get("prev_serial"):
+        await store.retire_serial(agent_id, record["prev_serial"], time.time())
     await store.add_serial(agent_id, issued.serial, issued.not_after.timestamp() - time.time())
-    await store.put_agent(
-        agent_id, {"cert_serial": issued.serial, "cert_expires_on": issued.not_after.isoformat(timespec="seconds")}
-    )
-    if record.get("cert_serial"):
-        await store.retire_serial(agent_id, record["cert_serial"], time.time())
+    await store.put_agent(agent_id, {
+        "cert_serial": issued.serial, "prev_serial": record.get("cert_serial", ""),
+        "cert_expires_on": issued.not_after.isoformat(timespec="seconds"),
+    })
     return RenewResponse(certificate=issued.pem)

@@ -178,13 +178,16 @@ async def test_superseded_certificate_is_refused_both_ways(
     old_identity = tmp_path / "old-identity.pem"
     old_identity.write_bytes(enrollment.identity_file.read_bytes())
     link = ControllerLink(enrollment, lambda: (gather_facts(), HostSummary()))
+    old = client_context(enrollment.ca_file.read_bytes(), old_identity)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=link.client_ssl)) as session:
         await link.renew(session)
-        await link.heartbeat(session)  # the new certificate works at once
-    old = client_context(enrollment.ca_file.read_bytes(), old_identity)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=old)) as session:
+        await link.heartbeat(session)  # as if the renewal's answer was lost: the old one still works
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=link.client_ssl)) as session:
+        await link.heartbeat(session)  # the agent uses its new certificate: the old one is retired
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=old)) as session:
         with pytest.raises(Refused, match="superseded|revoked"):
-            await ControllerLink(enrollment, lambda: (gather_facts(), HostSummary())).heartbeat(session)
+            await link.heartbeat(session)
     # The stand-in still serves the old certificate: the controller refuses to talk to it.
     status, body = await _call(controller, controller.token, "GET", gateway)
     assert status == 502, body
