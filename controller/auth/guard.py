@@ -105,8 +105,10 @@ class AuthGuard:
         wait = self.retry_after(address)
         if wait > 0 and (not token or token not in self._good):
             raise TooManyRequests(wait)
-        match = OPERATOR_TOKEN.match(token or "")
-        if not token or not match or token in self._bad:
+        if not token:
+            raise TokenRefused()  # costs nothing to refuse, and guesses nothing: not counted
+        match = OPERATOR_TOKEN.match(token)
+        if not match or token in self._bad:
             self._failed(address, token)
             raise TokenRefused()
         operator = await check_token(store, match.group(1), await self._hash(match.group(2)))

@@ -246,3 +246,21 @@ async def test_audit_filters_by_operator_agent_and_time(controller: ControllerUn
     assert joins[0]["action"] == "join_token.create" and joins[0]["operator"] == controller.token.split(".")[0]
     assert (await _call(controller, controller.token, "GET", "/api/audit?since=2999-01-01T00:00:00Z"))[1] == {
         "entries": []}
+
+
+async def test_every_operator_route_checks_token_and_role(controller: ControllerUnderTest) -> None:
+    from controller.api.routes import ROUTES
+
+    viewer = await _key(controller, "viewer")
+    checked = 0
+    for route in ROUTES:
+        if route.auth != "operator":
+            continue
+        method = "POST" if route.method == "*" else route.method
+        path = route.path.replace("{path:.*}", "api/webserver").replace("{id}", "x").replace("{sha256}", "0" * 64)
+        assert (await _call(controller, "", method, path))[0] == 401, route.name
+        if method not in ("GET", "HEAD"):
+            status, body = await _call(controller, viewer, method, path, {})
+            assert status == 403 and body["name"] == "role", (route.name, status, body)
+        checked += 1
+    assert checked >= 20
