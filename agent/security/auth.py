@@ -17,9 +17,9 @@ from agent.security.attribution import attribute
 from agent.security.keys import PRINCIPAL, SECURITY
 from agent.security.keystore import ApiKey
 from agent.security.policies import READ_METHODS, policy_name, requirement
-from agent.security.scopes import allows
+from agent.security.scopes import require_scope
 from agent.security.throttle import authenticate
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import Unauthorized
 
 log = logging.getLogger("iisfleet.agent.security")
 
@@ -62,16 +62,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         reason = where if token is None else f"unknown, expired or malformed token in {where}"
         log.warning("rejected %s %s: %s", request.method, request.path, reason)
         raise Unauthorized()
-    if key is not None and not allows(key.scope, name):
-        log.warning(
-            "refused %s %s: key %s has scope %r, outside policy %r",
-            request.method,
-            request.path,
-            key.id,
-            key.scope,
-            name,
-        )
-        raise Forbidden(name=name, detail=f"this API key's scope {key.scope!r} does not reach the {name!r} policy")
+    if key is not None:
+        require_scope(key.id, key.scope, name)
     attribute(request, key)
     if need.read_only and request.method not in READ_METHODS:
         log.info("refused %s %s: access policy %r is read-only", request.method, request.path, name)

@@ -12,7 +12,10 @@ Upstream has no scopes: any valid token satisfies every policy. Here a key carri
 
 from __future__ import annotations
 
+import logging
+
 from agent.security.policies import API
+from shared.errors import Forbidden
 
 SYSTEM = "system"
 API_ONLY = "api"
@@ -22,6 +25,8 @@ DEFAULT = SYSTEM
 
 CONTROLLER_PURPOSE_PREFIX = "iisfleet controller "
 """The purpose enrollment gives the controller's key (`iisfleet controller <url>`)."""
+
+log = logging.getLogger("iisfleet.agent.security")
 
 _REACH: dict[str, frozenset[str]] = {
     API_ONLY: frozenset({API}),
@@ -34,6 +39,13 @@ def allows(scope: str, policy: str) -> bool:
     if scope == SYSTEM:
         return True
     return policy in _REACH.get(scope, frozenset())
+
+
+def require_scope(key_id: str, scope: str, policy: str) -> None:
+    """Raise Forbidden (403, upstream body) when a key of `scope` may not satisfy `policy`."""
+    if not allows(scope, policy):
+        log.warning("refused key %s: its scope %r does not reach policy %r", key_id, scope, policy)
+        raise Forbidden(name=policy, detail=f"this API key's scope {scope!r} does not reach the {policy!r} policy")
 
 
 def stored_scope(raw_scope: object, purpose: str) -> str:
