@@ -13,9 +13,11 @@ from yarl import URL
 
 from agent.controller_link import ControllerLink, Refused
 from agent.enrollment import EnrollmentError, client_context, enroll, gather_facts, new_identity
-from controller.auth.operators import create_key
+from controller.app import open_redis
+from controller.auth.operators import create_key, revoke_key
 from controller.auth.roles import Role
 from controller.keys import CELERY
+from controller.store import FleetStore
 from shared.models import HostSummary
 from tests.controller.conftest import ControllerUnderTest
 from tests.controller.standin import StandIn
@@ -205,6 +207,16 @@ async def test_expired_and_revoked_tokens_answer_401(controller: ControllerUnder
     status, view = await _call(controller, controller.token, "DELETE", f"/api/keys/{victim.split('.')[0]}")
     assert status == 200 and view["revoked_on"]
     assert (await _call(controller, victim, "GET", "/api/jobs"))[0] == 401
+    # Revoked through another connection to the same Redis (as another controller or the CLI would): the
+    # running controller, which has just verified the token, refuses it on the next request.
+    other = await _key(controller, "operator")
+    assert (await _call(controller, other, "GET", "/api/jobs"))[0] == 200
+    redis = open_redis(controller.settings.redis_url or "")
+    try:
+        await revoke_key(FleetStore(redis, controller.settings.redis_prefix), other)
+    finally:
+        await redis.aclose()
+    assert (await _call(controller, other, "GET", "/api/jobs"))[0] == 401
     listed = (await _call(controller, controller.token, "GET", "/api/keys"))[1]["keys"]
     assert {k["id"]: k["role"] for k in listed}[victim.split(".")[0]] == "operator"
     assert not any("hash" in field for key in listed for field in key) and victim not in json.dumps(listed)
