@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from controller.auth.roles import ROLES, Role, selector_within
 from controller.services.errors import InvalidRequest, NotPermitted, UnknownAgent
@@ -70,13 +70,13 @@ def parse_role(text: str) -> Role:
     return text
 
 
-def _operator(key_id: str, record: Mapping[str, str]) -> Operator:
-    return Operator(
-        id=key_id,
-        purpose=record.get("purpose", ""),
-        role=cast(Role, record.get("role") or "admin"),
-        scope=dict(json.loads(record.get("scope") or "{}")),
-    )
+def _operator(key_id: str, record: Mapping[str, str]) -> Operator | None:
+    """The operator of a stored key; None (refused) for a role this version does not know."""
+    role = record.get("role") or "admin"  # keys from before roles
+    if role not in ROLES:
+        return None
+    return Operator(id=key_id, purpose=record.get("purpose", ""), role=role,
+                    scope=dict(json.loads(record.get("scope") or "{}")))
 
 
 def key_view(key_id: str, record: Mapping[str, str]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from controller.auth.operators import SYSTEM, Operator
-from controller.auth.roles import Role
+from controller.auth.roles import ROLES, Role
 from controller.services.actions import ACTIONS
 from controller.services.errors import InvalidRequest, UnknownAgent
 from controller.services.job_access import authorise, check_scope
@@ -111,7 +111,7 @@ def job_operator(job: dict[str, str]) -> Operator:
     """The operator a job runs for (jobs stored before attribution run for the controller itself)."""
     if not job.get("operator"):
         return SYSTEM
-    role: Role = job.get("operator_role", "admin")  # type: ignore[assignment]
+    role: Role = next((r for r in ROLES if r == job.get("operator_role")), "viewer")
     return Operator(id=job["operator"], purpose=job.get("operator_purpose", ""), role=role)
 
 
