@@ -42,12 +42,15 @@ async def patch_agent(request: web.Request) -> web.Response:
     body = await read_object(request)
     if set(body) - {"labels"}:
         raise InvalidParameter(sorted(set(body) - {"labels"})[0], "only labels can be changed")
-    await _agent_in_scope(request)
+    current = await _agent_in_scope(request)
+    change = body.get("labels", {})
+    if isinstance(change, dict):  # a scoped key must not move the agent out of its own reach
+        merged = {**current.labels, **change}
+        if not in_scope(request[OPERATOR].scope, {k: v for k, v in merged.items() if v is not None}):
+            raise InvalidParameter("labels", "a scoped key cannot move an agent out of its scope")
     agent = await registry.update_labels(
-        request.app[STORE], request.match_info["id"], body.get("labels", {}), request.app[SETTINGS].offline_after
+        request.app[STORE], request.match_info["id"], change, request.app[SETTINGS].offline_after
     )
-    if not in_scope(request[OPERATOR].scope, agent.labels):
-        raise InvalidParameter("labels", "a scoped key cannot move an agent out of its scope")
     await audit.record(request.app[STORE], request.app[SETTINGS].audit_maxlen, request[OPERATOR], "agent.labels",
                        agents=[agent.id], labels=json.dumps(agent.labels))
     return model_response(agent)

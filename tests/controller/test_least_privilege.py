@@ -276,3 +276,14 @@ async def test_every_operator_route_checks_token_and_role(controller: Controller
             assert status == 403 and body["name"] == "role", (route.name, status, body)
         checked += 1
     assert checked >= 20
+
+
+async def test_scoped_admin_cannot_move_an_agent_out_of_its_scope(
+    controller: ControllerUnderTest, standin: StandIn
+) -> None:
+    admin = await _key(controller, "admin", {"env": "test"})
+    path = f"/api/agents/{standin.enrollment.agent_id}"
+    assert (await _call(controller, admin, "PATCH", path, {"labels": {"env": "prod"}}))[0] == 400
+    assert (await _call(controller, admin, "PATCH", path, {"labels": {"env": None}}))[0] == 400
+    assert (await _call(controller, admin, "GET", path))[1]["labels"] == {"env": "test"}  # unchanged
+    assert (await _call(controller, admin, "PATCH", path, {"labels": {"role": "web"}}))[0] == 200
