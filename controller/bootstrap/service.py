@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.auth.operators import SYSTEM, Operator
+from controller.auth.roles import selector_within
 from controller.bootstrap import records
 from controller.bootstrap.errors import BootstrapError
 from controller.bootstrap.models import BootstrapRequest
@@ -26,6 +27,7 @@ from controller.bootstrap.plan import INSTALL_TIMEOUT, AgentPlan, make_plan
 from controller.bootstrap.remote import Remote
 from controller.bootstrap.wheel import installed_wheel
 from controller.services.credentials import check_labels, create_join_token
+from controller.services.errors import NotPermitted
 from controller.services.registry import is_online
 from controller.settings import ControllerSettings
 from controller.store import FleetStore
@@ -104,6 +106,8 @@ def _now_iso() -> str:
 async def create_record(ctx: BootstrapContext, request: BootstrapRequest) -> str:
     """Check the request and store its record (no credentials); returns the bootstrap id."""
     labels = check_labels(request.labels)
+    if not selector_within(ctx.operator.scope, labels):
+        raise NotPermitted(f"key {ctx.operator.id} is scoped; the agent's labels must include its scope labels")
     bootstrap_id = uuid.uuid4().hex[:16]
     deadline = time.time() + 2 * request.connect_timeout + INSTALL_TIMEOUT + request.wait_timeout + SLACK
     await records.create(ctx.store, bootstrap_id, {
