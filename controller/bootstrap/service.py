@@ -210,13 +210,18 @@ async def _bootstrap(ctx: BootstrapContext, bootstrap_id: str, request: Bootstra
 
 
 async def _wait_online(ctx: BootstrapContext, plan: AgentPlan, since: float, limit: float) -> str | None:
-    """The agent's id once it has enrolled and sent a heartbeat after `since`; None after `limit` seconds."""
+    """The agent's id once it has enrolled and sent a heartbeat after `since`; None after `limit` seconds.
+
+    Enrollment itself counts as being seen, but only a real heartbeat carries a summary with `ts`, and an
+    agent sends those once it listens: so "online" here means the gateway can reach it.
+    """
     deadline = time.monotonic() + limit
     while True:
         agent_id = await ctx.store.agent_id_by_name(plan.name)
         if agent_id is not None:
             seen = (await ctx.store.last_seen()).get(agent_id)
-            if seen is not None and seen >= since and is_online(seen, time.time(), ctx.offline_after):
+            beat = json.loads(await ctx.store.summary(agent_id) or "{}").get("ts")
+            if seen is not None and seen >= since and beat and is_online(seen, time.time(), ctx.offline_after):
                 return agent_id
         if time.monotonic() >= deadline:
             return None

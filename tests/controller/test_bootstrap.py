@@ -133,7 +133,7 @@ class FakeRemote:
         if self.enrolls and self.exit_status == 0:
             await self.store.claim_name(plan.name, "agent-1")
             await self.store.put_agent("agent-1", {"name": plan.name, "url": "https://x:1", "labels": "{}"})
-            await self.store.record_heartbeat("agent-1", time.time() + 0.01, "{}", "{}")
+            await self.store.record_heartbeat("agent-1", time.time() + 0.01, "{}", '{"ts": 1}')  # a real beat
         return CommandResult(self.exit_status, f"installing with {plan.join_token}\nstarted pid 42\n")
 
     async def log_tail(self, plan: AgentPlan) -> str:
