@@ -27,7 +27,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     run.add_argument("--address", default="127.0.0.1", help="listen address; '*' bindings mean this address")
     run.add_argument("--port", type=int, default=DEFAULT_PORT)
     run.add_argument("--controller", default=None, help="enroll with (or keep reporting to) this controller URL")
-    run.add_argument("--join-token", default=None, help="single-use token for the first enrollment")
+    run.add_argument("--join-token-file", default=None, metavar="PATH",
+                     help="file holding the single-use join token for the first enrollment ('-': read stdin)")
+    run.add_argument("--join-token", default=None, help=argparse.SUPPRESS)  # discouraged: ps shows it
     run.add_argument("--name", default=None, help="agent name in the fleet (default: host name, plus address)")
     run.set_defaults(func=run_agent)
 
@@ -83,8 +85,25 @@ def run_agent(args: argparse.Namespace) -> int:
     except SettingsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    fleet = (args.controller, args.join_token, args.name) if args.controller else None
+    try:
+        join_token = _join_token(args)
+    except OSError as err:
+        print(f"error: cannot read the join token: {err}", file=sys.stderr)
+        return 2
+    fleet = (args.controller, join_token, args.name) if args.controller else None
     return asyncio.run(_serve(state_dir, settings, args.address, args.port, fleet))
+
+
+def _join_token(args: argparse.Namespace) -> str | None:
+    """The join token from --join-token-file (a path, or '-' for stdin); --join-token still works, with a warning."""
+    if args.join_token_file == "-":
+        return sys.stdin.readline().strip() or None
+    if args.join_token_file:
+        return Path(args.join_token_file).read_text(encoding="utf-8").strip() or None
+    if args.join_token:
+        log.warning("--join-token puts the token on the command line, where other users can read it; "
+                    "use --join-token-file PATH or --join-token-file - (stdin)")
+    return str(args.join_token) if args.join_token else None
 
 
 async def _serve(

@@ -60,6 +60,11 @@ def load_csr(pem: str) -> x509.CertificateSigningRequest:
     return csr
 
 
+def serial_of(cert_der: bytes) -> str:
+    """The serial number of a DER certificate, as lowercase hex."""
+    return format(x509.load_der_x509_certificate(cert_der).serial_number, "x")
+
+
 class CertificateAuthority:
     """A CA key pair kept as `ca.crt` / `ca.key` (0600) in a directory."""
 

@@ -9,7 +9,6 @@ working behind a NAT shared with an attacker, and other addresses are not affect
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections import deque
 
@@ -18,27 +17,12 @@ from aiohttp import web
 from agent.security.hashing import HashPoolBusy
 from agent.security.keys import KEY_STORE
 from agent.security.keystore import ApiKey
-from shared.errors import ApiError, ServiceUnavailable
+from shared.errors import ServiceUnavailable, TooManyRequests
 
 MAX_ADDRESSES = 10_000
 """Addresses tracked at once; beyond that the stalest are forgotten (memory stays bounded)."""
 
 log = logging.getLogger("iisfleet.agent.security")
-
-
-class TooManyRequests(ApiError):
-    """Too many failed token checks from this address."""
-
-    status = 429
-    title = "Too many requests"
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(detail="Too many failed authentications from this address; retry later.")
-        self.retry_after = max(1, math.ceil(retry_after))
-
-    def headers(self) -> dict[str, str]:
-        """When the address may try again."""
-        return {"Retry-After": str(self.retry_after)}
 
 
 class AuthThrottle:

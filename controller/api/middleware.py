@@ -9,8 +9,9 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from controller.api.routing import Handler, route_of
-from controller.keys import AGENT_ID, OPERATOR, STORE
-from controller.services.credentials import authenticate_operator
+from controller.auth.operators import SCRAPER
+from controller.auth.roles import allows
+from controller.keys import AGENT_ID, AUTH_GUARD, OPERATOR, STORE
 from controller.services.enrollment import authenticate_agent
 from controller.services.errors import Conflict, InvalidRequest, NotPermitted, ServiceError, TooLarge, UnknownAgent
 from controller.services.scrape_credentials import authenticate_scraper
@@ -22,7 +23,6 @@ from shared.errors import (
     NotFound,
     PayloadTooLarge,
     ServerError,
-    Unauthorized,
 )
 
 log = logging.getLogger("iisfleet.controller.api")
@@ -86,7 +86,7 @@ def bearer(request: web.Request) -> str | None:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Operator routes need a valid bearer token; agent routes need a valid, unrevoked client certificate."""
+    """Operator routes need a valid bearer token holding the row's role; agent routes a valid client certificate."""
     route = route_of(request)
     if route is None or route.auth in ("public", "join_token"):
         return await handler(request)
@@ -95,10 +95,12 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         request[AGENT_ID] = await authenticate_agent(store, peer_certificate(request))
         return await handler(request)
     if route.auth == "metrics" and await authenticate_scraper(store, peer_certificate(request)):
+        # A scrape certificate reads the whole fleet's metrics and targets, and nothing else.
+        request[OPERATOR] = SCRAPER
         return await handler(request)
-    token = bearer(request)
-    key_id = await authenticate_operator(store, token) if token else None
-    if key_id is None:
-        raise Unauthorized()
-    request[OPERATOR] = key_id
+    operator = await request.app[AUTH_GUARD].authenticate(store, bearer(request), request.remote or "")
+    request[OPERATOR] = operator
+    needed = route.needs(request)
+    if not allows(operator.role, needed):
+        raise Forbidden(name="role", detail=f"this needs the {needed} role; key {operator.id} is {operator.role}")
     return await handler(request)

@@ -1,17 +1,20 @@
-"""Route rows and their registration; the auth kind of each row drives the auth middleware and OpenAPI."""
+"""Route rows and their registration; each row's auth kind and role drive the auth middleware and OpenAPI."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from aiohttp import web
 
+from controller.auth.roles import Role
 from shared.handler import Handler as Handler  # re-exported: the route modules import it from here
 
 Auth = Literal["public", "operator", "agent", "join_token", "metrics"]
-"""`metrics`: an operator token, or a valid scrape certificate (metrics role) for Prometheus."""
+"""`metrics`: an operator token holding the row's role, or a valid scrape certificate (metrics role)."""
+RoleRule = Callable[[web.Request], Role]
+"""The role a request needs when the row alone cannot say (the gateway: it depends on the agent path)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -24,6 +27,12 @@ class Route:
     name: str
     auth: Auth
     summary: str
+    role: Role | RoleRule = "admin"
+    """What an operator key must hold; rows that do not say need admin."""
+
+    def needs(self, request: web.Request) -> Role:
+        """The role this request needs."""
+        return self.role(request) if callable(self.role) else self.role
 
 
 ROUTE_TABLE = web.AppKey("route_table", dict[str, Route])

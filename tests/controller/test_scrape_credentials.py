@@ -46,17 +46,18 @@ async def test_scrape_certificate_reaches_controller_metrics_and_sd_only(
     scraper.load_cert_chain(out / CERT_FILE, out / KEY_FILE)
     assert await _get(controller, "/metrics", scraper) == 200
     assert await _get(controller, "/api/prometheus/targets", scraper) == 200
-    assert await _get(controller, "/metrics", controller.client_ssl()) == 403
+    # Without a token or a scrape certificate the caller has no credential at all: 401, as for a bad token.
+    assert await _get(controller, "/metrics", controller.client_ssl()) == 401
     assert await _get(controller, "/metrics", controller.client_ssl(), token=True) == 200
     # Operator and agent routes: the certificate is no operator and no agent.
-    assert await _get(controller, "/api/agents", scraper) == 403
-    assert await _get(controller, "/openapi.json", scraper) == 403
+    assert await _get(controller, "/api/agents", scraper) == 401
+    assert await _get(controller, "/openapi.json", scraper) == 401
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{controller.url}/api/agent/heartbeat", json={}, ssl=scraper) as r:
             assert r.status == 403
 
     await scrape_credentials.revoke(controller.store, credential.certificate.serial)
-    assert await _get(controller, "/metrics", scraper) == 403
+    assert await _get(controller, "/metrics", scraper) == 401
     assert await controller.store.scrapers() == {}
 
 
