@@ -132,7 +132,8 @@ def test_prometheus_scrapes_the_fleet_out_of_the_box(fleet: Fleet) -> None:
     assert _scrape(credentials, f"{fleet.url}/metrics") == 200
     state = ["--state-dir", str(fleet.state), *fleet.redis_args()]
     fleet.cli("controller", "scrape-credentials", "revoke", *state, serial)
-    assert _scrape(credentials, f"{fleet.url}/metrics") == 401  # no valid credential left: the controller answers as for a bad token
+    # No valid credential is left: the controller answers as it does to a bad token.
+    assert _scrape(credentials, f"{fleet.url}/metrics") == 401
     for agent in agents.values():
         wait_for(f"{agent['name']} to refuse the revoked certificate",
                  lambda url=agent["url"]: _scrape(credentials, f"{url}/metrics") == 403, timeout=30)  # fmt: skip
