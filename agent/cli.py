@@ -78,7 +78,9 @@ def run_agent(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     fleet = (args.controller, args.join_token, args.name) if args.controller else None
-    return asyncio.run(_serve(state_dir, settings, args.address, args.port, fleet))
+    from shared.event_loop import run
+
+    return run(_serve(state_dir, settings, args.address, args.port, fleet))
 
 
 async def _serve(

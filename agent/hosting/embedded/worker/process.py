@@ -22,11 +22,13 @@ from aiohttp import web
 from agent.hosting.embedded.wire import READY_LINE, WORKER_MODULE
 from agent.hosting.embedded.worker.app import WorkerApp
 from shared.asyncio_utils import create_task
+from shared.event_loop import run
 
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
+    """Get SIGKILL when the parent dies; exit now if it already has."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -79,10 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--parent", type=int, required=True)
     args = parser.parse_args(argv)
-    _die_with_parent(args.parent)
+    die_with_parent(args.parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     fmt = f"%(asctime)s w3wp[{os.getpid()}] %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=logging.WARNING, format=fmt)
-    asyncio.run(serve(args))
+    run(serve(args))
     return 0
 
