@@ -7,7 +7,6 @@ A file that does not validate stops the agent with a message naming the offendin
 from __future__ import annotations
 
 import json
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from agent.pathvars import expand_path as expand_path  # re-exported: callers import it from here
 from shared.fsutil import atomic_write_text
 
 
@@ -243,25 +243,3 @@ def load_settings(path: Path, *, create: bool = True) -> AgentSettings:
         raw["host_id"] = settings.host_id = str(uuid.uuid4())
         atomic_write_text(path, json.dumps(raw, indent=2) + "\n")
     return settings
-
-
-def expand_path(value: str) -> str:
-    """Expand %VAR% and $VAR references the way IIS expands physical paths."""
-    return os.path.expandvars(_percent_vars(value))
-
-
-def _percent_vars(value: str) -> str:
-    parts = value.split("%")
-    if len(parts) < 3:
-        return value
-    out = [parts[0]]
-    i = 1
-    while i < len(parts):
-        if i + 1 < len(parts) and parts[i] and parts[i] in os.environ:
-            out.append(os.environ[parts[i]])
-            out.append(parts[i + 1])
-            i += 2
-        else:
-            out.append("%" + parts[i])
-            i += 1
-    return "".join(out)

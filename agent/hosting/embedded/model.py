@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent.settings import expand_path
+from agent.pathvars import expand_path
 
 SITES = "system.applicationHost/sites"
 POOLS = "system.applicationHost/applicationPools"

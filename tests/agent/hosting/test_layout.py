@@ -37,3 +37,14 @@ async def test_without_a_backend_there_is_no_snapshot_and_no_server_control() ->
         with pytest.raises(ServiceUnavailable) as info:
             await action()
         assert info.value.status == 503 and info.value.detail and "web server" in info.value.detail
+
+
+def test_the_worker_zygote_preloads_no_api_only_libraries() -> None:
+    # Every module the zygote imports is resident in every worker: keep the API's libraries out of it.
+    probe = (
+        "import sys, agent.hosting.embedded.worker.zygote as z; z.preload(); "
+        "print(sorted(m for m in ('pydantic', 'psutil', 'agent.settings', 'agent.hosting.embedded.supervisor') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"

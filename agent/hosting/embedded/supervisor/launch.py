@@ -211,11 +211,12 @@ class Zygote:
             if reply is not None and not reply.done():
                 reply.set_result(message)
 
-    def _lost(self) -> None:
+    def _lost(self, *, expected: bool = False) -> None:
         """The zygote went away: its children died with it (PR_SET_PDEATHSIG)."""
         if self.sock is None:
             return
-        log.warning("the worker zygote exited; workers will be started afresh")
+        if not expected:
+            log.warning("the worker zygote exited; its workers died with it")
         asyncio.get_running_loop().remove_reader(self.sock.fileno())
         self.sock.close()
         self.sock = None
@@ -229,7 +230,7 @@ class Zygote:
 
     async def close(self) -> None:
         """Stop the zygote (after the workers, whose exit codes it reports)."""
-        self._lost()
+        self._lost(expected=True)
         await self._reap()
 
     async def _reap(self) -> None:
