@@ -317,19 +317,29 @@ class Agent:
         return json.loads(raw) if raw else None
 
     def workers(self) -> list[int]:
-        """Pids of the running worker processes (children of the agent)."""
+        """Pids of the running worker processes: the agent's children or, forked, its zygote's."""
+        zygote = self.zygote()
         pids = []
         with contextlib.suppress(psutil.Error):
             for child in psutil.Process(self.pid).children(recursive=True):
                 with contextlib.suppress(psutil.Error):
-                    if "agent.hosting.embedded.worker" in " ".join(child.cmdline()):
+                    if "agent.hosting.embedded.worker" in " ".join(child.cmdline()) and child.pid != zygote:
                         pids.append(child.pid)
         return sorted(pids)
+
+    def zygote(self) -> int:
+        """Pid of the worker zygote (the fork server), 0 when workers are exec'd."""
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(self.pid).children():
+                with contextlib.suppress(psutil.Error):
+                    if "agent.hosting.embedded.worker.zygote" in " ".join(child.cmdline()):
+                        return int(child.pid)
+        return 0
 
     def stop(self) -> None:
         if self.proc is None:
             return
-        workers = self.workers()
+        workers = self.workers() + ([self.zygote()] if self.zygote() else [])
         run_dirs = set()
         for pid in workers:
             with contextlib.suppress(psutil.Error, RuntimeError):
@@ -460,6 +470,7 @@ class ServerResults:
     wrk: dict[str, WrkResult] = field(default_factory=dict)
     idle_worker: tuple[int, int] = (0, 0)
     idle_parent: tuple[int, int] = (0, 0)
+    idle_zygote: tuple[int, int] = (0, 0)
     serial: dict[str, list[float]] = field(default_factory=dict)
     workers: int = 0
 
@@ -522,6 +533,8 @@ def measure_embedded(args: argparse.Namespace, workdir: Path, wrk: Wrk, content:
     time.sleep(args.idle)
     results.idle_worker = max((memory(pid) for pid in agent.workers()), key=lambda m: m[0])
     results.idle_parent = memory(agent.pid)
+    if agent.zygote():
+        results.idle_zygote = memory(agent.zygote())
     return results, profile
 
 
@@ -625,6 +638,8 @@ def report(args: argparse.Namespace, emb: ServerResults, ngx: ServerResults, pro
     print(f"| embedded worker (w3wp role) | {emb.idle_worker[0] / mib:.1f} | {emb.idle_worker[1] / mib:.1f} |")
     print(f"| nginx worker | {ngx.idle_worker[0] / mib:.1f} | {ngx.idle_worker[1] / mib:.1f} |")
     print(f"| agent (supervisor + API) | {emb.idle_parent[0] / mib:.1f} | {emb.idle_parent[1] / mib:.1f} |")
+    if emb.idle_zygote[0]:
+        print(f"| worker zygote (fork server) | {emb.idle_zygote[0] / mib:.1f} | {emb.idle_zygote[1] / mib:.1f} |")
     print(f"| nginx master | {ngx.idle_parent[0] / mib:.1f} | {ngx.idle_parent[1] / mib:.1f} |")
     rss_ratio = emb.idle_worker[0] / max(ngx.idle_worker[0], 1)
     print(f"| **ratio worker RSS embedded/nginx** | **{rss_ratio:.1f}** | |")
