@@ -1,7 +1,8 @@
-"""run(): the event loop the agent and its worker processes run on: uvloop where installed, else asyncio's.
+"""run(): the event loop the agent runs on: uvloop where installed, else asyncio's own.
 
-uvloop is optional (it has no Windows build): without it, or with IISFLEET_UVLOOP=0 in the environment
-(inherited by worker processes), everything runs on asyncio's own loop. bench/embedded_vs_nginx.py measures both.
+uvloop is optional (it has no Windows build): without it, or with IISFLEET_UVLOOP=0 in the environment, the
+agent runs on asyncio's loop. Embedded-host workers always use asyncio's loop: uvloop has no loop.sendfile,
+so aiohttp would copy every file through Python. bench/embedded_vs_nginx.py --uvloop measures the difference.
 """
 
 from __future__ import annotations

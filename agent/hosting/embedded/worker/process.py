@@ -22,7 +22,6 @@ from aiohttp import web
 from agent.hosting.embedded.wire import READY_LINE, WORKER_MODULE
 from agent.hosting.embedded.worker.app import WorkerApp
 from shared.asyncio_utils import create_task
-from shared.event_loop import run
 
 PR_SET_PDEATHSIG = 1
 
@@ -85,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     fmt = f"%(asctime)s w3wp[{os.getpid()}] %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=logging.WARNING, format=fmt)
-    run(serve(args))
+    # asyncio's own loop, not uvloop: uvloop has no loop.sendfile, and aiohttp then copies files through Python.
+    asyncio.run(serve(args))
     return 0
 
