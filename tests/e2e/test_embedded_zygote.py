@@ -11,6 +11,7 @@ import aiohttp
 import psutil
 import pytest
 
+from agent.hosting.embedded.supervisor import launch
 from agent.iisconfig import ConfigStore
 from tests.agent.hosting.support import POOLS, add_site, alive, edit, free_port
 from tests.e2e.test_embedded_host import POOL, Hosted, get, run_host, wait_for
@@ -80,3 +81,15 @@ async def test_a_dead_zygote_takes_its_workers_and_a_new_one_starts(two_pools: t
         new_zygote = zygote_pid(hosted)
         assert new_zygote != zygote and psutil.Process(fresh).ppid() == new_zygote
         assert await get(session, other_url + "/") == (200, "other")
+
+
+async def test_without_a_zygote_workers_are_execd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A zygote that cannot start (here: a module that does not exist) falls back to exec'd workers.
+    monkeypatch.setattr(launch, "ZYGOTE_MODULE", "agent.hosting.embedded.worker.no_such_zygote")
+    async with run_host(tmp_path, {"index.html": "default"}) as hosted:
+        async with aiohttp.ClientSession() as session:
+            assert await get(session, hosted.url + "/") == (200, "default")
+        [worker] = hosted.worker_pids(POOL)
+        assert hosted.host.launcher.zygote is None
+        assert psutil.Process(worker).ppid() == os.getpid()
+        assert launch.WORKER_MODULE in " ".join(psutil.Process(worker).cmdline())
