@@ -6,7 +6,7 @@ touching them), and then forks a worker per request of the supervisor. Workers t
 interpreter's and the libraries' pages with the zygote and with each other, and start in milliseconds.
 
 The protocol on the SOCK_SEQPACKET socket the supervisor passes (`--fd`), one JSON message per packet
-(wire.py's ZYGOTE_* names):
+(the supervisor's side is supervisor/launch.py):
 - supervisor → zygote: {"id": n, "pool": P, "config": C} with three descriptors attached: the worker's
   listening socket, the read end of its stdin pipe and the write end of its stdout pipe;
 - zygote → supervisor: {"id": n, "pid": pid} once forked, and {"exit": pid, "code": c} when a child
