@@ -91,7 +91,9 @@ def run_agent(args: argparse.Namespace) -> int:
         print(f"error: cannot read the join token: {err}", file=sys.stderr)
         return 2
     fleet = (args.controller, join_token, args.name) if args.controller else None
-    return asyncio.run(_serve(state_dir, settings, args.address, args.port, fleet))
+    from shared.event_loop import run
+
+    return run(_serve(state_dir, settings, args.address, args.port, fleet))
 
 
 def _join_token(args: argparse.Namespace) -> str | None:

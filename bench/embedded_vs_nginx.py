@@ -272,8 +272,9 @@ def pct(samples: list[float], q: float) -> float:
 class Agent:
     """`iisfleet agent run` on a fresh state dir, and its API over HTTPS."""
 
-    def __init__(self, workdir: Path, address: str, kernel_cache: bool = True) -> None:
+    def __init__(self, workdir: Path, address: str, kernel_cache: bool = True, uvloop: bool = True) -> None:
         self.kernel_cache = kernel_cache
+        self.uvloop = uvloop
         self.state = workdir / "agent-state"
         self.address = address
         self.port = free_port(address)
@@ -291,7 +292,8 @@ class Agent:
             [sys.executable, "-m", "iisfleet", "agent", "run", "--state-dir", str(self.state),
              "--address", self.address, "--port", str(self.port)],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-            env={**os.environ, "IISFLEET_KERNEL_CACHE": "1" if self.kernel_cache else "0"},
+            env={**os.environ, "IISFLEET_KERNEL_CACHE": "1" if self.kernel_cache else "0",
+                 "IISFLEET_UVLOOP": "1" if self.uvloop else "0"},
         )  # fmt: skip
         wait_until("agent API", lambda: (self.state / "certs" / "agent.crt").exists()
                    and listening(self.address, self.port), 60, self.proc)  # fmt: skip
@@ -315,19 +317,29 @@ class Agent:
         return json.loads(raw) if raw else None
 
     def workers(self) -> list[int]:
-        """Pids of the running worker processes (children of the agent)."""
+        """Pids of the running worker processes: the agent's children or, forked, its zygote's."""
+        zygote = self.zygote()
         pids = []
         with contextlib.suppress(psutil.Error):
             for child in psutil.Process(self.pid).children(recursive=True):
                 with contextlib.suppress(psutil.Error):
-                    if "agent.hosting.embedded.worker" in " ".join(child.cmdline()):
+                    if "agent.hosting.embedded.worker" in " ".join(child.cmdline()) and child.pid != zygote:
                         pids.append(child.pid)
         return sorted(pids)
+
+    def zygote(self) -> int:
+        """Pid of the worker zygote (the fork server), 0 when workers are exec'd."""
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(self.pid).children():
+                with contextlib.suppress(psutil.Error):
+                    if "agent.hosting.embedded.worker.zygote" in " ".join(child.cmdline()):
+                        return int(child.pid)
+        return 0
 
     def stop(self) -> None:
         if self.proc is None:
             return
-        workers = self.workers()
+        workers = self.workers() + ([self.zygote()] if self.zygote() else [])
         run_dirs = set()
         for pid in workers:
             with contextlib.suppress(psutil.Error, RuntimeError):
@@ -458,6 +470,7 @@ class ServerResults:
     wrk: dict[str, WrkResult] = field(default_factory=dict)
     idle_worker: tuple[int, int] = (0, 0)
     idle_parent: tuple[int, int] = (0, 0)
+    idle_zygote: tuple[int, int] = (0, 0)
     serial: dict[str, list[float]] = field(default_factory=dict)
     workers: int = 0
 
@@ -515,22 +528,25 @@ def measure_embedded(args: argparse.Namespace, workdir: Path, wrk: Wrk, content:
         results.serial[f"{label} via binding"] = via
         results.serial[f"{label} direct"] = direct
     if args.profile:
-        profile = profile_embedded(args, workdir, wrk, agent, f"{base}/{small}", workers[0])
+        for label, (name, _size) in FILES.items():
+            profile += profile_embedded(args, workdir, wrk, agent, f"{base}/{name}", workers[0], label)
     time.sleep(args.idle)
     results.idle_worker = max((memory(pid) for pid in agent.workers()), key=lambda m: m[0])
     results.idle_parent = memory(agent.pid)
+    if agent.zygote():
+        results.idle_zygote = memory(agent.zygote())
     return results, profile
 
 
 def profile_embedded(args: argparse.Namespace, workdir: Path, wrk: Wrk, agent: Agent, url: str,
-                     worker: int) -> list[str]:  # fmt: skip
+                     worker: int, label_file: str = "1 KiB") -> list[str]:  # fmt: skip
     exe = py_spy()
     if exe is None:
         return ["(py-spy not installed: `.venv/bin/pip install py-spy`)"]
     seconds, rate = max(4, int(args.duration) - 2), 250
     spies = []
     for label, pid in (("supervisor (agent)", agent.pid), ("worker", worker)):
-        out = workdir / f"pyspy-{pid}.txt"
+        out = workdir / f"pyspy-{pid}-{label_file.replace(' ', '')}.txt"
         spy = subprocess.Popen([exe, "record", "-p", str(pid), "-d", str(seconds), "-r", str(rate), "-f", "raw",
                                 "-o", str(out), "--nonblocking"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
@@ -547,7 +563,7 @@ def profile_embedded(args: argparse.Namespace, workdir: Path, wrk: Wrk, agent: A
         if not out.exists():
             lines.append(f"(py-spy on {label} failed: {err.decode(errors='replace').strip()[-300:]})")
             continue
-        lines += profile_summary(out, f"{label}, 1 KiB under wrk", seconds, rate)
+        lines += profile_summary(out, f"{label}, {label_file} under wrk", seconds, rate)
     return lines
 
 
@@ -591,7 +607,7 @@ def report(args: argparse.Namespace, emb: ServerResults, ngx: ServerResults, pro
     mib = 1024 * 1024
     print(f"## Embedded host vs nginx — static files (wrk -t{args.threads} -c{args.connections} "
           f"-d{args.duration:g}s, {args.workers} worker processes each, "
-          f"kernel response cache {args.kernel_cache})\n")  # fmt: skip
+          f"kernel response cache {args.kernel_cache}, uvloop {args.uvloop})\n")  # fmt: skip
     print(f"Environment: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
           f"Python {platform.python_version()}, {version(['nginx', '-v'])}, {version(['wrk', '-v'])}, "
           f"kernel {platform.release()}. Servers run one after the other; wrk shares the same cores.\n")  # fmt: skip
@@ -622,6 +638,8 @@ def report(args: argparse.Namespace, emb: ServerResults, ngx: ServerResults, pro
     print(f"| embedded worker (w3wp role) | {emb.idle_worker[0] / mib:.1f} | {emb.idle_worker[1] / mib:.1f} |")
     print(f"| nginx worker | {ngx.idle_worker[0] / mib:.1f} | {ngx.idle_worker[1] / mib:.1f} |")
     print(f"| agent (supervisor + API) | {emb.idle_parent[0] / mib:.1f} | {emb.idle_parent[1] / mib:.1f} |")
+    if emb.idle_zygote[0]:
+        print(f"| worker zygote (fork server) | {emb.idle_zygote[0] / mib:.1f} | {emb.idle_zygote[1] / mib:.1f} |")
     print(f"| nginx master | {ngx.idle_parent[0] / mib:.1f} | {ngx.idle_parent[1] / mib:.1f} |")
     rss_ratio = emb.idle_worker[0] / max(ngx.idle_worker[0], 1)
     print(f"| **ratio worker RSS embedded/nginx** | **{rss_ratio:.1f}** | |")
@@ -647,6 +665,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="py-spy the supervisor and a worker (extra run)")
     parser.add_argument("--kernel-cache", choices=("on", "off"), default="on",
                         help="the supervisor's kernel response cache (IISFLEET_KERNEL_CACHE)")  # fmt: skip
+    parser.add_argument("--uvloop", choices=("on", "off"), default="on",
+                        help="run the agent and its workers on uvloop when installed (IISFLEET_UVLOOP)")  # fmt: skip
     args = parser.parse_args()
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
@@ -654,7 +674,7 @@ def main() -> None:
     address = f"127.0.0.{random.randrange(20, 250)}"
     workdir = Path(tempfile.mkdtemp(prefix="bench-embedded-nginx-"))
     try:
-        agent = Agent(workdir, address, kernel_cache=args.kernel_cache == "on")
+        agent = Agent(workdir, address, kernel_cache=args.kernel_cache == "on", uvloop=args.uvloop == "on")
         content = agent.state / "inetpub" / "bench"
         content.mkdir(parents=True)
         for name, size in FILES.values():

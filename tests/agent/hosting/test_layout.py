@@ -11,23 +11,21 @@ from agent.hosting.base import Host, UnavailableHost
 from shared.errors import ServiceUnavailable
 
 
-def test_a_worker_process_loads_no_supervisor_code() -> None:
-    probe = (
-        "import sys, agent.hosting.embedded.worker.process; "
-        "print(sorted(m for m in sys.modules if m.startswith(('agent.hosting.embedded.supervisor', "
-        "'agent.monitoring', 'agent.api'))))"
-    )
+def loaded_by(setup: str, prefixes: tuple[str, ...]) -> list[str]:
+    """The modules starting with one of `prefixes` that a fresh interpreter has loaded after running `setup`."""
+    probe = f"import sys; {setup}; print(sorted(m for m in sys.modules if m.startswith({prefixes!r})))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
-    assert out.stdout.strip() == "[]"
+    loaded = out.stdout.strip()
+    return [] if loaded == "[]" else loaded.strip("[]").replace("'", "").split(", ")
+
+
+def test_a_worker_process_loads_no_supervisor_code() -> None:
+    setup = "import agent.hosting.embedded.worker.process"
+    assert loaded_by(setup, ("agent.hosting.embedded.supervisor", "agent.monitoring", "agent.api")) == []
 
 
 def test_the_supervisor_loads_no_worker_code() -> None:
-    probe = (
-        "import sys, agent.hosting.embedded.supervisor.host; "
-        "print(sorted(m for m in sys.modules if m.startswith('agent.hosting.embedded.worker')))"
-    )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
-    assert out.stdout.strip() == "[]"
+    assert loaded_by("import agent.hosting.embedded.supervisor.host", ("agent.hosting.embedded.worker",)) == []
 
 
 async def test_without_a_backend_there_is_no_snapshot_and_no_server_control() -> None:
@@ -37,3 +35,10 @@ async def test_without_a_backend_there_is_no_snapshot_and_no_server_control() ->
         with pytest.raises(ServiceUnavailable) as info:
             await action()
         assert info.value.status == 503 and info.value.detail and "web server" in info.value.detail
+
+
+def test_the_worker_zygote_preloads_no_api_only_libraries() -> None:
+    # Every module the zygote imports is resident in every worker: keep the API's libraries out of it.
+    setup = "import agent.hosting.embedded.worker.zygote as z; z.preload()"
+    unwanted = ("pydantic", "psutil", "agent.settings", "agent.hosting.embedded.supervisor", "agent.api")
+    assert loaded_by(setup, unwanted) == []

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from agent.hosting.embedded.supervisor.launch import Launcher
 from agent.hosting.embedded.supervisor.listener import Listener
 from agent.hosting.embedded.supervisor.pool import AppPool
 from agent.hosting.embedded.supervisor.reconcile import Reconciler
@@ -48,6 +49,7 @@ class EmbeddedHost:
         self.cache = ResponseCache()
         self.server_state = RuntimeStatus.STOPPED
         self.run_dir = Path(".")
+        self.launcher = Launcher()
         self.reconciler = Reconciler(self)
         self._poller: asyncio.Task[None] | None = None
         self.lock = asyncio.Lock()
@@ -69,6 +71,7 @@ class EmbeddedHost:
             self._poller = None
         async with self.lock:
             await self._shutdown(kill=True)
+        await self.launcher.close()
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
     async def start_server(self) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 
 from agent.hosting.embedded.model import PoolSpec
+from agent.hosting.embedded.supervisor.launch import Launcher
 from agent.hosting.embedded.supervisor.worker_process import WorkerProcess, WorkerStartError, WorkerState
 from agent.hosting.runtime_types import RuntimeStatus
 from shared.asyncio_utils import create_task
@@ -30,8 +31,9 @@ class PoolUnavailable(Exception):
 class AppPool:
     """The runtime side of one application pool."""
 
-    def __init__(self, spec: PoolSpec, run_dir: Path, config_path: Path) -> None:
+    def __init__(self, spec: PoolSpec, run_dir: Path, config_path: Path, launcher: Launcher | None = None) -> None:
         self.spec = spec
+        self.launcher = launcher or Launcher(use_zygote=False)
         self.run_dir = run_dir
         self.config_path = config_path
         self.state = RuntimeStatus.STOPPED
@@ -117,7 +119,7 @@ class AppPool:
     def _new_worker(self) -> WorkerProcess:
         number = next(_NUMBERS)
         self.worker_starts += 1
-        return WorkerProcess(self.spec.name, number, self.run_dir / f"w{number}.sock", self.config_path)
+        return WorkerProcess(self.spec.name, number, self.run_dir / f"w{number}.sock", self.config_path, self.launcher)
 
     async def _watch(self, worker: WorkerProcess) -> None:
         code = await worker.wait_exit()

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from agent.hosting.embedded.model import ServerSpec, read_server
 from agent.hosting.embedded.supervisor.dispatch import Dispatch
+from agent.hosting.embedded.supervisor.launch import Launcher
 from agent.hosting.embedded.supervisor.listener import Listener, TlsCertificates
 from agent.hosting.embedded.supervisor.pool import AppPool
 from agent.hosting.embedded.supervisor.response_cache import ResponseCache
@@ -29,6 +30,7 @@ class Supervised(Dispatch, Protocol):
     address: str
     config_path: Path
     run_dir: Path
+    launcher: Launcher
     sites: dict[str, SiteRuntime]
     pools: dict[str, AppPool]
     listeners: dict[tuple[str, str, int], Listener]
@@ -75,7 +77,7 @@ class Reconciler:
         for key, pool_spec in spec.pools.items():
             pool = host.pools.get(key)
             if pool is None:
-                pool = host.pools[key] = AppPool(pool_spec, host.run_dir, host.config_path)
+                pool = host.pools[key] = AppPool(pool_spec, host.run_dir, host.config_path, host.launcher)
                 if pool_spec.auto_start:
                     await pool.start()
             elif pool.update(pool_spec) and pool.state == RuntimeStatus.STARTED:

@@ -10,19 +10,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import socket
-import sys
 import time
 from enum import StrEnum
 from pathlib import Path
 
+from agent.hosting.embedded.supervisor.launch import ChildProcess, Launcher
 from agent.hosting.embedded.supervisor.upstream import Upstream
-from agent.hosting.embedded.wire import READY_LINE, WORKER_MODULE
+from agent.hosting.embedded.wire import READY_LINE
 
 log = logging.getLogger("iisfleet.hosting.worker")
-PROJECT_ROOT = Path(__file__).resolve().parents[4]
 
 
 class WorkerState(StrEnum):
@@ -41,13 +39,14 @@ class WorkerStartError(Exception):
 class WorkerProcess:
     """A worker of one pool, its unix socket and the supervisor's connection pool to it."""
 
-    def __init__(self, pool: str, number: int, socket_path: Path, config_path: Path) -> None:
+    def __init__(self, pool: str, number: int, socket_path: Path, config_path: Path, launcher: Launcher) -> None:
         self.pool = pool
+        self.launcher = launcher
         self.number = number
         self.socket_path = socket_path
         self.config_path = config_path
         self.state = WorkerState.STARTING
-        self.process: asyncio.subprocess.Process | None = None
+        self.process: ChildProcess | None = None
         self.upstream: Upstream | None = None
         self.started_at = time.time()
         self.started_mono = time.monotonic()
@@ -70,15 +69,7 @@ class WorkerProcess:
         try:
             listener.bind(str(self.socket_path))
             listener.listen(1024)
-            env = dict(os.environ)
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", WORKER_MODULE,
-                "--pool", self.pool, "--config", str(self.config_path),
-                "--fd", str(listener.fileno()), "--parent", str(os.getpid()),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                pass_fds=(listener.fileno(),), env=env, start_new_session=True,
-            )  # fmt: skip
+            self.process = await self.launcher.launch(self.pool, self.config_path, listener)
         finally:
             listener.close()
         self.upstream = Upstream(str(self.socket_path))

@@ -26,7 +26,8 @@ from shared.asyncio_utils import create_task
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
+    """Get SIGKILL when the parent dies; exit now if it already has."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -79,10 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--parent", type=int, required=True)
     args = parser.parse_args(argv)
-    _die_with_parent(args.parent)
+    die_with_parent(args.parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     fmt = f"%(asctime)s w3wp[{os.getpid()}] %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=logging.WARNING, format=fmt)
+    # asyncio's own loop, not uvloop: uvloop has no loop.sendfile, and aiohttp then copies files through Python.
     asyncio.run(serve(args))
     return 0
 
