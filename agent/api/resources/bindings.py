@@ -7,7 +7,7 @@ from typing import Any
 
 from agent.api.context import Ctx
 from agent.certificates import SERVER_AUTH
-from agent.certificates.runtime import CERT_STORES, certificate_ref
+from agent.certificates.refs import CERT_STORES, certificate_ref
 from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
 from shared.errors import AlreadyExists, InvalidParameter, NotFound, OutOfRange

@@ -1,10 +1,7 @@
-"""The certificate stores behind an AppKey, their first-run bootstrap, and certificate ids and refs."""
+"""Certificate ids and refs (the `{alias, id, ...}` members bindings and the certificates API show)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -12,9 +9,7 @@ from aiohttp import web
 from agent.certificates.model import CertificateInfo
 from agent.certificates.store import CertificateStores
 from agent.ids import IdCodec, Purpose
-from agent.settings import AgentSettings
 from shared.dates import format_date
-from shared.paths import expand_path
 
 CERT_STORES = web.AppKey("certificate_stores", CertificateStores)
 CERTIFICATES_PATH = "/api/certificates"
@@ -41,20 +36,3 @@ def certificate_ref(codec: IdCodec, info: CertificateInfo, hal: bool) -> dict[st
     if hal:
         ref["_links"] = {"self": {"href": f"{CERTIFICATES_PATH}/{cid}"}}
     return ref
-
-
-def install_certificates(app: web.Application, settings: AgentSettings, state_dir: Path) -> None:
-    """Add the stores (AppKey) and their bootstrap at startup."""
-    app[CERT_STORES] = CertificateStores(state_dir / "certificates", settings.certificates)
-
-    async def bootstrap(app: web.Application) -> AsyncIterator[None]:
-        # At startup, not in build_app: `agent run` writes its own TLS certificate between the two.
-        tls = settings.iisfleet.tls
-        if tls.cert_file and tls.key_file:
-            cert, key = Path(expand_path(tls.cert_file)), Path(expand_path(tls.key_file))
-        else:
-            cert, key = state_dir / "certs" / "agent.crt", state_dir / "certs" / "agent.key"
-        await asyncio.to_thread(app[CERT_STORES].bootstrap, cert, key)
-        yield
-
-    app.cleanup_ctx.append(bootstrap)
