@@ -8,8 +8,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from agent.certificates.refs import CERT_STORES
 from agent.certificates.store import CertificateStores
+from agent.keys import CERT_STORES
 from agent.settings import AgentSettings
 from shared.paths import expand_path
 

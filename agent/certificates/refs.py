@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
-
 from agent.certificates.model import CertificateInfo
-from agent.certificates.store import CertificateStores
 from agent.ids import IdCodec, Purpose
 from shared.dates import format_date
 
-CERT_STORES = web.AppKey("certificate_stores", CertificateStores)
 CERTIFICATES_PATH = "/api/certificates"
 STORES_PATH = "/api/certificates/stores"
 

@@ -26,6 +26,7 @@ class Route:
     summary: str
 
 
+# Beside Route, not in controller.keys: this module reads it, and controller.keys would import this module.
 ROUTE_TABLE = web.AppKey("route_table", dict[str, Route])
 """Route name -> row, for the auth middleware."""
 
