@@ -229,6 +229,9 @@ def handlers(feature: FeatureSpec, spec: EntrySpec) -> EntryHandlers:
         if found is None:
             raise NotFound(name=spec.plural)
         check_scope_allowed(entries.target)
+        for name in spec.required:
+            if body.get(name) == "":
+                raise InvalidParameter(name)  # a required member cannot be emptied either
         changes = {attr.config: value for attr, value in mapping.parse(body, spec.all_fields)}
         extra = spec.write(entries.target, body, False) if spec.write is not None else None
         slot = entries.slot_of(body, found[0])

@@ -34,6 +34,7 @@ async def test_allow_moves_entry_between_lists(api: TestClient[Any, Any], conten
     assert denied.status == 201, await denied.text()
     assert (await api.post(path, json={"url": "/split-me", "allow": True, FILTERING.parent: feature})).status == 409
     await api.delete(f"{path}/{(await denied.json())['id']}")
+    assert (await api.patch(f"{path}/{entry['id']}", json={"url": ""})).status == 400
     moved = await api.patch(f"{path}/{entry['id']}", json={"allow": False})
     assert moved.status == 200 and (await moved.json())["allow"] is False
     assert "/split-me" in _stored(api, "denyUrlSequences", "sequence")
