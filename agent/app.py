@@ -11,9 +11,9 @@ from agent.api.middleware import error_middleware
 from agent.api.routes import ROUTES
 from agent.api.routing import register
 from agent.api.transactions import install_transactions, transaction_middleware
-from agent.certificates.runtime import install_certificates
+from agent.certificates.install import install_certificates
 from agent.files.locations import FileLocations
-from agent.files.runtime import FILES_RUNTIME, FilesRuntime, files_runtime_ctx
+from agent.files.state import FILES_RUNTIME, FilesRuntime, files_runtime_ctx
 from agent.hosting.base import Host, ManagedHost, UnavailableHost
 from agent.ids import IdCodec
 from agent.iisconfig import ConfigStore, write_stock_config

@@ -58,7 +58,7 @@ def _iso_datetime(text: str) -> datetime:
 
 def create_key(args: argparse.Namespace) -> int:
     """Create an API key in the state directory and print its token."""
-    from agent.security.keystore import ApiKeyStore
+    from agent.security.api_key_store import ApiKeyStore
     from agent.settings import SettingsError, load_settings
 
     state_dir: Path = args.state_dir.resolve()
@@ -137,7 +137,7 @@ async def _serve(
         return 2
     if enrollment is not None:
         from agent.controller_link import server_context
-        from agent.security.attribution import REQUIRE_CONTROLLER_CERTIFICATE
+        from agent.keys import REQUIRE_CONTROLLER_CERTIFICATE
 
         ssl_context = server_context(enrollment)
         app[REQUIRE_CONTROLLER_CERTIFICATE] = True

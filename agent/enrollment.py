@@ -205,7 +205,7 @@ async def ensure_enrolled(
     state_dir: Path, controller_url: str, join_token: str | None, *, name: str, url: str, facts: AgentFacts
 ) -> Enrollment:
     """The saved enrollment, or a new one made with `join_token` (creating the controller's API key here)."""
-    from agent.security.keystore import ApiKeyStore
+    from agent.security.api_key_store import ApiKeyStore
     from agent.security.scopes import CONTROLLER, CONTROLLER_PURPOSE_PREFIX
 
     controller_url = controller_url.rstrip("/")

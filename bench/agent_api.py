@@ -100,7 +100,7 @@ async def _time(session: aiohttp.ClientSession, requests: list[tuple[str, str, A
 
 
 async def _measure(count: int, requests: int) -> dict[str, Any]:
-    from agent.security.keystore import ApiKeyStore
+    from agent.security.api_key_store import ApiKeyStore
     from agent.settings import load_settings
 
     state = Path(tempfile.mkdtemp(prefix=f"bench-sites-{count}-"))

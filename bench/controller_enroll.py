@@ -120,7 +120,7 @@ def main() -> int:
         ).stdout.split()
         jobs = [(url, token, str(tmp), i) for i, token in enumerate(tokens)]
         import agent.enrollment  # noqa: F401 - imported before fork so workers do not each pay for it
-        import agent.security.keystore  # noqa: F401
+        import agent.security.api_key_store  # noqa: F401
 
         started = time.perf_counter()
         with multiprocessing.get_context("fork").Pool(args.procs) as pool:

@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from agent.app import build_app
-from agent.security.keystore import ApiKeyStore
+from agent.security.api_key_store import ApiKeyStore
 from agent.settings import AgentSettings, load_settings
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]

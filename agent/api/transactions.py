@@ -106,6 +106,7 @@ class TransactionManager:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+# Not in agent.keys: the type lives in agent.api, above agent.keys (tests/meta/test_layers.py).
 TRANSACTIONS = web.AppKey("transactions", TransactionManager)
 STAGED_STORE = web.RequestKey("staged_store", ConfigStore)
 

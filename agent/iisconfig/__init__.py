@@ -5,8 +5,7 @@ This package knows nothing about HTTP (no aiohttp): the API layer and the host b
 
 from __future__ import annotations
 
-from agent.iisconfig.collection import ConfigCollection
-from agent.iisconfig.element import ConfigElement
+from agent.iisconfig.element import ConfigCollection, ConfigElement
 from agent.iisconfig.errors import ConfigError, ConfigValueError
 from agent.iisconfig.schema import SCHEMA
 from agent.iisconfig.stock import write_stock_config

@@ -1,19 +1,38 @@
-"""ConfigCollection: IIS collection semantics (<add>/<remove>/<clear>, keys, inheritance-aware removal)."""
+"""EntryCollection: IIS collection semantics (<add>/<remove>/<clear>, keys, inheritance-aware removal)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from lxml import etree
 
+from agent.iisconfig.document import Document
 from agent.iisconfig.errors import ConfigError, ConfigValueError
 from agent.iisconfig.schema_types import CollectionSchema, ElementSchema
 from agent.iisconfig.values import format_value
 from agent.iisconfig.xmlutil import Element, insert_child, remove_child
 
-if TYPE_CHECKING:  # the element module builds collections; entries are built through the owner's type
-    from agent.iisconfig.element import ConfigElement
+
+class CollectionOwner(Protocol):
+    """What a collection needs of the element holding it (ConfigElement), so the import runs one way only."""
+
+    _doc: Document
+
+    @property
+    def schema(self) -> ElementSchema | None: ...
+
+    @property
+    def element(self) -> Element | None: ...
+
+    def ensure(self) -> Element: ...
+
+    def _check_writable(self) -> None: ...
+
+    def _entry(self, element: Element, schema: ElementSchema) -> Self: ...
+
+
+Owner = TypeVar("Owner", bound=CollectionOwner)
 
 # Sections and elements the schema does not describe still get <add>/<remove>/<clear> semantics,
 # keyed by each entry's first attribute.
@@ -64,17 +83,17 @@ def _is_location_level(element: Element) -> bool:
     return False
 
 
-class ConfigCollection:
-    """The entries of one collection, with lookup by key and IIS-style add/remove/clear."""
+class EntryCollection(Generic[Owner]):
+    """The entries of one collection, with lookup by key and IIS-style add/remove/clear (entries are Owners)."""
 
     __slots__ = ("_owner", "_schema")
 
-    def __init__(self, owner: ConfigElement) -> None:
+    def __init__(self, owner: Owner) -> None:
         self._owner = owner
         self._schema = collection_schema(owner.schema)
 
     @property
-    def owner(self) -> ConfigElement:
+    def owner(self) -> Owner:
         """The element holding the collection."""
         return self._owner
 
@@ -97,16 +116,15 @@ class ConfigCollection:
             doc.cache[key] = cached
         return cached
 
-    def _wrap(self, element: Element) -> ConfigElement:
+    def _wrap(self, element: Element) -> Owner:
         """Wrap an entry; its parent is the owner so defaults elements (siteDefaults ...) can be found."""
-        owner = self._owner
-        return type(owner)(owner._doc, element, self._schema.item, parent=owner, readonly=owner.readonly)
+        return self._owner._entry(element, self._schema.item)
 
-    def items(self) -> list[ConfigElement]:
+    def items(self) -> list[Owner]:
         """Entries in effect, in order."""
         return [self._wrap(e) for e in self._entries()[0]]
 
-    def __iter__(self) -> Iterator[ConfigElement]:
+    def __iter__(self) -> Iterator[Owner]:
         """Iterate over the entries in effect."""
         return iter(self.items())
 
@@ -114,7 +132,7 @@ class ConfigCollection:
         """Number of entries in effect."""
         return len(self._entries()[0])
 
-    def find(self, **key: Any) -> ConfigElement | None:
+    def find(self, **key: Any) -> Owner | None:
         """The entry whose attributes match `key` case-insensitively, e.g. find(name="DefaultAppPool")."""
         wanted = {name: _text(value).lower() for name, value in key.items()}
         entries, index = self._entries()
@@ -126,7 +144,7 @@ class ConfigCollection:
                 return self._wrap(entry)
         return None
 
-    def add(self, attrs: dict[str, Any] | None = None, **kw: Any) -> ConfigElement:
+    def add(self, attrs: dict[str, Any] | None = None, **kw: Any) -> Owner:
         """Append a validated entry after the existing ones; a duplicate key raises ConfigValueError."""
         self._owner._check_writable()
         values = {**(attrs or {}), **kw}
@@ -146,7 +164,7 @@ class ConfigCollection:
         self._insert(new)
         return self._wrap(new)
 
-    def remove(self, item: ConfigElement) -> None:
+    def remove(self, item: Owner) -> None:
         """Delete a local entry, or write <remove key=.../> for one inherited from a parent level."""
         self._owner._check_writable()
         target = item.element

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 from lxml import etree
 
-from agent.iisconfig.collection import ConfigCollection, collection_schema
+from agent.iisconfig.collection import EntryCollection, collection_schema
 from agent.iisconfig.document import Document, first_child
 from agent.iisconfig.errors import ConfigError
 from agent.iisconfig.schema_types import ElementSchema
@@ -134,7 +134,7 @@ class ConfigElement:
 
     def collection(self, name: str | None = None) -> ConfigCollection:
         """The collection held by this element (name=None) or by its child `name`."""
-        return ConfigCollection(self if name is None else self.child(name))
+        return EntryCollection(self if name is None else self.child(name))
 
     # -- writing ---------------------------------------------------------------------------------------
 
@@ -217,10 +217,18 @@ class ConfigElement:
             node = node._parent
         return []
 
+    def _entry(self, element: Element, schema: ElementSchema) -> ConfigElement:
+        """A collection entry held by this element (its parent, so defaults elements can be found)."""
+        return type(self)(self._doc, element, schema, parent=self, readonly=self.readonly)
+
     def _check_writable(self) -> None:
         """Merged views are snapshots; writing to them would silently go nowhere."""
         if self._readonly:
             raise ConfigError("this is a read-only effective view; write to store.section(...) instead")
+
+
+ConfigCollection: TypeAlias = EntryCollection[ConfigElement]
+"""The collection type the rest of the agent sees: entries are ConfigElements."""
 
 
 def _defaults_for(doc: Document, item: Element, defaults_tag: str, path: tuple[str, ...]) -> list[Element]:

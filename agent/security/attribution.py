@@ -17,7 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.security.keystore import ApiKey
+from agent.keys import OPERATOR, REQUIRE_CONTROLLER_CERTIFICATE
+from agent.security.api_key_store import ApiKey
 from agent.security.scopes import CONTROLLER
 from shared.errors import InvalidParameter
 
@@ -25,11 +26,6 @@ OPERATOR_HEADER = "X-IISFleet-Operator"
 CONTROLLER_COMMON_NAME = "iisfleet-controller"
 MAX_HEADER_LENGTH = 1024
 MAX_PURPOSE_LENGTH = 256
-
-OPERATOR = web.RequestKey("iisfleet.security.operator", str)
-"""The operator named by the controller, as canonical compact JSON (absent when none was named)."""
-REQUIRE_CONTROLLER_CERTIFICATE = web.AppKey("iisfleet.security.require_controller_certificate", bool)
-"""Set when the agent runs enrolled: the header then also needs the controller's client certificate."""
 
 _NAME = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 _MEMBERS = ("id", "purpose", "role")

@@ -12,9 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.security.attribution import OPERATOR
+from agent.keys import AUDIT, OPERATOR, PRINCIPAL
 from agent.security.audit_log import entry_text, model_argument
-from agent.security.keys import AUDIT, PRINCIPAL
 from shared.handler import Handler
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -12,9 +12,9 @@ import logging
 
 from aiohttp import web
 
+from agent.keys import PRINCIPAL, SECURITY
+from agent.security.api_key_store import ApiKey
 from agent.security.attribution import attribute
-from agent.security.keys import PRINCIPAL, SECURITY
-from agent.security.keystore import ApiKey
 from agent.security.metrics_cert import scraper_access
 from agent.security.policies import READ_METHODS, policy_name, requirement
 from agent.security.scopes import require_scope

@@ -10,8 +10,8 @@ import logging
 
 from aiohttp import web
 
+from agent.keys import CORS, CORS_ORIGIN
 from agent.security.cors_policy import ALLOW_METHODS, EXPOSE_HEADERS, participates
-from agent.security.keys import CORS, CORS_ORIGIN
 from shared.handler import Handler
 
 log = logging.getLogger("iisfleet.agent.security")

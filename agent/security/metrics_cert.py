@@ -55,6 +55,7 @@ class RevokedSerials:
             log.info("now refusing %d revoked scrape certificate(s)", len(new))
 
 
+# Beside its type, not in agent.keys: this module reads it, and agent.keys would import this module.
 SCRAPE_REVOCATIONS = web.AppKey("iisfleet.security.scrape_revocations", RevokedSerials)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.security.keystore import ApiKey
+from agent.security.api_key_store import ApiKey
 from shared.dates import format_date, utcnow
 
 API_KEYS_PATH = "/security/api-keys"

@@ -6,12 +6,12 @@ from pathlib import Path
 
 from aiohttp import web
 
+from agent.keys import AUDIT, CORS, KEY_STORE, SECURITY, XSRF
+from agent.security.api_key_store import ApiKeyStore
 from agent.security.audit_log import AuditLog
 from agent.security.cors import cors_on_prepare
 from agent.security.cors_policy import CorsPolicy
 from agent.security.hashing import HashPool
-from agent.security.keys import AUDIT, CORS, KEY_STORE, SECURITY, XSRF
-from agent.security.keystore import ApiKeyStore
 from agent.security.throttle import THROTTLE, AuthThrottle
 from agent.security.xsrf_tokens import XsrfProtector, load_or_create_secret
 from agent.settings import AgentSettings

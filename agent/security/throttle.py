@@ -14,9 +14,9 @@ from collections import deque
 
 from aiohttp import web
 
+from agent.keys import KEY_STORE
+from agent.security.api_key_store import ApiKey
 from agent.security.hashing import HashPoolBusy
-from agent.security.keys import KEY_STORE
-from agent.security.keystore import ApiKey
 from shared.errors import ServiceUnavailable, TooManyRequests
 
 MAX_ADDRESSES = 10_000
@@ -67,6 +67,7 @@ class AuthThrottle:
         del self._failures[stalest]
 
 
+# Beside its type, not in agent.keys: the middleware here reads it, and agent.keys would import this module.
 THROTTLE = web.AppKey("iisfleet.security.throttle", AuthThrottle)
 
 

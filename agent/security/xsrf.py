@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from agent.security.keys import PRINCIPAL, XSRF
+from agent.keys import PRINCIPAL, XSRF
 from shared.errors import ApiError
 
 HEADER = "XSRF-TOKEN"

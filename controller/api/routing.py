@@ -35,6 +35,7 @@ class Route:
         return self.role(request) if callable(self.role) else self.role
 
 
+# Beside Route, not in controller.keys: this module reads it, and controller.keys would import this module.
 ROUTE_TABLE = web.AppKey("route_table", dict[str, Route])
 """Route name -> row, for the auth middleware."""
 

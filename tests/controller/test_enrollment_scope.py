@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.enrollment import ensure_enrolled, gather_facts
-from agent.security.keystore import ApiKeyStore
+from agent.security.api_key_store import ApiKeyStore
 from tests.controller.conftest import ControllerUnderTest
 
 

@@ -28,7 +28,7 @@ AGENT_MULTI = {
     "agent.api.resources.webserver_files.not_allowed": "405 for POST/PUT/PATCH/DELETE on web files",
 }
 # Helper modules of each package: no handlers of their own.
-AGENT_HELPERS = {"base", "bindings", "file_models", "mixins", "physical_paths", "runtime", "schemas"}
+AGENT_HELPERS = {"base", "bindings", "file_models", "mixins", "physical_paths", "schemas", "status_changes"}
 CONTROLLER_HELPERS = {"http", "middleware", "routes", "routing"}
 
 

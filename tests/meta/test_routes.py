@@ -11,7 +11,7 @@ import agent.api.resources as resources_pkg
 from agent.api.routes import ROUTES
 
 # Modules of helpers that resources share; they have no routes of their own.
-HELPER_MODULES = {"base", "bindings", "file_models", "mixins", "physical_paths", "runtime", "schemas"}
+HELPER_MODULES = {"base", "bindings", "file_models", "mixins", "physical_paths", "schemas", "status_changes"}
 
 
 def test_method_and_path_are_unique() -> None:

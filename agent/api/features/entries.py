@@ -1,7 +1,8 @@
 """Generic child collections of a feature (`/entries`, `/files`, `/mime-maps` ...): list, get, add, patch, delete.
 
 Reads use the effective collection at the feature's path; writes go to the feature's level, where removing or
-changing an inherited entry writes `<remove>` (+ `<add>`), as IIS does.
+changing an inherited entry writes `<remove>` (+ `<add>`), as IIS does. A split list (agent.api.features.placement)
+spreads one API collection over two configuration collections; PATCH of its boolean member moves an entry.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from lxml import etree
 
 from agent.api import mapping
 from agent.api.context import Ctx, context
+from agent.api.features.placement import Slot
 from agent.api.features.spec import EntrySpec, FeatureSpec, holder_of
 from agent.api.features.target import Target, check_config_scope, check_scope_allowed, from_id, require_modules
 from agent.api.http import STATUS_ID_CHANGED, json_response, list_response, read_json
+from agent.api.mapping import Bool
 from agent.api.refs import reference_id
 from agent.api.routing import Handler
 from agent.iisconfig import ConfigCollection, ConfigElement
@@ -37,17 +40,28 @@ class Entries:
     target: Target
     spec: EntrySpec
 
-    def effective(self) -> ConfigCollection:
+    def effective(self, slot: Slot) -> ConfigCollection:
         """The merged collection at the feature's path."""
-        return holder_of(self.target.effective(), self.spec.holder).collection()
+        return holder_of(self.target.effective(), slot.holder).collection()
 
-    def local(self) -> ConfigCollection:
+    def local(self, slot: Slot) -> ConfigCollection:
         """The writable collection at the feature's level."""
-        return holder_of(self.target.local(), self.spec.holder).collection()
+        return holder_of(self.target.local(), slot.holder).collection()
 
-    def key_of(self, entry: ConfigElement) -> dict[str, str]:
+    def items(self) -> list[tuple[Slot, ConfigElement]]:
+        """Every effective entry, collection by collection."""
+        return [(slot, entry) for slot in self.spec.slots for entry in self.effective(slot)]
+
+    def key_of(self, slot: Slot, entry: ConfigElement) -> dict[str, str]:
         """Key attribute -> configuration text of an entry."""
-        return {attr.config: _text(entry.get(attr.config) or "") for attr in self.spec.keys}
+        return {attr.config: _text(entry.get(slot.attr(attr.config)) or "") for attr in self.spec.keys}
+
+    def slot_of(self, body: dict[str, Any], default: Slot | None = None) -> Slot:
+        """The collection a body's boolean member selects (split lists); `default` when it is absent."""
+        split, slots = self.spec.split, self.spec.slots
+        if split is None or (default is not None and body.get(split.member) is None):
+            return default or slots[0]
+        return slots[1] if Bool().from_json(body.get(split.member, False), split.member) else slots[0]
 
     def entry_id(self, key: dict[str, str]) -> str:
         """Key values, path and site id, encrypted with the entry purpose."""
@@ -60,17 +74,19 @@ class Entries:
         """URL of an entry."""
         return f"{self.target.spec.path}/{self.spec.route}/{self.entry_id(key)}"
 
-    def render(self, entry: ConfigElement, *, full: bool) -> dict[str, Any]:
+    def render(self, slot: Slot, entry: ConfigElement, *, full: bool) -> dict[str, Any]:
         """An entry as JSON (list items carry the ref members only, unless fields= asks for more)."""
-        key = self.key_of(entry)
-        values = mapping.read(entry, self.spec.all_fields)
+        key = self.key_of(slot, entry)
+        values = mapping.read(entry, slot.fields(self.spec.all_fields))
         values["id"] = self.entry_id(key)
+        values.update(slot.members)
         extra = self.spec.read(self.target, entry) if self.spec.read is not None else {}
         values.update(extra)
         if full:
             values[self.target.spec.parent] = self.target.ref()
         ctx = self.target.ctx
-        default = [*(a.json.split(".")[0] for a in self.spec.all_fields), *extra, "id", self.target.spec.parent] \
+        default = [*(a.json.split(".")[0] for a in self.spec.all_fields), *extra, *slot.members, "id",
+                   self.target.spec.parent] \
             if full else [self.spec.keys[0].json.split(".")[0], "id", *self.spec.ref_fields]  # fmt: skip
         names = ctx.fields.names(values, default)
         out = {name: values[name] for name in names}
@@ -78,9 +94,13 @@ class Entries:
             out["_links"] = {"self": {"href": self.href(key)}}
         return out
 
-    def find(self, key: dict[str, str]) -> ConfigElement | None:
-        """The effective entry with this key."""
-        return self.effective().find(**key)
+    def find(self, key: dict[str, str], slot: Slot | None = None) -> tuple[Slot, ConfigElement] | None:
+        """The effective entry with this key (in one collection when `slot` is given)."""
+        for each in (slot,) if slot is not None else self.spec.slots:
+            found = self.effective(each).find(**each.key(key))
+            if found is not None:
+                return each, found
+        return None
 
 
 def _feature_target(ctx: Ctx, feature: FeatureSpec, feature_id: str) -> Target:
@@ -146,7 +166,7 @@ def handlers(feature: FeatureSpec, spec: EntrySpec) -> EntryHandlers:
         target = _feature_target(ctx, feature, request.query[parent_query])
         target.check_readable()
         entries = Entries(target, spec)
-        items = [entries.render(e, full=False) for e in entries.effective()]
+        items = [entries.render(slot, e, full=False) for slot, e in entries.items()]
         return list_response(request, spec.plural, items, resource=single + "s", count=spec.count)
 
     async def get_entry(request: web.Request) -> web.StreamResponse:
@@ -156,7 +176,7 @@ def handlers(feature: FeatureSpec, spec: EntrySpec) -> EntryHandlers:
         found = entries.find(key)
         if found is None:
             raise NotFound(name=spec.plural)
-        return json_response(request, entries.render(found, full=True), resource=single)
+        return json_response(request, entries.render(*found, full=True), resource=single)
 
     async def create_entry(request: web.Request) -> web.StreamResponse:
         ctx = context(request)
@@ -178,13 +198,15 @@ def handlers(feature: FeatureSpec, spec: EntrySpec) -> EntryHandlers:
             attrs = spec.on_create(target, attrs)
         extra = spec.write(target, body, True) if spec.write is not None else None
         entries = Entries(target, spec)
+        slot = entries.slot_of(body)
         key = {attr.config: _text(attrs[attr.config]) for attr in spec.keys}
-        if entries.find(key) is not None:
+        # a split list's duplicate is looked for in the target list only, unless the row says across both
+        if entries.find(key, None if spec.split is None or spec.split.across else slot) is not None:
             raise AlreadyExists(spec.conflict or spec.keys[0].json)
         target.check_writable()
         async with ctx.store.write():
-            local = entries.local()
-            added = local.add({k: v for k, v in attrs.items() if v != "" and "/" not in k})
+            local = entries.local(slot)
+            added = local.add({slot.attr(k): v for k, v in attrs.items() if v != "" and "/" not in k})
             for name, value in attrs.items():
                 if "/" in name:
                     _set(added, name, value)
@@ -192,7 +214,7 @@ def handlers(feature: FeatureSpec, spec: EntrySpec) -> EntryHandlers:
                 _insert_first(local, added)
             if extra is not None:
                 extra(added)
-        body_out = entries.render(entries.find(key) or added, full=True)
+        body_out = entries.render(*(entries.find(key, slot) or (slot, added)), full=True)
         if spec.created_status != 201:
             return json_response(request, body_out, status=spec.created_status, resource=single)
         href = f"{feature.path}/{spec.route}/{body_out['id']}"
@@ -207,23 +229,27 @@ def handlers(feature: FeatureSpec, spec: EntrySpec) -> EntryHandlers:
         if found is None:
             raise NotFound(name=spec.plural)
         check_scope_allowed(entries.target)
+        for name in spec.required:
+            if body.get(name) == "":
+                raise InvalidParameter(name)  # a required member cannot be emptied either
         changes = {attr.config: value for attr, value in mapping.parse(body, spec.all_fields)}
         extra = spec.write(entries.target, body, False) if spec.write is not None else None
+        slot = entries.slot_of(body, found[0])
         new_key = {name: _text(changes.get(name, value)) for name, value in key.items()}
         other = entries.find(new_key) if new_key != key else None
-        if other is not None and entries.key_of(other) != key:
+        if other is not None and entries.key_of(*other) != key:
             raise AlreadyExists(spec.conflict or spec.keys[0].json)
-        if changes or extra is not None:
+        if changes or extra is not None or slot != found[0]:
             entries.target.check_writable()
             async with ctx.store.write():
-                _write_changed(entries, found, key, changes)
-                mine = entries.local().find(**{k: _text(v) for k, v in new_key.items()})
+                _write_changed(entries, found, slot, key, changes)
+                mine = entries.local(slot).find(**slot.key(new_key))
                 if extra is not None and mine is not None:
                     extra(mine)
-        updated = entries.find(new_key)
+        updated = entries.find(new_key, slot)
         if updated is None:
             raise NotFound(name=spec.plural)
-        out = entries.render(updated, full=True)
+        out = entries.render(*updated, full=True)
         if new_key != key:
             href = f"{feature.path}/{spec.route}/{out['id']}"
             return json_response(request, out, status=STATUS_ID_CHANGED, resource=single, location=href)
@@ -242,8 +268,7 @@ def handlers(feature: FeatureSpec, spec: EntrySpec) -> EntryHandlers:
         if found is not None:
             entries.target.check_writable()
             async with ctx.store.write():
-                local = entries.local()
-                local.remove(local.find(**key) or found)
+                _drop(entries, *found, key)
         return web.Response(status=204)
 
     slug = f"{feature.endpoint}_{spec.route}".replace("/", "_").replace("-", "_")
@@ -253,22 +278,34 @@ def handlers(feature: FeatureSpec, spec: EntrySpec) -> EntryHandlers:
     return EntryHandlers(list_entries, get_entry, create_entry, update_entry, delete_entry)
 
 
-def _write_changed(entries: Entries, found: ConfigElement, key: dict[str, str], changes: dict[str, Any]) -> None:
-    """Change a local entry in place; replace an inherited one with <remove> + <add> at this level."""
-    local = entries.local()
-    mine = local.find(**key)
+def _drop(entries: Entries, slot: Slot, found: ConfigElement, key: dict[str, str]) -> None:
+    """Remove an entry at the feature's level (a <remove> when it is inherited)."""
+    local = entries.local(slot)
+    local.remove(local.find(**slot.key(key)) or found)
+
+
+def _write_changed(
+    entries: Entries, found: tuple[Slot, ConfigElement], slot: Slot, key: dict[str, str], changes: dict[str, Any]
+) -> None:
+    """Change a local entry in place; replace an inherited or moved one with <remove> + <add> at this level."""
+    old_slot, old = found
+    local = entries.local(slot)
+    mine = local.find(**slot.key(key)) if slot == old_slot else None
     if mine is not None:
         for name, value in changes.items():
-            _set(mine, name, value)
+            _set(mine, slot.attr(name), value)
         return
-    local.remove(found)
+    _drop(entries, old_slot, old, key)
     new_key = {name: changes.get(name, value) for name, value in key.items()}
-    element = local.add(new_key).ensure()
-    for name, text in found.attributes().items():
-        if name not in changes and name not in new_key:
+    added = local.add(slot.key(new_key))
+    element = added.ensure()
+    keyed = {old_slot.attr(name) for name in key}
+    for name, text in old.attributes().items():
+        if name not in changes and name not in keyed:
             element.set(name, text)  # inherited text, already valid
     for name, value in changes.items():
-        _set(local.find(**{k: _text(v) for k, v in new_key.items()}), name, value)  # type: ignore[arg-type]
-    for child in found.element if found.element is not None else ():
+        if name not in new_key:
+            _set(added, name, value)
+    for child in old.element if old.element is not None else ():
         if isinstance(child.tag, str):
             element.append(etree.fromstring(etree.tostring(child)))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from agent.api import mapping
 from agent.api.features import entries, view
-from agent.api.features.custom import split
 from agent.api.features.spec import FeatureSpec
 from agent.api.routing import Route, delete, get, patch, post
 
@@ -24,7 +23,7 @@ def feature_routes(spec: FeatureSpec) -> tuple[Route, ...]:
     tag = spec.endpoint.split("/")[-1]
     rows: list[Route] = []
     for child in spec.children:
-        e = split.split_handlers(spec, child) if child.alt_holder else entries.handlers(spec, child)
+        e = entries.handlers(spec, child)
         base = f"{spec.path}/{child.route}"
         body = mapping.schema(child.all_fields)
         rows += [

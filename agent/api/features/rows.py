@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent.api.features.custom import filtering, rewrite, tracing
+from agent.api.features.placement import SplitList
 from agent.api.features.spec import EntrySpec, FeatureSpec, SectionMap
 from agent.api.mapping import Attr, Bool, Choice, Enum, Int, Str
 from agent.ids import Purpose as P
@@ -15,15 +16,15 @@ NAME = Attr("name", "name", Str())
 RF_CHILDREN = (
     EntrySpec(route="query-strings", plural="query_strings", purpose=P.RF_QUERY_STRING,
               resource=MS + "RequestFiltering.QueryString", holder="denyQueryStringSequences",
-              keys=(Attr("query_string", "sequence", Str()),), alt_holder="alwaysAllowedQueryStrings",
-              alt_key="queryString", required=("query_string",), conflict="query_string", count=False),
+              keys=(Attr("query_string", "sequence", Str()),), required=("query_string",), conflict="query_string",
+              count=False, split=SplitList("allow", "alwaysAllowedQueryStrings", "queryString", across=True)),
     EntrySpec(route="rules", plural="rules", purpose=P.RF_RULE, resource=MS + "RequestFiltering.Rule",
               holder="filteringRules", keys=(NAME,), required=("name",), conflict="rule", count=False,
               fields=(Attr("scan_url", "scanUrl", Bool()), Attr("scan_query_string", "scanQueryString", Bool())),
               read=filtering.rule_read, write=filtering.rule_write),
     EntrySpec(route="urls", plural="urls", purpose=P.RF_URL, resource=MS + "RequestFiltering.Url",
-              holder="denyUrlSequences", keys=(Attr("url", "sequence", Str()),), alt_holder="alwaysAllowedUrls",
-              alt_key="url", required=("url", "allow"), conflict="url", count=False),
+              holder="denyUrlSequences", keys=(Attr("url", "sequence", Str()),), required=("url", "allow"),
+              conflict="url", count=False, split=SplitList("allow", "alwaysAllowedUrls", "url")),
 )  # fmt: skip
 
 TRACING = FeatureSpec(

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from agent.api.features.placement import Slot, SplitList, slots
 from agent.api.mapping import Attr
 from agent.ids import Purpose
 from shared.errors import InvalidParameter
@@ -88,9 +89,8 @@ class EntrySpec:
     on_create: EntryCheck | None = None
     read: EntryReader | None = None
     write: EntryWriter | None = None
-    alt_holder: str = ""
-    """Second collection of a split list (request filtering: allow=true entries), keyed by `alt_key`."""
-    alt_key: str = ""
+    split: SplitList | None = None
+    """A second collection for the entries whose boolean member is true (request filtering: allow)."""
     key_last: bool = False
     """Ids put the key after path and site id (URL rewrite: `path\\nsiteId\\nname`)."""
 
@@ -98,6 +98,11 @@ class EntrySpec:
     def all_fields(self) -> tuple[Attr, ...]:
         """Key members then the others."""
         return (*self.keys, *self.fields)
+
+    @property
+    def slots(self) -> tuple[Slot, ...]:
+        """The configuration collections the entries live in."""
+        return slots(self.holder, self.keys, self.split)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

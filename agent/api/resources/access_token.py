@@ -7,9 +7,9 @@ import asyncio
 from aiohttp import web
 
 from agent.api.http import json_response, wants_hal
+from agent.keys import KEY_STORE
+from agent.security.api_key_store import ApiKey, UnknownKey
 from agent.security.auth import current_key
-from agent.security.keys import KEY_STORE
-from agent.security.keystore import ApiKey, UnknownKey
 from agent.security.models import ACCESS_TOKEN_PATH, token_model
 from shared.errors import NotFound
 

@@ -7,8 +7,8 @@ import asyncio
 from aiohttp import web
 
 from agent.api.http import json_response, read_json, wants_hal
-from agent.security.keys import KEY_STORE
-from agent.security.keystore import UnknownKey
+from agent.keys import KEY_STORE
+from agent.security.api_key_store import UnknownKey
 from agent.security.models import ACCESS_TOKENS_PATH, token_model
 from agent.security.xsrf import issue_xsrf, require_xsrf
 from shared.errors import InvalidParameter, NotFound

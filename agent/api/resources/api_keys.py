@@ -9,8 +9,8 @@ from typing import Any
 from aiohttp import web
 
 from agent.api.http import json_response, list_response, read_json, wants_hal
-from agent.security.keys import KEY_STORE
-from agent.security.keystore import UnknownKey
+from agent.keys import KEY_STORE
+from agent.security.api_key_store import UnknownKey
 from agent.security.models import API_KEYS_PATH, key_model
 from agent.security.xsrf import issue_xsrf, require_xsrf
 from shared.dates import parse_optional

@@ -13,7 +13,7 @@ from agent.api.http import render
 from agent.api.mapping import Attr, Bool, Enum, Flags, HexMask, Int, Minutes, Seconds, Str
 from agent.api.refs import POOLS_PATH, SITES_PATH, WEBAPPS_PATH, find_pool, pool_id
 from agent.api.resources.mixins import CrudMixin
-from agent.api.resources.runtime import change_pool_status, parse_status
+from agent.api.resources.status_changes import change_pool_status, parse_status
 from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
 from agent.iisconfig.index import POOLS, SITES

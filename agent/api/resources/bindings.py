@@ -7,9 +7,10 @@ from typing import Any
 
 from agent.api.context import Ctx
 from agent.certificates import SERVER_AUTH
-from agent.certificates.runtime import CERT_STORES, certificate_ref
+from agent.certificates.refs import certificate_ref
 from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
+from agent.keys import CERT_STORES
 from shared.errors import AlreadyExists, InvalidParameter, NotFound, OutOfRange
 
 HTTP_PROTOCOLS = ("http", "https")  # case-sensitive on purpose: upstream treats "HTTP" as a custom protocol

@@ -10,9 +10,10 @@ from aiohttp import web
 from agent.api.context import Ctx, context
 from agent.api.http import json_response, render
 from agent.certificates import CertificateInfo, CertificateStores, StoreInfo
-from agent.certificates.runtime import CERT_STORES, CERTIFICATES_PATH, STORES_PATH, certificate_id, store_id
+from agent.certificates.refs import CERTIFICATES_PATH, STORES_PATH, certificate_id, store_id
 from agent.files.ranges import page
 from agent.ids import Purpose
+from agent.keys import CERT_STORES
 from shared.dates import format_date
 from shared.errors import Forbidden, NotFound
 

@@ -13,7 +13,7 @@ from agent.files import info as finfo
 from agent.files.info import FileInfo, file_info
 from agent.files.locations import FileLocations
 from agent.files.paths import id_text, normalize
-from agent.files.runtime import FILES_RUNTIME, FilesRuntime
+from agent.files.state import FILES_RUNTIME, FilesRuntime
 from agent.ids import IdCodec, Purpose
 from agent.keys import FILE_LOCATIONS, ID_CODEC, SETTINGS
 from agent.settings import AgentSettings

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from agent.api.context import Ctx, context
 from agent.api.http import json_response, read_json
-from agent.api.resources.runtime import parse_status
+from agent.api.resources.status_changes import parse_status
 from agent.ids import Purpose
 from shared.asyncio_utils import create_task
 

@@ -25,7 +25,7 @@ from agent.api.refs import (
 from agent.api.resources import bindings as binding_json
 from agent.api.resources.mixins import CrudMixin
 from agent.api.resources.physical_paths import validate_physical_path
-from agent.api.resources.runtime import change_site_status, parse_status
+from agent.api.resources.status_changes import change_site_status, parse_status
 from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
 from agent.iisconfig.index import SITES, site_key

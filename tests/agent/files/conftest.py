@@ -18,7 +18,7 @@ from agent.api.routes import API_ROUTES
 from agent.api.routing import register
 from agent.files.locations import FileLocations
 from agent.files.paths import id_text
-from agent.files.runtime import FILES_RUNTIME, FilesRuntime
+from agent.files.state import FILES_RUNTIME, FilesRuntime
 from agent.hosting.base import UnavailableHost
 from agent.ids import IdCodec, Purpose
 from agent.keys import CONFIG_STORE, FILE_LOCATIONS, HOST, ID_CODEC, SECRET_BOX, SETTINGS, STATE_DIR

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from agent.files.runtime import FILES_RUNTIME
+from agent.files.state import FILES_RUNTIME
 from agent.keys import FILE_LOCATIONS, SETTINGS
 from agent.settings import FileLocation
 from tests.agent.files.conftest import HAL, FilesEnv

@@ -16,12 +16,11 @@ from agent.api.middleware import error_middleware
 from agent.api.resources import access_token, access_tokens, api_keys
 from agent.api.routes import ROUTES
 from agent.api.routing import register
-from agent.keys import SETTINGS
+from agent.keys import KEY_STORE, SETTINGS
+from agent.security.api_key_store import ApiKey, ApiKeyStore
 from agent.security.audit import audit_middleware
 from agent.security.auth import auth_middleware, current_key
 from agent.security.cors import cors_middleware
-from agent.security.keys import KEY_STORE
-from agent.security.keystore import ApiKey, ApiKeyStore
 from agent.security.setup import install_security
 from agent.settings import AgentSettings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.security.keystore import ApiKey
+from agent.security.api_key_store import ApiKey
 from agent.security.tokens import secret_part
 from tests.agent.security.conftest import Client, bearer, store_of
 

@@ -15,9 +15,9 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from agent.keys import KEY_STORE, REQUIRE_CONTROLLER_CERTIFICATE
 from agent.security import scopes
-from agent.security.attribution import OPERATOR_HEADER, REQUIRE_CONTROLLER_CERTIFICATE
-from agent.security.keys import KEY_STORE
+from agent.security.attribution import OPERATOR_HEADER
 from controller.pki import CertificateAuthority
 from tests.agent.security.conftest import Client, bearer, build_test_app, make_settings, store_of
 from tests.agent.security.test_audit import audit_text

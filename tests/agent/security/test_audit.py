@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agent.security.api_key_store import ApiKey
 from agent.security.audit_log import AuditLog, mask
-from agent.security.keystore import ApiKey
 from tests.agent.security.conftest import Client, bearer
 from tests.agent.security.test_api_keys import create_key
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.security.keystore import ApiKey
+from agent.security.api_key_store import ApiKey
 from agent.security.tokens import new_token
 from shared.dates import utcnow
 from tests.agent.security.conftest import Client, ClientFactory, bearer, store_of
@@ -103,7 +103,7 @@ async def test_failures_are_logged_without_the_token(client: Client, caplog: pyt
 async def test_key_from_another_process_accepted_at_once(client: Client, admin: tuple[ApiKey, str]) -> None:
     path = store_of(client).path
     code = (
-        "import sys; from pathlib import Path; from agent.security.keystore import ApiKeyStore; "
+        "import sys; from pathlib import Path; from agent.security.api_key_store import ApiKeyStore; "
         "print(ApiKeyStore(Path(sys.argv[1])).create('cli', None)[1])"
     )
     proc = await asyncio.create_subprocess_exec(

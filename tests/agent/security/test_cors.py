@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.security.keystore import ApiKey
+from agent.security.api_key_store import ApiKey
 from tests.agent.security.conftest import ORIGIN, Client, ClientFactory, bearer
 
 PREFLIGHT = {

@@ -14,9 +14,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from agent.keys import KEY_STORE
+from agent.security.api_key_store import ApiKeyStore
 from agent.security.hashing import THREAD_PREFIX, HashPool, HashPoolBusy
-from agent.security.keys import KEY_STORE
-from agent.security.keystore import ApiKeyStore
 from agent.security.server_limits import LimitedSite
 from agent.security.tls import server_ssl_context
 from agent.security.tokens import new_token

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent.security import scopes
-from agent.security.keystore import ApiKeyStore
+from agent.security.api_key_store import ApiKeyStore
 from tests.agent.security.conftest import Client, bearer, store_of
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from agent.app import build_app
-from agent.security.keys import KEY_STORE
+from agent.keys import KEY_STORE
 from agent.security.tls import server_ssl_context
 from tests.agent.security.conftest import make_settings
 

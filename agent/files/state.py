@@ -29,6 +29,7 @@ class FilesRuntime:
         self.operations.close()
 
 
+# Beside its type, not in agent.keys: files_runtime_ctx below reads it, and agent.keys would import this module.
 FILES_RUNTIME = web.AppKey("files_runtime", FilesRuntime)
 
 

@@ -8,7 +8,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from agent.security.keystore import ApiKeyStore
+from agent.security.api_key_store import ApiKeyStore
 from agent.security.tokens import hash_token, new_token, secret_part
 from shared.dates import utcnow
 
@@ -99,7 +99,7 @@ async def test_key_created_by_another_process(tmp_path: Path) -> None:
     store = ApiKeyStore(path)
     store.create("first", None)
     code = (
-        "import sys; from pathlib import Path; from agent.security.keystore import ApiKeyStore; "
+        "import sys; from pathlib import Path; from agent.security.api_key_store import ApiKeyStore; "
         "print(ApiKeyStore(Path(sys.argv[1])).create('cli', None)[1])"
     )
     proc = await asyncio.create_subprocess_exec(
