@@ -49,6 +49,8 @@ class ControllerSettings:
     artifact_max_unpacked: int = 16 * 1024**3
     """Refuse archives that would unpack to more than this (compression bombs)."""
     worker_concurrency: int = 16
+    job_parallelism: int = 100
+    """How many steps of one batch a worker runs at the same time."""
 
     @property
     def offline_after(self) -> float:
@@ -107,4 +109,5 @@ def load_settings(
         artifact_max_bytes=int(_env_float(env, "CONTROLLER_ARTIFACT_MAX_BYTES", 4 * 1024.0**3)),
         artifact_max_unpacked=int(_env_float(env, "CONTROLLER_ARTIFACT_MAX_UNPACKED", 16 * 1024.0**3)),
         worker_concurrency=int(_env_float(env, "CONTROLLER_WORKER_CONCURRENCY", 16)),
+        job_parallelism=int(_env_float(env, "CONTROLLER_JOB_PARALLELISM", 100)),
     )

@@ -287,6 +287,28 @@ class FleetStore:
         reply = await self.redis.xread({self._key("job", job_id, "events"): after}, block=block_ms, count=500)
         return [(str(event_id), dict(fields)) for _stream, rows in reply or [] for event_id, fields in rows]
 
+    async def step_state(
+        self, job_id: str, agent_id: str
+    ) -> tuple[dict[str, str], str | None, dict[str, str], dict[str, str]]:
+        """In one round trip: the job, this agent's result JSON, the agent's record and the step's facts."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._key("job", job_id))
+            pipe.hget(self._key("job", job_id, "results"), agent_id)
+            pipe.hgetall(self._key("agent", agent_id))
+            pipe.hgetall(self._key("job", job_id, "step", agent_id))
+            job, result, record, facts = await pipe.execute()
+        return dict(job), (str(result) if result is not None else None), dict(record), dict(facts)
+
+    async def save_step_result(
+        self, job_id: str, agent_id: str, result: str, event: Mapping[str, str], touched: str
+    ) -> None:
+        """In one round trip: an agent's result JSON, its event, and the job's `touched` mark."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._key("job", job_id, "results"), agent_id, result)
+            pipe.xadd(self._key("job", job_id, "events"), dict(event))
+            pipe.hset(self._key("job", job_id), "touched", touched)
+            await pipe.execute()
+
     async def step_facts(self, job_id: str, agent_id: str) -> dict[str, str]:
         """What a step has recorded so far."""
         return dict(await self.redis.hgetall(self._key("job", job_id, "step", agent_id)))

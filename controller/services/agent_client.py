@@ -35,9 +35,17 @@ class PermanentError(StepError):
     """Retrying would not help: the agent refused the request (4xx) or the result is wrong."""
 
 
-def open_agent_session(settings: ControllerSettings, ca: CertificateAuthority) -> aiohttp.ClientSession:
-    """The HTTPS client towards agents: verifies them against the fleet CA and presents our certificate."""
-    connector = aiohttp.TCPConnector(ssl=agent_client_context(settings, ca), limit=256, limit_per_host=16)
+PROBE_TIMEOUT = aiohttp.ClientTimeout(total=15, sock_connect=5)
+
+
+def open_agent_session(
+    settings: ControllerSettings, ca: CertificateAuthority, limit: int = 256
+) -> aiohttp.ClientSession:
+    """The HTTPS client towards agents: verifies them against the fleet CA and presents our certificate.
+
+    Kept open, it pools keep-alive connections per agent, so a step reuses a TLS session instead of a handshake.
+    """
+    connector = aiohttp.TCPConnector(ssl=agent_client_context(settings, ca), limit=limit, limit_per_host=16)
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300)
     return aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False)
 
@@ -45,8 +53,7 @@ def open_agent_session(settings: ControllerSettings, ca: CertificateAuthority) -
 @asynccontextmanager
 async def probe_session() -> AsyncIterator[aiohttp.ClientSession]:
     """A client for requests to the sites themselves (health checks); HTTPS sites are verified as browsers do."""
-    timeout = aiohttp.ClientTimeout(total=15, sock_connect=5)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    async with aiohttp.ClientSession(timeout=PROBE_TIMEOUT) as session:
         yield session
 
 
