@@ -21,6 +21,7 @@ from agent.api.resources import (
     schemas,
     service_controller,
     transactions,
+    version_builds,
     virtual_directories,
     webapps,
     webserver,
@@ -109,6 +110,7 @@ API_ROUTES: tuple[Route, ...] = (
     *copy_move.ROUTES,
     *file_content.ROUTES,
     *archive_extract.ROUTES,  # IIS Fleet extension (docs/compatibility.md)
+    *version_builds.ROUTES,  # IIS Fleet extension (docs/compatibility.md)
     *files.ROUTES,
     # Certificates: the stores collection before /api/certificates/{id}.
     get(CERTS, certificates.list_certificates, "List certificates (Range: certificates=a-b)", "certificates"),

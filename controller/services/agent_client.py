@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -72,14 +72,14 @@ class AgentClient:
         path: str,
         *,
         body: Any = None,
-        data: bytes | None = None,
+        data: bytes | AsyncIterable[bytes] | None = None,
         headers: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
         allow: Iterable[int] = (),
     ) -> tuple[int, Any]:
         """(status, decoded JSON or text); 4xx outside `allow` raise PermanentError, 5xx TransientError."""
         sent = {**self._headers, **(headers or {})}
-        payload = data
+        payload: bytes | AsyncIterable[bytes] | None = data
         if body is not None:
             payload = json.dumps(body).encode()
             sent["Content-Type"] = "application/json"
