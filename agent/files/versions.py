@@ -109,13 +109,25 @@ def record_file(records: Path, folder: str, kind: str = "version") -> Path:
     return records / f"{kind}-{digest}.json"
 
 
-def _inside(root: str, relative: str) -> str:
-    target = os.path.join(root, *relative.split("/"))
-    real_root = os.path.realpath(root)
-    where = os.path.realpath(os.path.dirname(target))
-    if where != real_root and not where.startswith(real_root + os.sep):
-        raise BuildRefused(f"{relative!r} escapes the version folder")
-    return target
+class _Dirs:
+    """Creates folders inside a root and checks, once per folder, that it resolves inside the root."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.real = os.path.realpath(root)
+        self.checked: set[str] = set()
+
+    def place(self, relative: str) -> str:
+        """The path of `relative` in the root, its folder created and checked (links are never followed)."""
+        target = os.path.join(self.root, *relative.split("/"))
+        folder = os.path.dirname(target)
+        if folder not in self.checked:
+            os.makedirs(folder, 0o755, exist_ok=True)
+            where = os.path.realpath(folder)
+            if where != self.real and not where.startswith(self.real + os.sep):
+                raise BuildRefused(f"{relative!r} escapes the version folder")
+            self.checked.add(folder)
+        return target
 
 
 def _digest(path: str) -> str:
@@ -156,8 +168,9 @@ def plan(
     staging = staging_dir(parent, name)
     shutil.rmtree(staging, ignore_errors=True)  # a build cut short before: start it again
     os.mkdir(staging, 0o755)
+    places = _Dirs(staging)
     for directory in dirs:
-        os.makedirs(_inside(staging, directory), 0o755, exist_ok=True)
+        os.makedirs(places.place(directory + "/."), 0o755, exist_ok=True)
     have = _base_digests(records, base) if base else {}
     missing: list[str] = []
     linked = linked_bytes = 0
@@ -170,9 +183,7 @@ def plan(
                 if not digest:
                     digest = _digest(source_path)
                 if digest == entry.sha256:
-                    target = _inside(staging, entry.path)
-                    os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
-                    os.link(source_path, target, follow_symlinks=False)
+                    os.link(source_path, places.place(entry.path), follow_symlinks=False)
                     linked += 1
                     linked_bytes += entry.size
                     continue
@@ -205,6 +216,7 @@ def receive(records: Path, parent: str, name: str, stream: IO[bytes]) -> tuple[s
     if not os.path.isdir(staging):
         raise FileNotFoundError(f"no build {name!r} was planned")
     received = 0
+    places = _Dirs(staging)
     for entry in _members(stream):
         if entry.is_dir or not entry.name:
             continue
@@ -213,8 +225,7 @@ def receive(records: Path, parent: str, name: str, stream: IO[bytes]) -> tuple[s
             raise BuildRefused(f"{entry.name!r} is not in the manifest")
         if entry.size != expected.size:
             raise BuildRefused(f"{entry.name!r} is {entry.size} bytes, the manifest says {expected.size}")
-        target = _inside(staging, entry.name)
-        os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
+        target = places.place(entry.name)
         # O_EXCL and O_NOFOLLOW: a linked file, a duplicate entry or a planted link is refused, never followed.
         try:
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, expected.mode)
