@@ -10,6 +10,7 @@ Keys (all under the configured prefix, `iisfleet:` by default)::
     agent:{id}:summary       string last heartbeat summary (JSON, with computed request rates)
     agent-name:{name}        string agent id; a name belongs to one agent at a time
     directory                hash   agent id -> {"name", "url", "labels"} JSON, so fleet-wide views read one key
+    directory:version        string counter bumped on every directory change (views cache by it)
     serial:{serial}          string agent id of a valid certificate (expires with the certificate)
     seen                     zset   agent id -> time of its last heartbeat
     audit                    stream gateway calls: operator, method, path, agent, status
@@ -122,7 +123,14 @@ class FleetStore:
             pipe.hmget(key, "name", "url", "labels")
             *_, (name, url, labels) = await pipe.execute()
         entry = {"name": name or "", "url": url or "", "labels": json.loads(labels or "{}")}
-        await self.redis.hset(self._key("directory"), agent_id, json.dumps(entry, separators=(",", ":")))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._key("directory"), agent_id, json.dumps(entry, separators=(",", ":")))
+            pipe.incr(self._key("directory", "version"))
+            await pipe.execute()
+
+    async def directory_version(self) -> str:
+        """The directory's change counter ("0" before the first change): equal values, equal directory."""
+        return str(await self.redis.get(self._key("directory", "version")) or "0")
 
     async def directory(self) -> dict[str, dict[str, Any]]:
         """Every agent's name, url and labels in one round trip."""
@@ -165,6 +173,7 @@ class FleetStore:
             )
             pipe.srem(self._key("agents"), agent_id)
             pipe.hdel(self._key("directory"), agent_id)
+            pipe.incr(self._key("directory", "version"))
             pipe.zrem(self._key("seen"), agent_id)
             await pipe.execute()
         await self.release_name(record.get("name", ""), agent_id)

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import json
+import weakref
+
 from aiohttp import web
 
 from controller import metrics
 from controller.keys import SETTINGS, STORE
 from controller.services import fleet
+from controller.store import FleetStore
+
+_TARGETS: weakref.WeakKeyDictionary[FleetStore, tuple[str, bytes]] = weakref.WeakKeyDictionary()
+"""Per store (one per app): the directory version and the targets body built from it."""
 
 
 async def prometheus_targets(request: web.Request) -> web.Response:
-    """GET /api/prometheus/targets: Prometheus http_sd groups, one per agent."""
-    return web.json_response(await fleet.prometheus_targets(request.app[STORE]))
+    """GET /api/prometheus/targets: Prometheus http_sd groups, one per agent.
+
+    The body is rebuilt only when the directory changed (its version counter), so a scrape of a large,
+    stable fleet costs one Redis GET.
+    """
+    store = request.app[STORE]
+    version = await store.directory_version()
+    cached = _TARGETS.get(store)
+    if cached is not None and cached[0] == version:
+        body = cached[1]
+    else:
+        body = json.dumps(await fleet.prometheus_targets(store), separators=(",", ":")).encode()
+        _TARGETS[store] = (version, body)
+    return web.Response(body=body, content_type="application/json")
 
 
 async def fleet_metrics(request: web.Request) -> web.Response:
