@@ -28,6 +28,7 @@ from controller.services.job_models import FINISHED, STEP_DONE, Strategy
 from controller.services.jobs import dumps, event_record
 from controller.services.rollout import Dispatch, advance
 from controller.settings import ControllerSettings
+from controller.state_lock import state_lock
 from controller.store import FleetStore
 from shared.secretbox import SecretBox
 
@@ -63,8 +64,9 @@ async def open_worker_env(settings: ControllerSettings, redis_url: str) -> Worke
     ca = CertificateAuthority(settings.pki_dir)
     session = open_agent_session(settings, ca, limit=max(256, settings.job_parallelism * 2))
     probe = aiohttp.ClientSession(timeout=PROBE_TIMEOUT)
-    return WorkerEnv(settings, FleetStore(redis, settings.redis_prefix), session, probe,
-                     SecretBox(settings.state_dir / "secrets.key"))
+    with state_lock(settings.state_dir):
+        secrets = SecretBox(settings.state_dir / "secrets.key")
+    return WorkerEnv(settings, FleetStore(redis, settings.redis_prefix), session, probe, secrets)
 
 
 async def close_worker_env(env: WorkerEnv) -> None:
