@@ -108,7 +108,7 @@ class _Pipe(io.RawIOBase):
     def __init__(self) -> None:
         super().__init__()
         self.blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUED_BLOCKS)
-        self._rest = b""
+        self._rest = memoryview(b"")
 
     def readable(self) -> bool:
         return True
@@ -118,10 +118,10 @@ class _Pipe(io.RawIOBase):
             block = self.blocks.get()
             if block is None:
                 return 0
-            self._rest = block
+            self._rest = memoryview(block)
         count = min(len(buffer), len(self._rest))
         buffer[:count] = self._rest[:count]
-        self._rest = self._rest[count:]
+        self._rest = self._rest[count:]  # a view: no copy of what is left
         return count
 
 
@@ -177,7 +177,8 @@ async def receive_build(request: web.Request) -> web.StreamResponse:
     require_write(ctx.locations, os.path.join(parent, name))
     records = _records(ctx.runtime.state_dir)
     pipe = _Pipe()
-    work = asyncio.ensure_future(asyncio.to_thread(versions.receive, records, parent, name, io.BufferedReader(pipe)))
+    work = asyncio.ensure_future(asyncio.to_thread(versions.receive, records, parent, name,
+                                                   io.BufferedReader(pipe, versions.BLOCK)))
     try:
         await _feed(request, pipe, work)
         target, _received = await work
