@@ -130,7 +130,8 @@ class _Dirs:
         return target
 
 
-def _digest(path: str) -> str:
+def file_sha256(path: str) -> str:
+    """The sha256 of a file's content, read in blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(BLOCK):
@@ -181,7 +182,7 @@ def plan(
             source_path = os.path.join(base, *entry.path.split("/"))
             if info.st_size == entry.size and stat.S_IMODE(info.st_mode) == entry.mode:
                 if not digest:
-                    digest = _digest(source_path)
+                    digest = file_sha256(source_path)
                 if digest == entry.sha256:
                     os.link(source_path, places.place(entry.path), follow_symlinks=False)
                     linked += 1

@@ -101,3 +101,20 @@ async def test_bad_manifests_streams_and_places_are_refused(env: FilesEnv) -> No
     problem = await env.json("PUT", f"{BUILDS}/{plan['id']}", 400, data=_tar({"a": b""}, tarfile.SYMTYPE))
     assert problem["name"] == "archive" and os.listdir(parent) == []
     await env.json("PUT", f"{BUILDS}/{env.id(parent / 'nothing')}", 404, data=b"")
+
+
+async def test_archive_extract_still_serves_agents_fallback(env: FilesEnv) -> None:
+    """archive-extract (the path for controllers without version builds) unpacks and checks the digest."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in {"index.html": b"hi", "css/a.css": b"x"}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    (env.rw / "a.tar.gz").write_bytes(buffer.getvalue())
+    body = {"archive": {"id": env.id(env.rw / "a.tar.gz")}, "parent": {"id": env.id(env.rw)}, "name": "v1",
+            "sha256": "0" * 64}
+    assert (await env.json("POST", "/api/files/archive-extract", 400, json=body))["name"] == "sha256"
+    body["sha256"] = hashlib.sha256(buffer.getvalue()).hexdigest()
+    await env.json("POST", "/api/files/archive-extract", 201, json=body)
+    assert _tree(env.rw / "v1") == {"index.html": (b"hi", 0o644), "css/a.css": (b"x", 0o644)}
