@@ -54,6 +54,12 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoControllers]:
         tear_down(fleet)
 
 
+def _answered(fleet: TwoControllers, path: str) -> tuple[int, Any] | None:
+    """The gateway's answer, or None while it reports the agent unreachable (502)."""
+    status, body = fleet.call("GET", path)
+    return None if status == 502 else (status, body)
+
+
 def _events(fleet: TwoControllers, job_id: str) -> list[str]:
     status, text = fleet.call("GET", f"/api/jobs/{job_id}/events")  # follows until job.finished
     assert status == 200, text
@@ -70,9 +76,11 @@ def test_either_controller_serves_and_a_killed_one_loses_nothing(pair: TwoContro
     pair.start_agent("agent2", "--join-token", join)  # agent2 through the second one
     agents = wait_for("2 agents online", lambda: pair._online(2), timeout=60)
     # The gateway of each controller reaches the agent enrolled through the other (one CA, one secrets key).
+    # (An agent counts as online from its enrollment, a moment before its API listens: poll, bounded.)
     for url, name in ((pair.first_url, "agent2"), (pair.second_url, "agent1")):
         pair.use(url)
-        status, body = pair.call("GET", f"/api/agents/{agents[name]['id']}/iis/api/webserver/websites")
+        path = f"/api/agents/{agents[name]['id']}/iis/api/webserver/websites"
+        status, body = wait_for(f"{name} through {url}", lambda path=path: _answered(pair, path), timeout=20)
         assert status == 200 and "websites" in body, (url, name, body)
 
     pair.use(pair.first_url)
