@@ -5,7 +5,10 @@ end to end (pack as tar.gz, upload once, one job: chunked upload to each agent, 
 verify), and the job alone (from its events). The baseline is rsync over SSH (sshd on 127.0.0.1 with a temp
 host key and key-only root login) of the same directory into a new folder next to each agent's site, one
 agent at a time and five at once. rsync neither switches the site nor verifies it; the job does both.
-The file contents are random, so compression gains nothing for either side.
+The file contents are random, so compression gains nothing for either side. Then --changed-pct of the files
+get new content and both redeploy: the job (an incremental build: only missing files travel, the rest is
+hard-linked on the agent; bytes sent come from the steps' output) against rsync's incremental run into the
+folders of its five-at-once run.
 
     .venv/bin/python bench/jobs_deploy.py [--files 2000] [--size-mb 200] [--agents 5]
 """
@@ -39,6 +42,20 @@ def _make_tree(root: Path, files: int, total: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(os.urandom(size))
     (root / "index.html").write_text("bench release\n")
+
+
+def _change(root: Path, percent: float) -> int:
+    """Give `percent` of the files new random content of the same size (and a new index.html); bytes changed."""
+    files = sorted(p for p in root.rglob("*.bin"))
+    step = max(1, round(100 / percent))
+    changed = 0
+    for path in files[::step]:
+        size = path.stat().st_size
+        path.write_bytes(os.urandom(size))
+        changed += size
+    index = root / "index.html"
+    index.write_text("bench release two\n")
+    return changed + index.stat().st_size
 
 
 def _sshd(tmp: Path) -> tuple[subprocess.Popen[bytes], list[str]] | str:
@@ -86,6 +103,7 @@ def main() -> None:  # noqa: PLR0915 - one straight script
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--size-mb", type=int, default=200)
     parser.add_argument("--agents", type=int, default=5)
+    parser.add_argument("--changed-pct", type=float, default=1.0)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-deploy-"))
     src = tmp / "release"
@@ -123,20 +141,27 @@ def main() -> None:  # noqa: PLR0915 - one straight script
         job = api.call("POST", "/api/jobs", {"action": "site.create", "target": target,
                                               "params": {"name": "bench", "bindings": [{"port": 8093}]}})
         _wait("site.create", lambda: api.call("GET", f"/api/jobs/{job['id']}")["status"] == "succeeded")
-        started = time.perf_counter()
-        done = subprocess.run([*cli, "deploy", str(src), "--site", "bench", "--selector", "bench=deploy", "--json",
-                               "--controller", api.url, "--token", token, "--cafile", str(cafile),
-                               "--health-path", "/index.html", "--health-contains", "bench release"],
-                              cwd=REPO, env=env, capture_output=True, text=True)
-        total = time.perf_counter() - started
-        lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{\"type\"")]
-        view = api.call("GET", "/api/jobs?per_page=1")["jobs"][0]
-        assert view["status"] == "succeeded", (done.stderr, view)
-        created = next(e["ts"] for e in lines if e["type"] == "job.created")
-        finished = next(e["ts"] for e in lines if e["type"] == "job.finished")
+        def deploy(marker: str) -> tuple[float, float, int]:
+            started = time.perf_counter()
+            done = subprocess.run([*cli, "deploy", str(src), "--site", "bench", "--selector", "bench=deploy",
+                                   "--json", "--controller", api.url, "--token", token, "--cafile", str(cafile),
+                                   "--health-path", "/index.html", "--health-contains", marker],
+                                  cwd=REPO, env=env, capture_output=True, text=True)
+            total = time.perf_counter() - started
+            lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{\"type\"")]
+            view = api.call("GET", "/api/jobs?per_page=1")["jobs"][0]
+            assert view["status"] == "succeeded", (done.stderr, view)
+            results = api.call("GET", f"/api/jobs/{view['id']}")["results"]
+            sent = sum(int(r["output"].get("sent_bytes", 0)) for r in results)
+            created = next(e["ts"] for e in lines if e["type"] == "job.created")
+            finished = next(e["ts"] for e in lines if e["type"] == "job.finished")
+            return total, finished - created, sent
+
+        total, job_s, sent = deploy("bench release")
         print(f"files.deploy job, {args.files} files / {args.size_mb} MB to {args.agents} agents:")
         print(f"  iisfleet deploy DIR end to end (pack tar.gz + upload + job): {total:7.2f} s")
-        print(f"  job alone (job.created -> job.finished, incl. verify):         {finished - created:7.2f} s")
+        print(f"  job alone (job.created -> job.finished, incl. verify):         {job_s:7.2f} s"
+              f"  ({sent / args.agents / 1e6:.1f} MB sent per agent)")
         sshd = _sshd(tmp)
         if isinstance(sshd, str):
             print(f"  rsync over SSH: skipped ({sshd})")
@@ -148,7 +173,20 @@ def main() -> None:  # noqa: PLR0915 - one straight script
         par = _rsync(rsync, src, targets[args.agents :], parallel=True)
         print(f"  rsync -a over SSH, one agent at a time:                        {seq:7.2f} s")
         print(f"  rsync -a over SSH, {args.agents} at once:                                {par:7.2f} s")
-        print(json.dumps({"deploy_cli": total, "job": finished - created, "rsync_seq": seq, "rsync_par": par}))
+        print(f"  ratio job / rsync ({args.agents} at once): {job_s / par:.2f}")
+        changed = _change(src, args.changed_pct)
+        re_total, re_job, re_sent = deploy("bench release two")
+        re_par = _rsync(rsync, src, targets[args.agents :], parallel=True)
+        print(f"redeploy with {args.changed_pct}% of the files changed ({changed / 1e6:.2f} MB per agent):")
+        print(f"  iisfleet deploy DIR end to end:                                {re_total:7.2f} s")
+        print(f"  job alone:                                                     {re_job:7.2f} s"
+              f"  ({re_sent / args.agents / 1e6:.2f} MB sent per agent, {re_sent / args.agents / changed:.2f}x the "
+              "changed bytes)")
+        print(f"  rsync -a over SSH, {args.agents} at once (incremental):                {re_par:7.2f} s")
+        print(f"  ratio job / rsync incremental: {re_job / re_par:.2f}")
+        print(json.dumps({"deploy_cli": total, "job": job_s, "sent": sent, "rsync_seq": seq, "rsync_par": par,
+                          "redeploy_cli": re_total, "redeploy_job": re_job, "redeploy_sent": re_sent,
+                          "changed_bytes": changed, "rsync_incremental": re_par}))
     finally:
         if sshd is not None and not isinstance(sshd, str):
             sshd[0].terminate()

@@ -1,12 +1,15 @@
 """Benchmark: fleet-job fan-out against a sequential loop and a loop 5 at a time, over the same agents.
 
 A real controller, Redis and Celery worker (16 threads); the agents are stand-ins (bench/jobs_standin.py:
-real enrollment and mTLS, canned IIS answers) because 50 real agents do not fit on a 2-core machine. Two
+real enrollment and mTLS, canned IIS answers) because 100 real agents do not fit on a 2-core machine. Each
+stand-in answers after --delay seconds (a recycle after --recycle-delay), standing for a remote host. Two
 operations: a read (`iis.request GET /api/webserver/websites`) and `pool.recycle` (PATCH + verification).
 The loops make the same calls through the controller's gateway with one keep-alive session. Each time is
-the median of --rounds runs; T(N)/T(1) says how the time grows with the fleet.
+the median of --rounds runs; T(N)/T(1) says how the time grows with the fleet. CPU per step is the worker's
+plus the controller's CPU time (psutil) over the job runs, divided by the steps run; "client CPU/call" is
+this process's CPU per call of the 5-wide loop, i.e. what one HTTPS call costs a client.
 
-    .venv/bin/python bench/jobs_fanout.py [--sizes 1,10,50] [--rounds 3]
+    .venv/bin/python bench/jobs_fanout.py [--sizes 1,10,50,100] [--rounds 3] [--delay 0.05] [--recycle-delay 0.3]
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -81,6 +85,19 @@ def _job_seconds(api: Controller, body: dict[str, Any]) -> float:
     return time.perf_counter() - started
 
 
+def _cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        process = psutil.Process(pid)
+        for proc in (process, *process.children(recursive=True)):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+CLIENT_CPU: list[float] = []
+
+
 async def _loop_seconds(api: Controller, ids: list[str], op: str, width: int) -> float:
     context = ssl.create_default_context(cafile=api.cafile)
     limit = asyncio.Semaphore(width)
@@ -103,16 +120,20 @@ async def _loop_seconds(api: Controller, ids: list[str], op: str, width: int) ->
                         await response.read()
 
         await one(ids[0])  # warm the connection, as the job's worker has warm processes
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(one(agent_id) for agent_id in ids))
+        if width > 1:
+            CLIENT_CPU.append((time.process_time() - cpu) / len(ids))
         return time.perf_counter() - started
 
 
 def main() -> None:
     """Run the benchmark and print a table."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", default="1,10,50")
+    parser.add_argument("--sizes", default="1,10,50,100")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--delay", type=float, default=0.05)
+    parser.add_argument("--recycle-delay", type=float, default=0.3)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="bench-fanout-"))
@@ -140,12 +161,12 @@ def main() -> None:
                                check=True, capture_output=True, text=True).stdout.strip()
         api = Controller(f"https://127.0.0.1:{port}", token, str(cafile))
         _wait("the controller", lambda: api.call("GET", "/openapi.json"))
-        start("worker", [*cli, "worker", "run", *common])
+        worker = start("worker", [*cli, "worker", "run", *common])
         count = max(sizes)
         tokens = [api.call("POST", "/api/join-tokens", {"labels": {"bench": "1"}})["token"] for _ in range(count)]
         (tmp / "tokens").write_text("\n".join(tokens))
         standins = start("standins", [sys.executable, str(REPO / "bench/jobs_standin.py"), api.url, str(tmp / "tokens"),
-                                      str(tmp / "standins")])
+                                      str(tmp / "standins"), str(args.delay), str(args.recycle_delay)])
         assert standins.stdout is not None
         print("stand-ins:", standins.stdout.readline().decode().strip(), flush=True)
         ids = [a["id"] for a in sorted(api.call("GET", "/api/agents")["agents"], key=lambda a: a["name"])]
@@ -154,23 +175,29 @@ def main() -> None:
             "recycle": ("pool.recycle", {"name": "shop"}),
         }
         _job_seconds(api, {"action": ops["read"][0], "target": {"agents": ids[:1]}, "params": ops["read"][1]})
+        server_pids = [procs[0].pid, worker.pid]
         rows: dict[tuple[str, int], dict[str, float]] = {}
         for op, (action, params) in ops.items():
             for n in sizes:
                 body = {"action": action, "target": {"agents": ids[:n]}, "params": params}
+                cpu = _cpu(server_pids)
+                job = statistics.median(_job_seconds(api, body) for _ in range(args.rounds))
                 rows[(op, n)] = {
-                    "job": statistics.median(_job_seconds(api, body) for _ in range(args.rounds)),
+                    "job": job,
+                    "cpu_ms": (_cpu(server_pids) - cpu) * 1000 / (n * args.rounds),
                     "seq": statistics.median(asyncio.run(_loop_seconds(api, ids[:n], op, 1))
                                              for _ in range(args.rounds)),
                     "par5": statistics.median(asyncio.run(_loop_seconds(api, ids[:n], op, 5))
                                               for _ in range(args.rounds)),
                 }
-        print(f"\n{'op':<8} {'N':>3} | {'job s':>7} {'T(N)/T(1)':>9} | {'seq s':>7} {'T(N)/T(1)':>9} |"
-              f" {'5-wide s':>8} {'T(N)/T(1)':>9}")
+        print(f"\n{'op':<8} {'N':>3} | {'job s':>7} {'T(N)/T(1)':>9} {'CPU ms/step':>11} | {'seq s':>7} "
+              f"{'T(N)/T(1)':>9} | {'5-wide s':>8} {'T(N)/T(1)':>9}")
         for (op, n), row in rows.items():
             base = rows[(op, sizes[0])]
-            print(f"{op:<8} {n:>3} | {row['job']:7.3f} {row['job'] / base['job']:9.2f} | {row['seq']:7.3f} "
-                  f"{row['seq'] / base['seq']:9.2f} | {row['par5']:8.3f} {row['par5'] / base['par5']:9.2f}")
+            print(f"{op:<8} {n:>3} | {row['job']:7.3f} {row['job'] / base['job']:9.2f} {row['cpu_ms']:11.2f} | "
+                  f"{row['seq']:7.3f} {row['seq'] / base['seq']:9.2f} | {row['par5']:8.3f} "
+                  f"{row['par5'] / base['par5']:9.2f}")
+        print(f"client CPU per call (5-wide loop, median): {statistics.median(CLIENT_CPU) * 1000:.2f} ms")
         print(json.dumps({f"{op}/{n}": row for (op, n), row in rows.items()}))
     finally:
         for proc in reversed(procs):

@@ -19,6 +19,7 @@ from controller.pki import CertificateAuthority
 from controller.services import retention, rollout
 from controller.services.agent_client import open_agent_session
 from controller.settings import ControllerSettings
+from controller.state_lock import state_lock
 from controller.store import FleetStore
 from controller.worker.celery_app import make_celery
 from shared.asyncio_utils import create_task
@@ -59,7 +60,8 @@ def build_app(settings: ControllerSettings, redis_url: str) -> web.Application:
     app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[CA] = CertificateAuthority(settings.pki_dir)
-    app[SECRET_BOX] = SecretBox(settings.state_dir / "secrets.key")
+    with state_lock(settings.state_dir):  # processes sharing the state directory share one secrets key
+        app[SECRET_BOX] = SecretBox(settings.state_dir / "secrets.key")
     app[AUTH_GUARD] = AuthGuard(
         GuardLimits(max_failures=settings.auth_max_failures, window=settings.auth_failure_window)
     )

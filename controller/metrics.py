@@ -26,6 +26,27 @@ def _family(out: list[str], name: str, kind: str, doc: str, samples: Iterable[Sa
         out.append(f"{name}{{{text}}} {float(value)!r}\n" if text else f"{name} {float(value)!r}\n")
 
 
+def _per_pool(out: list[str], name: str, kind: str, doc: str, rows: Iterable[tuple[str, str, str, float]]) -> None:
+    """A family with one sample per (agent, pool[, state]): label text built once per name, not per sample.
+
+    With 10,000 agents of 10 pools each these are 200,000 lines, most of a scrape's cost.
+    """
+    out.append(f"# HELP {name} {doc}\n# TYPE {name} {kind}\n")
+    pools: dict[str, str] = {}
+    states: dict[str, str] = {"": ""}
+    last_agent, agent_text = None, ""
+    for agent, pool, state, value in rows:
+        if agent != last_agent:  # rows come grouped by agent
+            last_agent, agent_text = agent, f'{name}{{agent="{_escape(agent)}",app_pool="'
+        pool_text = pools.get(pool)
+        if pool_text is None:
+            pool_text = pools[pool] = _escape(pool)
+        state_text = states.get(state)
+        if state_text is None:
+            state_text = states[state] = f'",state="{_escape(state)}'
+        out.append(f'{agent_text}{pool_text}{state_text}"}} {value!r}\n')
+
+
 def _by_state(counts: Mapping[str, int]) -> list[Sample]:
     return [({"state": state}, counts.get(state, 0)) for state in sorted(set(POOL_STATES) | set(counts))]
 
@@ -70,18 +91,18 @@ def render(data: FleetAggregates) -> bytes:
         "Requests per second per application pool, summed over agents",
         (({"app_pool": pool}, rps) for pool, rps in sorted(data.pool_rps.items())),
     )
-    _family(
+    _per_pool(
         out,
         "iisfleet_app_pool_state",
         "gauge",
         "1 for the current state of each pool of each online agent",
-        (({"agent": agent, "app_pool": pool, "state": state}, 1.0) for agent, pool, state in data.pool_states),
+        ((agent, pool, state, 1.0) for agent, pool, state in data.pool_states),
     )
-    _family(
+    _per_pool(
         out,
         "iisfleet_app_pool_worker_starts_total",
         "counter",
         "Worker processes started per pool, as the agent reports it",
-        (({"agent": agent, "app_pool": pool}, count) for agent, pool, count in data.worker_starts),
+        ((agent, pool, "", float(count)) for agent, pool, count in data.worker_starts),
     )
     return "".join(out).encode()

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from controller.state_lock import state_lock
 from shared.cert_roles import role_uri
 from shared.fsutil import atomic_write_bytes
 from shared.x509util import BACKDATE, general_names, leaf_key_usage
@@ -72,12 +73,14 @@ class CertificateAuthority:
         self.directory = directory
         self.cert_file = directory / "ca.crt"
         self.key_file = directory / "ca.key"
-        if not (self.cert_file.exists() and self.key_file.exists()):
-            self._create()
-        os.chmod(self.key_file, 0o600)
-        self.cert_pem = self.cert_file.read_bytes()
+        with state_lock(directory):  # controllers sharing the directory create one CA, not one each
+            if not (self.cert_file.exists() and self.key_file.exists()):
+                self._create()
+            os.chmod(self.key_file, 0o600)
+            self.cert_pem = self.cert_file.read_bytes()
+            key_pem = self.key_file.read_bytes()
         self.cert = x509.load_pem_x509_certificate(self.cert_pem)
-        key = serialization.load_pem_private_key(self.key_file.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(key_pem, password=None)
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise ValueError(f"{self.key_file} is not an EC private key")
         self._key = key

@@ -59,6 +59,8 @@ class ControllerSettings:
     """Seconds an idle connection stays open, and a client has to send a request head (controller/limits.py)."""
     max_connections: int = 1024
     """Concurrent connections per controller process; more are closed at once."""
+    job_parallelism: int = 100
+    """How many steps of one batch a worker runs at the same time."""
 
     @property
     def offline_after(self) -> float:
@@ -122,4 +124,5 @@ def load_settings(
         auth_failure_window=_env_float(env, "CONTROLLER_AUTH_FAILURE_WINDOW", 60.0, duration=True),
         keepalive_timeout=_env_float(env, "CONTROLLER_KEEPALIVE_TIMEOUT", 15.0, duration=True),
         max_connections=int(_env_float(env, "CONTROLLER_MAX_CONNECTIONS", 1024)),
+        job_parallelism=int(_env_float(env, "CONTROLLER_JOB_PARALLELISM", 100)),
     )

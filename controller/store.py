@@ -13,6 +13,7 @@ Keys (all under the configured prefix, `iisfleet:` by default)::
     agent:{id}:summary       string last heartbeat summary (JSON, with computed request rates)
     agent-name:{name}        string agent id; a name belongs to one agent at a time
     directory                hash   agent id -> {"name", "url", "labels"} JSON, so fleet-wide views read one key
+    directory:version        string counter bumped on every directory change (views cache by it)
     serial:{serial}          string agent id of a valid certificate (expires with the certificate; renewal and
                                     revocation delete it)
     retired-serials          zset   "agent id:serial" -> time it was retired (trimmed after the retention)
@@ -42,6 +43,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from controller.store_jobs import LOCK_SCRIPT, UNLOCK_SCRIPT, JobRecords
+
 # Consume a join token atomically: the secret must match, the name and address must be the pinned ones (if
 # any; a mismatch leaves the token unused), it must not be used, and it must still exist.
 _CONSUME = """
@@ -62,22 +65,20 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
 
-# Take the per-agent lock when free or already ours (a redelivered step), bump the fence, return it; else 0.
-_LOCK = """
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return redis.call('INCR', KEYS[2])
-"""
-_UNLOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+# A heartbeat lands only on an agent that still exists: one revoked between its check and this write must
+# not come back as a partial record (facts only, no url or key).
+_HEARTBEAT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[1], 'facts', ARGV[3])
+redis.call('SET', KEYS[3], ARGV[4])
+return 1
 """
 
 AGENT_FIELDS = ("name", "url", "labels", "facts", "enrolled_on", "cert_serial", "cert_expires_on", "api_key")
 
 
-class FleetStore:
+class FleetStore(JobRecords):
     """Async access to the fleet's state in Redis (a client created with decode_responses=True)."""
 
     def __init__(self, redis: Redis, prefix: str = "iisfleet:") -> None:
@@ -85,9 +86,10 @@ class FleetStore:
         self.redis: Any = redis
         self.prefix = prefix
         self._consume = redis.register_script(_CONSUME)
-        self._lock = redis.register_script(_LOCK)
-        self._unlock = redis.register_script(_UNLOCK)
+        self._lock = redis.register_script(LOCK_SCRIPT)
+        self._unlock = redis.register_script(UNLOCK_SCRIPT)
         self._update_existing = redis.register_script(_UPDATE_EXISTING)
+        self._heartbeat = redis.register_script(_HEARTBEAT)
 
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -156,7 +158,14 @@ class FleetStore:
             pipe.hmget(key, "name", "url", "labels")
             *_, (name, url, labels) = await pipe.execute()
         entry = {"name": name or "", "url": url or "", "labels": json.loads(labels or "{}")}
-        await self.redis.hset(self._key("directory"), agent_id, json.dumps(entry, separators=(",", ":")))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._key("directory"), agent_id, json.dumps(entry, separators=(",", ":")))
+            pipe.incr(self._key("directory", "version"))
+            await pipe.execute()
+
+    async def directory_version(self) -> str:
+        """The directory's change counter ("0" before the first change): equal values, equal directory."""
+        return str(await self.redis.get(self._key("directory", "version")) or "0")
 
     async def directory(self) -> dict[str, dict[str, Any]]:
         """Every agent's name, url and labels in one round trip."""
@@ -194,6 +203,7 @@ class FleetStore:
             )
             pipe.srem(self._key("agents"), agent_id)
             pipe.hdel(self._key("directory"), agent_id)
+            pipe.incr(self._key("directory", "version"))
             pipe.zrem(self._key("seen"), agent_id)
             await pipe.execute()
         await self.release_name(record.get("name", ""), agent_id)
@@ -264,13 +274,10 @@ class FleetStore:
 
     # -- heartbeats ------------------------------------------------------------------------------
 
-    async def record_heartbeat(self, agent_id: str, seen: float, facts: str, summary: str) -> None:
-        """Store a heartbeat: time seen, facts and summary."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(self._key("seen"), {agent_id: seen})
-            pipe.hset(self._key("agent", agent_id), "facts", facts)
-            pipe.set(self._key("agent", agent_id, "summary"), summary)
-            await pipe.execute()
+    async def record_heartbeat(self, agent_id: str, seen: float, facts: str, summary: str) -> bool:
+        """Store a heartbeat (time seen, facts, summary) atomically; False when the agent is gone."""
+        keys = [self._key("agent", agent_id), self._key("seen"), self._key("agent", agent_id, "summary")]
+        return bool(await self._heartbeat(keys=keys, args=[repr(seen), agent_id, facts, summary]))
 
     async def last_seen(self) -> dict[str, float]:
         """Every agent's last heartbeat time."""
@@ -299,125 +306,6 @@ class FleetStore:
         """Up to `count` audit entries between two stream ids (inclusive unless prefixed "("), newest first."""
         rows = await self.redis.xrevrange(self._key("audit"), max=newest, min=oldest, count=count)
         return [{"id": entry_id, **fields} for entry_id, fields in rows]
-
-    # -- jobs ------------------------------------------------------------------------------------
-
-    async def add_job(self, job_id: str, fields: Mapping[str, str], results: Mapping[str, str], created: float) -> None:
-        """Store a new job with its initial per-agent results, in history and in the active set."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self._key("job", job_id), mapping=dict(fields))
-            if results:
-                pipe.hset(self._key("job", job_id, "results"), mapping=dict(results))
-            pipe.zadd(self._key("jobs"), {job_id: created})
-            pipe.sadd(self._key("jobs", "active"), job_id)
-            await pipe.execute()
-
-    async def job(self, job_id: str) -> dict[str, str]:
-        """A job's fields ({} when unknown)."""
-        return dict(await self.redis.hgetall(self._key("job", job_id)))
-
-    async def update_job(self, job_id: str, fields: Mapping[str, str], *, finished: bool = False) -> None:
-        """Change a job's fields; a finished job leaves the active set."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self._key("job", job_id), mapping=dict(fields))
-            if finished:
-                pipe.srem(self._key("jobs", "active"), job_id)
-            await pipe.execute()
-
-    async def job_results(self, job_id: str) -> dict[str, str]:
-        """Agent id -> result JSON of a job."""
-        return dict(await self.redis.hgetall(self._key("job", job_id, "results")))
-
-    async def set_results(self, job_id: str, results: Mapping[str, str]) -> None:
-        """Replace some agents' result JSON."""
-        if results:
-            await self.redis.hset(self._key("job", job_id, "results"), mapping=dict(results))
-
-    async def job_page(self, start: int, count: int, before: float | None = None) -> list[tuple[str, float]]:
-        """(job id, created) newest first: by offset, or strictly older than `before` (a cursor)."""
-        key = self._key("jobs")
-        if before is None:
-            pairs = await self.redis.zrevrange(key, start, start + count - 1, withscores=True)
-        else:
-            pairs = await self.redis.zrevrangebyscore(key, f"({before}", "-inf", start=0, num=count, withscores=True)
-        return [(str(job_id), float(score)) for job_id, score in pairs]
-
-    async def job_count(self) -> int:
-        """How many jobs the history holds."""
-        return int(await self.redis.zcard(self._key("jobs")))
-
-    async def active_jobs(self) -> list[str]:
-        """Ids of queued and running jobs."""
-        return sorted(await self.redis.smembers(self._key("jobs", "active")))
-
-    async def add_event(self, job_id: str, fields: Mapping[str, str], maxlen: int = 10_000) -> str:
-        """Append one event to a job's history (capped at about `maxlen`); returns its stream id."""
-        key = self._key("job", job_id, "events")
-        return str(await self.redis.xadd(key, dict(fields), maxlen=maxlen, approximate=True))
-
-    async def events(self, job_id: str, after: str = "0", count: int = 1000) -> list[tuple[str, dict[str, str]]]:
-        """Events after stream id `after`, oldest first."""
-        rows = await self.redis.xrange(self._key("job", job_id, "events"), min=f"({after}" if after != "0" else "-",
-                                       count=count)
-        return [(str(event_id), dict(fields)) for event_id, fields in rows]
-
-    async def wait_events(self, job_id: str, after: str, block_ms: int) -> list[tuple[str, dict[str, str]]]:
-        """Events after `after`, waiting up to `block_ms` for the first one."""
-        reply = await self.redis.xread({self._key("job", job_id, "events"): after}, block=block_ms, count=500)
-        return [(str(event_id), dict(fields)) for _stream, rows in reply or [] for event_id, fields in rows]
-
-    async def step_facts(self, job_id: str, agent_id: str) -> dict[str, str]:
-        """What a step has recorded so far."""
-        return dict(await self.redis.hgetall(self._key("job", job_id, "step", agent_id)))
-
-    async def record_step(self, job_id: str, agent_id: str, fields: Mapping[str, str]) -> None:
-        """Record step facts (intent and done markers, chosen versions)."""
-        await self.redis.hset(self._key("job", job_id, "step", agent_id), mapping=dict(fields))
-
-    async def try_mutex(self, job_id: str, owner: str, ttl: float) -> bool:
-        """Take the job's short rollout mutex."""
-        return bool(await self.redis.set(self._key("job", job_id, "advance"), owner, nx=True, px=int(ttl * 1000)))
-
-    async def release_mutex(self, job_id: str, owner: str) -> None:
-        """Release the rollout mutex if still ours."""
-        await self._unlock(keys=[self._key("job", job_id, "advance")], args=[owner])
-
-    async def lock_agent(self, agent_id: str, owner: str, ttl: float) -> int:
-        """Take (or re-take, for the same owner) an agent's change lock; the fence token, or 0 when busy."""
-        keys = [self._key("lock", "agent", agent_id), self._key("fence", "agent", agent_id)]
-        return int(await self._lock(keys=keys, args=[owner, max(1, int(ttl * 1000))]))
-
-    async def unlock_agent(self, agent_id: str, owner: str) -> None:
-        """Release an agent's change lock if `owner` holds it."""
-        await self._unlock(keys=[self._key("lock", "agent", agent_id)], args=[owner])
-
-    async def fence_holds(self, agent_id: str, owner: str, fence: int) -> bool:
-        """Whether `owner` still holds the lock with this fence (a newer holder means we were presumed dead)."""
-        holder, current = await self.redis.mget(
-            [self._key("lock", "agent", agent_id), self._key("fence", "agent", agent_id)]
-        )
-        return holder == owner and current is not None and int(current) == fence
-
-    async def jobs_before(self, before: float, count: int = 500) -> list[str]:
-        """Ids of the oldest jobs created before `before`."""
-        return [str(job_id) for job_id in await self.redis.zrangebyscore(
-            self._key("jobs"), "-inf", f"({before}", start=0, num=count)]
-
-    async def delete_job(self, job_id: str, agent_ids: Sequence[str]) -> None:
-        """Remove a job from history with its results, events and step facts."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self._key("job", job_id), self._key("job", job_id, "results"),
-                        self._key("job", job_id, "events"), self._key("job", job_id, "advance"),
-                        *(self._key("job", job_id, "step", agent_id) for agent_id in agent_ids))
-            pipe.zrem(self._key("jobs"), job_id)
-            await pipe.execute()
-
-    async def trim_before(self, before: float) -> None:
-        """Forget retired serials and audit entries older than `before`."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zremrangebyscore(self._key("retired-serials"), "-inf", f"({before}")
-            pipe.xtrim(self._key("audit"), minid=str(int(before * 1000)), approximate=False)
-            await pipe.execute()
 
     # -- housekeeping ----------------------------------------------------------------------------
 

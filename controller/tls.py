@@ -10,6 +10,7 @@ from cryptography import x509
 
 from controller.pki import CertificateAuthority
 from controller.settings import ControllerSettings
+from controller.state_lock import state_lock
 
 RENEW_BEFORE = timedelta(days=30)
 
@@ -22,12 +23,13 @@ def controller_cert_files(settings: ControllerSettings) -> tuple[Path, Path]:
 def ensure_controller_certificate(settings: ControllerSettings, ca: CertificateAuthority) -> tuple[Path, Path]:
     """Issue the controller's certificate when missing or near its end."""
     cert_file, key_file = controller_cert_files(settings)
-    if cert_file.exists() and key_file.exists():
-        cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
-        if cert.not_valid_after_utc - datetime.now(UTC) > RENEW_BEFORE:
-            return cert_file, key_file
-    hosts = [*settings.tls_names, settings.address]
-    ca.issue_controller_certificate(cert_file, key_file, hosts)
+    with state_lock(settings.pki_dir):  # one issuer at a time among processes sharing the directory
+        if cert_file.exists() and key_file.exists():
+            cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+            if cert.not_valid_after_utc - datetime.now(UTC) > RENEW_BEFORE:
+                return cert_file, key_file
+        hosts = [*settings.tls_names, settings.address]
+        ca.issue_controller_certificate(cert_file, key_file, hosts)
     return cert_file, key_file
 
 

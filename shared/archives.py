@@ -89,6 +89,14 @@ def _tar_entries(archive: tarfile.TarFile) -> Iterator[Entry]:
             yield Entry(name, False, member.size, partial(_tar_content, archive, member))
 
 
+def tar_members(archive: tarfile.TarFile, *, max_entries: int = MAX_ENTRIES) -> Iterator[Entry]:
+    """Every entry of an open tar (a stream too), refusing unsafe ones and archives past `max_entries`."""
+    for count, entry in enumerate(_tar_entries(archive), start=1):
+        if count > max_entries:
+            raise ArchiveRefused(f"the archive has more than {max_entries} entries")
+        yield entry
+
+
 def entries(path: str, *, max_entries: int = MAX_ENTRIES) -> Iterator[Entry]:
     """Every entry of a zip or tar archive, refusing unsafe ones; corrupt archives raise their own errors."""
     count = 0

@@ -29,6 +29,7 @@ from agent.api.resources import (
     schemas,
     service_controller,
     transactions,
+    version_builds,
     virtual_directories,
     webapps,
     webserver,
@@ -160,6 +161,10 @@ API_ROUTES: tuple[Route, ...] = (
         "files", statuses=(200, 202)),
     post(FILES_PATH + "/archive-extract", archive_extract.extract_archive,  # IIS Fleet extension (compatibility.md)
          "Unpack an uploaded zip or tar into a new directory (IIS Fleet extension)", "files"),
+    post(version_builds.BUILDS, version_builds.plan_build,  # IIS Fleet extension (compatibility.md)
+         "Plan a version folder: link unchanged files from a base (IIS Fleet extension)", "files"),
+    put(version_builds.BUILDS + "/{id}", version_builds.receive_build,  # IIS Fleet extension (compatibility.md)
+        "Stream the missing files of a planned version (IIS Fleet extension)", "files", statuses=(201,)),
     get(FILES_PATH, files.list_files, "List location roots or a directory's children, or find one path", "files"),
     post(FILES_PATH, files.create_file, "Create a file or directory", "files"),
     get(FILES_PATH + "/{id}", files.get_file, "Get a file or directory", "files"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from controller.keys import SETTINGS
-from controller.services import artifacts
+from controller.services import artifact_trees, artifacts
 
 CHUNK = 1024 * 1024
 
@@ -17,6 +17,8 @@ async def upload_artifact(request: web.Request) -> web.Response:
         settings, request.content.iter_chunked(CHUNK), request.query.get("name", "artifact"),
         request.query.get("sha256"),
     )
+    # Unpacked once now (content tree + manifest), so a deploy job starts sending at once.
+    await artifact_trees.artifact_tree(settings, info["sha256"])
     return web.json_response(info, status=201, headers={"Location": f"/api/artifacts/{info['sha256']}"})
 
 

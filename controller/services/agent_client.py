@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -38,9 +38,18 @@ class PermanentError(StepError):
     """Retrying would not help: the agent refused the request (4xx) or the result is wrong."""
 
 
-def open_agent_session(settings: ControllerSettings, ca: CertificateAuthority) -> aiohttp.ClientSession:
-    """The HTTPS client towards agents: verifies them against the fleet CA and presents our certificate."""
-    connector = PinnedConnector(ssl=agent_client_context(settings, ca), limit=256, limit_per_host=16)
+PROBE_TIMEOUT = aiohttp.ClientTimeout(total=15, sock_connect=5)
+
+
+def open_agent_session(
+    settings: ControllerSettings, ca: CertificateAuthority, limit: int = 256
+) -> aiohttp.ClientSession:
+    """The HTTPS client towards agents: verifies them against the fleet CA and presents our certificate.
+
+    Kept open, it pools keep-alive connections per agent, so a step reuses a TLS session instead of a handshake.
+    The connector checks each agent's certificate serial against the registry before anything is sent.
+    """
+    connector = PinnedConnector(ssl=agent_client_context(settings, ca), limit=limit, limit_per_host=16)
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300)
     return aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False)
 
@@ -48,8 +57,7 @@ def open_agent_session(settings: ControllerSettings, ca: CertificateAuthority) -
 @asynccontextmanager
 async def probe_session() -> AsyncIterator[aiohttp.ClientSession]:
     """A client for requests to the sites themselves (health checks); HTTPS sites are verified as browsers do."""
-    timeout = aiohttp.ClientTimeout(total=15, sock_connect=5)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    async with aiohttp.ClientSession(timeout=PROBE_TIMEOUT) as session:
         yield session
 
 
@@ -75,14 +83,14 @@ class AgentClient:
         path: str,
         *,
         body: Any = None,
-        data: bytes | None = None,
+        data: bytes | AsyncIterable[bytes] | None = None,
         headers: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
         allow: Iterable[int] = (),
     ) -> tuple[int, Any]:
         """(status, decoded JSON or text); 4xx outside `allow` raise PermanentError, 5xx TransientError."""
         sent = {**self._headers, **(headers or {})}
-        payload = data
+        payload: bytes | AsyncIterable[bytes] | None = data
         if body is not None:
             payload = json.dumps(body).encode()
             sent["Content-Type"] = "application/json"

@@ -10,6 +10,7 @@ import json
 import time
 from typing import Any
 
+from controller.services.errors import UnknownAgent
 from controller.store import FleetStore
 from shared.models import HeartbeatRequest
 
@@ -51,4 +52,6 @@ async def record(store: FleetStore, agent_id: str, request: HeartbeatRequest) ->
     facts = request.facts.model_copy(
         update={"site_count": len(request.summary.sites), "pool_count": len(request.summary.pools)}
     )
-    await store.record_heartbeat(agent_id, now, facts.model_dump_json(), json.dumps(summary, separators=(",", ":")))
+    summary_json = json.dumps(summary, separators=(",", ":"))
+    if not await store.record_heartbeat(agent_id, now, facts.model_dump_json(), summary_json):
+        raise UnknownAgent(f"agent {agent_id} was revoked while its heartbeat was in flight")

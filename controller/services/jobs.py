@@ -39,10 +39,15 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def event_record(kind: str, now: float, **fields: Any) -> dict[str, str]:
+    """The stream fields of one job event."""
+    return {"type": kind, "ts": f"{now:.3f}", "data": dumps(fields)}
+
+
 async def emit(store: FleetStore, job_id: str, kind: str, **fields: Any) -> str:
     """Append an event to the job's history and note the job as alive (the reaper looks at `touched`)."""
     now = time.time()
-    event = {"type": kind, "ts": f"{now:.3f}", "data": dumps(fields)}
+    event = event_record(kind, now, **fields)
     event_id = await store.add_event(job_id, event)
     await store.update_job(job_id, {"touched": f"{now:.3f}"})
     return event_id

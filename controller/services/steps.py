@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import aiohttp
@@ -23,18 +23,20 @@ from redis.exceptions import RedisError
 from controller.pki import CertificateAuthority
 from controller.services.actions import ACTIONS
 from controller.services.actions.base import StepContext
-from controller.services.agent_client import AgentClient, StepError, open_agent_session, probe_session
+from controller.services.agent_client import PROBE_TIMEOUT, AgentClient, StepError, open_agent_session
 from controller.services.enrollment import agent_serials
 from controller.services.job_models import FINISHED, STEP_DONE, Strategy
-from controller.services.jobs import dumps, emit, job_operator, job_params
+from controller.services.jobs import dumps, event_record, job_operator, job_params
 from controller.services.rollout import Dispatch, advance
 from controller.settings import ControllerSettings
+from controller.state_lock import state_lock
 from controller.store import FleetStore
 from shared.secretbox import SecretBox
 
 log = logging.getLogger("iisfleet.controller.steps")
 BACKOFF_CAP = 60.0
 LOCK_WAIT = 1.0
+MAX_KEYS = 100_000
 
 
 @dataclass(slots=True)
@@ -46,19 +48,43 @@ class WorkerEnv:
     session: aiohttp.ClientSession
     probe: aiohttp.ClientSession
     secrets: SecretBox
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def api_key(self, sealed: str) -> str:
+        """An agent's API key in clear, decrypted once per process (keyed by its ciphertext)."""
+        if sealed not in self.keys:
+            if len(self.keys) > MAX_KEYS:
+                self.keys.clear()
+            self.keys[sealed] = self.secrets.open(sealed)
+        return self.keys[sealed]
+
+
+async def open_worker_env(settings: ControllerSettings, redis_url: str) -> WorkerEnv:
+    """Open Redis and the HTTP sessions, on the running loop (a worker process keeps them for many tasks)."""
+    redis = Redis.from_url(redis_url, decode_responses=True, health_check_interval=30)
+    ca = CertificateAuthority(settings.pki_dir)
+    session = open_agent_session(settings, ca, limit=max(256, settings.job_parallelism * 2))
+    probe = aiohttp.ClientSession(timeout=PROBE_TIMEOUT)
+    with state_lock(settings.state_dir):
+        secrets = SecretBox(settings.state_dir / "secrets.key")
+    return WorkerEnv(settings, FleetStore(redis, settings.redis_prefix), session, probe, secrets)
+
+
+async def close_worker_env(env: WorkerEnv) -> None:
+    """Close what open_worker_env opened."""
+    await env.session.close()
+    await env.probe.close()
+    await env.store.redis.aclose()
 
 
 @asynccontextmanager
 async def worker_env(settings: ControllerSettings, redis_url: str) -> AsyncIterator[WorkerEnv]:
-    """Open Redis and the HTTP sessions for one task (each task runs its own event loop)."""
-    redis = Redis.from_url(redis_url, decode_responses=True)
+    """A WorkerEnv for the duration of a block (tests and one-off tools; workers keep theirs)."""
+    env = await open_worker_env(settings, redis_url)
     try:
-        ca = CertificateAuthority(settings.pki_dir)
-        async with open_agent_session(settings, ca) as session, probe_session() as probe:
-            yield WorkerEnv(settings, FleetStore(redis, settings.redis_prefix), session, probe,
-                            SecretBox(settings.state_dir / "secrets.key"))
+        yield env
     finally:
-        await redis.aclose()
+        await close_worker_env(env)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,25 +101,34 @@ def backoff(attempt: int, base: float) -> float:
 
 
 async def _save(env: WorkerEnv, job_id: str, agent_id: str, result: dict[str, Any], event: str, **extra: Any) -> None:
-    await env.store.set_results(job_id, {agent_id: dumps(result)})
-    await emit(env.store, job_id, event, agent=agent_id, status=result["status"], attempts=result.get("attempts", 0),
-               detail=result.get("detail", ""), **extra)
+    # One pipelined round trip: the result, its event and the job's `touched` mark.
+    now = time.time()
+    record = event_record(event, now, agent=agent_id, status=result["status"], attempts=result.get("attempts", 0),
+                          detail=result.get("detail", ""), **extra)
+    await env.store.save_step_result(job_id, agent_id, dumps(result), record, f"{now:.3f}")
 
 
-async def run_step(env: WorkerEnv, job_id: str, agent_id: str, dispatch: Dispatch) -> StepOutcome:
-    """Run (or skip, when already done) one agent's step of a job."""
+async def run_step(
+    env: WorkerEnv, job_id: str, agent_id: str, dispatch: Dispatch, *, advance_after: bool = True
+) -> StepOutcome:
+    """Run (or skip, when already done) one agent's step of a job.
+
+    With `advance_after` False the caller advances the rollout itself (once for a whole batch).
+    """
     store = env.store
-    job = await store.job(job_id)
+    job, raw, record, facts = await store.step_state(job_id, agent_id)
     if not job or job["status"] in FINISHED:
         return StepOutcome("done")
-    result: dict[str, Any] = json.loads((await store.job_results(job_id)).get(agent_id) or "{}")
+    result: dict[str, Any] = json.loads(raw or "{}")
     if not result or result.get("status") in STEP_DONE:
-        await advance(store, job_id, dispatch)  # the advance after it may have been lost with a worker
+        if advance_after:
+            await advance(store, job_id, dispatch)  # the advance after it may have been lost with a worker
         return StepOutcome("done")
     if job.get("cancel") == "1":
         result.update(status="cancelled", detail="the job was cancelled before this step started")
         await _save(env, job_id, agent_id, result, "step.cancelled")
-        await advance(store, job_id, dispatch)
+        if advance_after:
+            await advance(store, job_id, dispatch)
         return StepOutcome("done")
     owner = f"{job_id}:{agent_id}"
     fence = await store.lock_agent(agent_id, owner, env.settings.agent_lock_ttl)
@@ -102,22 +137,32 @@ async def run_step(env: WorkerEnv, job_id: str, agent_id: str, dispatch: Dispatc
             result.update(status="waiting", detail="another job is changing this agent")
             await _save(env, job_id, agent_id, result, "step.waiting")
         return StepOutcome("wait", LOCK_WAIT)
-    outcome = await _attempt(env, job, job_id, agent_id, result, owner, fence)
-    if outcome.kind == "done":
-        await store.unlock_agent(agent_id, owner)
+    step = _Step(job_id, agent_id, job, record, facts, owner, fence)
+    outcome = await _attempt(env, step, result)
+    await store.unlock_agent(agent_id, owner)
+    if outcome.kind == "done" and advance_after:
         await advance(store, job_id, dispatch)
-    else:
-        await store.unlock_agent(agent_id, owner)
     return outcome
 
 
-async def _attempt(
-    env: WorkerEnv, job: dict[str, str], job_id: str, agent_id: str, result: dict[str, Any], owner: str, fence: int
-) -> StepOutcome:
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """What one attempt works from: the job, the agent's record, the step's facts and its lock."""
+
+    job_id: str
+    agent_id: str
+    job: dict[str, str]
+    record: dict[str, str]
+    facts: dict[str, str]
+    owner: str
+    fence: int
+
+
+async def _attempt(env: WorkerEnv, step: _Step, result: dict[str, Any]) -> StepOutcome:
+    job, job_id, agent_id, record = step.job, step.job_id, step.agent_id, step.record
     strategy = Strategy.model_validate_json(job["strategy"])
     spec = ACTIONS[job["action"]]
     params = spec.params.model_validate(job_params(job, env.secrets))
-    record = await env.store.agent(agent_id)
     attempts = int(result.get("attempts", 0)) + 1
     started = time.time()
     result.update(status="running", attempts=attempts, detail="", started_on=result.get("started_on") or started)
@@ -125,11 +170,11 @@ async def _attempt(
     try:
         if not record:
             raise StepError(f"agent {agent_id} is no longer enrolled")
-        client = AgentClient(env.session, record["url"], env.secrets.open(record["api_key"]), record.get("name", ""),
+        client = AgentClient(env.session, record["url"], env.api_key(record["api_key"]), record.get("name", ""),
                              serial=agent_serials(record), operator=job_operator(job))
         ctx = StepContext(store=env.store, settings=env.settings, client=client, probe=env.probe, job_id=job_id,
-                          agent_id=agent_id, job=job, strategy=strategy, owner=owner, fence=fence,
-                          facts=await env.store.step_facts(job_id, agent_id))
+                          agent_id=agent_id, job=job, strategy=strategy, owner=step.owner, fence=step.fence,
+                          facts=dict(step.facts))
         output = await spec.run(ctx, params)
     except StepError as err:
         if err.transient and attempts <= strategy.retries:

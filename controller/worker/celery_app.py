@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 
 from controller.settings import ControllerSettings
 from shared.redis_url import celery_url
@@ -47,7 +47,14 @@ def make_celery(
     if settings is not None:
         from controller.worker.tasks import register_tasks
 
-        register_tasks(app, settings, state_url or redis_url)
+        runtime = register_tasks(app, settings, state_url or redis_url)
+
+        def close_runtime(sender: Any = None, **_: Any) -> None:
+            # Close the process's shared loop, Redis pool and agent sessions when this app's worker stops.
+            if getattr(sender, "app", None) is app:
+                runtime.close()
+
+        signals.worker_shutdown.connect(close_runtime, weak=False)
     return app
 
 

@@ -1,85 +1,76 @@
-"""Thin Celery tasks: decode arguments, run the plain service in a fresh event loop, and retry.
+"""Thin Celery tasks: decode arguments, run the plain service on the process's shared loop, and retry.
 
-Both tasks are acks_late with reject_on_worker_lost: a task whose worker dies is delivered again (Redis
-hands it out after the visibility timeout), and the services make that second run harmless.
+Every task is acks_late with reject_on_worker_lost: a task whose worker dies is delivered again (Redis hands
+it out after the visibility timeout), and the services make that second run harmless. The rollout enqueues
+one CHUNK task per slice of a batch (at most `job_parallelism` steps, run concurrently); a step that has to
+retry or wait for its agent's lock continues as a delayed single-step STEP task.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import random
-import time
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any
 
+from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
+from controller.services.fanout import Later, chunks, outlast_outage, run_chunk
 from controller.services.rollout import Dispatch, advance
-from controller.services.steps import run_step, worker_env
+from controller.services.steps import WorkerEnv, run_step
 from controller.settings import ControllerSettings
+from controller.worker.runtime import WorkerRuntime
 
-log = logging.getLogger("iisfleet.controller.tasks")
-_T = TypeVar("_T")
-REDIS_OUTAGE = 60.0
-"""Seconds a task keeps waiting for Redis to come back before it gives up."""
 ADVANCE = "iisfleet.jobs.advance"
 STEP = "iisfleet.jobs.step"
+CHUNK = "iisfleet.jobs.chunk"
 # shared=False: each app (API, worker, tests) gets its own tasks instead of Celery's process-wide registry.
 TASK_OPTIONS: dict[str, Any] = {
     "shared": False, "bind": True, "acks_late": True, "reject_on_worker_lost": True, "max_retries": None,
 }
 
 
-def celery_dispatch(app: Any) -> Dispatch:
-    """A Dispatch that enqueues one step task per agent."""
+def celery_dispatch(app: Any, chunk_size: int) -> Dispatch:
+    """A Dispatch that enqueues a batch as CHUNK tasks of at most `chunk_size` steps each."""
 
     async def dispatch(job_id: str, agent_ids: list[str]) -> None:
-        for agent_id in agent_ids:
-            await asyncio.to_thread(app.send_task, STEP, args=[job_id, agent_id])
+        for part in chunks(agent_ids, chunk_size):
+            await asyncio.to_thread(app.send_task, CHUNK, args=[job_id, part])
 
     return dispatch
 
 
-def register_tasks(app: Any, settings: ControllerSettings, redis_url: str) -> None:
-    """Define the job tasks on `app` for a worker with these settings."""
-    dispatch = celery_dispatch(app)
+def celery_later(app: Any) -> Later:
+    """Run one step again after a delay, as a STEP task with a countdown (waiting out a broker outage)."""
 
-    async def advance_job(job_id: str) -> None:
-        async with worker_env(settings, redis_url) as env:
-            await advance(env.store, job_id, dispatch)
+    async def later(job_id: str, agent_id: str, delay: float) -> None:
+        await outlast_outage(lambda: asyncio.to_thread(app.send_task, STEP, args=[job_id, agent_id], countdown=delay),
+                             errors=(OperationalError, RedisError, TimeoutError))
 
-    async def step(job_id: str, agent_id: str) -> tuple[str, float]:
-        async with worker_env(settings, redis_url) as env:
-            outcome = await run_step(env, job_id, agent_id, dispatch)
-            return outcome.kind, outcome.delay
+    return later
+
+
+def register_tasks(app: Any, settings: ControllerSettings, redis_url: str) -> WorkerRuntime:
+    """Define the job tasks on `app` for a worker with these settings; returns the process's runtime."""
+    runtime = WorkerRuntime(settings, redis_url)
+    dispatch = celery_dispatch(app, settings.job_parallelism)
+    later = celery_later(app)
+
+    async def step(env: WorkerEnv, job_id: str, agent_id: str) -> tuple[str, float]:
+        outcome = await outlast_outage(lambda: run_step(env, job_id, agent_id, dispatch))
+        return outcome.kind, outcome.delay
 
     @app.task(name=ADVANCE, **TASK_OPTIONS)  # type: ignore[untyped-decorator]
     def advance_task(self: Any, job_id: str) -> None:
-        through_redis_outage(lambda: advance_job(job_id))
+        runtime.run(lambda env: outlast_outage(lambda: advance(env.store, job_id, dispatch)))
+
+    @app.task(name=CHUNK, **TASK_OPTIONS)  # type: ignore[untyped-decorator]
+    def chunk_task(self: Any, job_id: str, agent_ids: list[str]) -> None:
+        runtime.run(lambda env: run_chunk(env, job_id, list(agent_ids), dispatch, later))
 
     @app.task(name=STEP, **TASK_OPTIONS)  # type: ignore[untyped-decorator]
     def step_task(self: Any, job_id: str, agent_id: str) -> None:
-        kind, delay = through_redis_outage(lambda: step(job_id, agent_id))
+        kind, delay = runtime.run(lambda env: step(env, job_id, agent_id))
         if kind != "done":
             raise self.retry(countdown=delay)
 
-
-def through_redis_outage(run: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
-    """Run a service call; while Redis is unreachable, wait and run it again (it is idempotent).
-
-    Retrying in place keeps the message unacknowledged: Celery's own retry would have to publish to the
-    broker that is down, and a failed publish drops the message. Past REDIS_OUTAGE the error propagates and
-    the job reaper fails the job if nothing else finishes it.
-    """
-    deadline = time.monotonic() + REDIS_OUTAGE
-    delay = 0.5
-    while True:
-        try:
-            return asyncio.run(run())
-        except (RedisError, TimeoutError):
-            if time.monotonic() > deadline:
-                raise
-            log.warning("Redis unreachable; running the task again in %.1f s", delay, exc_info=True)
-            time.sleep(delay * random.uniform(0.5, 1.0))
-            delay = min(5.0, delay * 2)
+    return runtime

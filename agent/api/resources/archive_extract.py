@@ -13,7 +13,6 @@ hidden temp directory renamed into place once complete, so `name` appears comple
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import re
 import secrets
@@ -29,6 +28,7 @@ from agent.api.resources.files import reference
 from agent.files.errors import os_error
 from agent.files.info import file_info
 from agent.files.paths import STAGING_PREFIX, require_read, require_write, valid_name
+from agent.files.versions import file_sha256
 from shared import archives
 from shared.errors import AlreadyExists, InvalidParameter, NotFound
 
@@ -62,14 +62,6 @@ def _extract(archive: str, temp: str) -> None:
                 out.write(block)
 
 
-def _digest(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _unpack(archive: str, parent: str, name: str, sha256: str | None) -> str:
     if not os.path.isfile(archive):
         raise NotFound(name="archive")
@@ -77,7 +69,7 @@ def _unpack(archive: str, parent: str, name: str, sha256: str | None) -> str:
         raise NotFound(name="parent")
     if os.path.lexists(os.path.join(parent, name)):
         raise AlreadyExists("name")
-    if sha256 and _digest(archive) != sha256.lower():
+    if sha256 and file_sha256(archive) != sha256.lower():
         raise InvalidParameter("sha256", "The archive's sha256 differs (incomplete or corrupt upload).")
     target = os.path.join(parent, name)
     temp = os.path.join(parent, f"{STAGING_PREFIX}extract-{secrets.token_hex(8)}")

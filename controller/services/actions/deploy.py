@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import Field
 
 from controller.services.actions.base import StepContext
+from controller.services.actions.deploy_build import build_version
 from controller.services.actions.iis import (
     FILES,
     SITES,
@@ -147,18 +148,22 @@ async def deploy(ctx: StepContext, params: DeployParams) -> dict[str, Any]:
         await ctx.remember(version=version, versions=folder_path, previous=current)
     target = pathmod(folder_path).join(folder_path, version)
     unpacked = False
+    transfer: dict[str, int] = {}
     if current != target:
         if await file_by_path(ctx.client, target) is None:
             await ctx.guard()
             folder = await ensure_dir(ctx.client, folder_path)
-            await _unpack(ctx, folder, version, params.artifact)
+            built = await build_version(ctx, folder, version, params.artifact, current)
+            if built is None:
+                await _unpack(ctx, folder, version, params.artifact)
+            transfer = built or {}
             unpacked = True
         await ctx.guard()
         await ctx.client.call("PATCH", patch_path, body={"physical_path": target})
     pruned = await _prune(ctx, folder_path, version, params.keep)
     verified = await verify_site(ctx, site)
     return {"version": version, "physical_path": target, "previous": ctx.facts.get("previous"),
-            "unpacked": unpacked, "pruned": pruned, **verified}
+            "unpacked": unpacked, "pruned": pruned, **transfer, **verified}
 
 
 async def rollback(ctx: StepContext, params: RollbackParams) -> dict[str, Any]:
