@@ -12,6 +12,7 @@ from agent.api.features.routes import ANY_OBJECT, DELEGATION, GLOBAL, feature_ro
 from agent.api.features.rows import REWRITE_SECTIONS
 from agent.api.features.table import FEATURES
 from agent.api.openapi import openapi_handler
+from agent.api.refs import MODELS, Expander
 from agent.api.resources import (
     access_token,
     access_tokens,
@@ -38,7 +39,17 @@ from agent.api.resources import (
 )
 from agent.api.resources.file_models import FILES_PATH
 from agent.api.routing import Route, delete, get, not_allowed, patch, post, put
+from agent.ids import Purpose
 from agent.security.models import ACCESS_TOKEN_PATH, ACCESS_TOKENS_PATH, API_KEYS_PATH
+
+# What a nested reference expands into when dotted `fields=` names members under it (upstream's
+# `ToJsonModelRef(x, fields.Filter("application_pool"))`): ?fields=application_pool.identity, website.bindings ...
+NESTED_MODELS: dict[Purpose, Expander] = {
+    Purpose.SITE: websites.WEBSITES.nested,
+    Purpose.APP_POOL: app_pools.APP_POOLS.nested,
+    Purpose.APPLICATION: webapps.WEBAPPS.nested,
+}
+MODELS.update(NESTED_MODELS)
 
 SITES = "/api/webserver/websites"
 POOLS = "/api/webserver/application-pools"

@@ -20,7 +20,7 @@ from agent.api.features.target import (
     from_query,
     require_modules,
 )
-from agent.api.http import STATUS_ID_CHANGED, json_response, read_json
+from agent.api.http import STATUS_ID_CHANGED, json_response, nested_json, read_json
 from agent.api.routing import Handler
 from agent.iisconfig.locks import MODES
 from shared.errors import AlreadyExists, InvalidParameter
@@ -39,7 +39,7 @@ def model(target: Target) -> dict[str, Any]:
             out.update(mapping.read(target.effective(entry.section), entry.fields))
     if spec.read is not None:
         out.update(spec.read(target))
-    out["website"] = target.website()
+    out["website"] = nested_json(target.website(), target.ctx.fields.sub("website"))
     if target.ctx.hal:
         links = feature_links(target)
         out["_links"] = {name: {"href": links[name]} for name in sorted(links)}

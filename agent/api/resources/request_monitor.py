@@ -7,8 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from agent.api.context import Ctx, context
-from agent.api.http import STATUS_ID_CHANGED, json_response, list_response, render
-from agent.api.refs import find_site, site_ref
+from agent.api.http import STATUS_ID_CHANGED, Nested, json_response, list_response, render
+from agent.api.refs import find_site, site_nested
 from agent.api.resources.worker_processes import find_worker, worker_ref, workers
 from agent.hosting.runtime_types import RequestSnapshot, WorkerSnapshot
 from agent.ids import Purpose
@@ -69,9 +69,9 @@ def request_id(ctx: Ctx, item: Item) -> str:
     return ctx.codec.encode(Purpose.REQUEST, f"{item[0].pid}\n{item[1].id}")
 
 
-def _site(ctx: Ctx, item: Item) -> dict[str, Any] | None:
+def _site(ctx: Ctx, item: Item) -> Nested | None:
     site = ctx.index.site_named(item[1].site)
-    return site_ref(ctx, site) if site is not None else None
+    return site_nested(ctx, site) if site is not None else None
 
 
 GETTERS: dict[str, Any] = {

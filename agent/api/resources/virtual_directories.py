@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from agent.api.context import Ctx
-from agent.api.refs import VDIRS_PATH, app_ref, find_app, find_site, reference_id, site_ref
+from agent.api.refs import VDIRS_PATH, app_nested, find_app, find_site, reference_id, site_nested
 from agent.api.resources.mixins import CrudMixin
 from agent.api.resources.physical_paths import validate_physical_path
 from agent.api.resources.webapps import _path as parse_path
@@ -47,8 +47,8 @@ GETTERS: dict[str, Any] = {
     "id": lambda ctx, i: vdir_id(ctx, *i),
     "physical_path": lambda ctx, i: str(i[2].get("physicalPath") or ""),
     "identity": _identity,
-    "webapp": lambda ctx, i: app_ref(ctx, i[0], i[1]),
-    "website": lambda ctx, i: site_ref(ctx, i[0]),
+    "webapp": lambda ctx, i: app_nested(ctx, i[0], i[1]),
+    "website": lambda ctx, i: site_nested(ctx, i[0]),
 }
 
 

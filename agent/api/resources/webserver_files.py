@@ -11,7 +11,7 @@ from aiohttp import web
 
 from agent.api.context import Ctx, context
 from agent.api.http import FieldSelection, json_response, render
-from agent.api.refs import find_site, site_ref
+from agent.api.refs import find_site, site_nested
 from agent.api.resources import file_models
 from agent.api.resources.file_models import FilesCtx, files_context
 from agent.files import ranges, webtree
@@ -94,7 +94,7 @@ GETTERS: dict[str, Any] = {
     "type": lambda ctx, f: f.kind,
     "path": lambda ctx, f: f.path,
     "parent": _parent,
-    "website": lambda ctx, f: site_ref(ctx.web, f.site),
+    "website": lambda ctx, f: site_nested(ctx.web, f.site),
     "file_info": _file_info,
 }
 

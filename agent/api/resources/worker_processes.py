@@ -13,8 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from agent.api.context import Ctx, context
-from agent.api.http import json_response, list_response, render
-from agent.api.refs import find_pool, pool_ref
+from agent.api.http import Nested, json_response, list_response, render
+from agent.api.refs import find_pool, pool_nested
 from agent.hosting.runtime_types import WorkerSnapshot
 from agent.ids import Purpose
 from agent.monitoring.processes import ProcessStats, read_process
@@ -103,9 +103,9 @@ def _stat(name: str) -> Any:
     return lambda ctx, v: int(getattr(v.stats, name)) if v.stats is not None else 0
 
 
-def _pool(ctx: Ctx, v: WorkerView) -> dict[str, Any] | None:
+def _pool(ctx: Ctx, v: WorkerView) -> Nested | None:
     pool = ctx.index.pool(v.worker.pool)
-    return pool_ref(ctx, pool) if pool is not None else None
+    return pool_nested(ctx, pool) if pool is not None else None
 
 
 GETTERS: dict[str, Any] = {
