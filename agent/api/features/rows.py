@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.api.features.custom import filtering, rewrite, tracing
+from agent.api.features.custom import filtering, outbound, rewrite, tracing
 from agent.api.features.spec import EntrySpec, FeatureSpec, SectionMap
 from agent.api.mapping import Attr, Bool, Choice, Enum, Int, Str
 from agent.ids import Purpose as P
@@ -99,6 +99,31 @@ def _named(purpose: P, resource: str, *fields: Attr, **hooks: object) -> EntrySp
                      **hooks)  # type: ignore[arg-type]  # fmt: skip
 
 
+GROUPING = Choice((("match_all", "MatchAll"), ("match_any", "MatchAny")))
+OUTBOUND_RULE_FIELDS = (
+    Attr("pattern", "match/pattern", Str()), Attr("pattern_syntax", "patternSyntax", SYNTAX),
+    Attr("ignore_case", "match/ignoreCase", Bool()), Attr("negate", "match/negate", Bool()),
+    Attr("stop_processing", "stopProcessing", Bool()), Attr("rewrite_value", "action/value", Str()),
+    Attr("condition_match_constraints", "conditions/logicalGrouping", GROUPING),
+    Attr("track_all_captures", "conditions/trackAllCaptures", Bool()),
+)  # fmt: skip
+# The outbound section's lists: rules (its own collection), <preConditions> and <customTags> (child lists).
+OUTBOUND_CHILDREN = (
+    EntrySpec(route="rules", plural="rules", purpose=P.REWRITE_OUTBOUND_RULE, resource=MS + "UrlRewrite.OutboundRule",
+              holder="", keys=(NAME,), fields=OUTBOUND_RULE_FIELDS, required=("name", "pattern", "match_type"),
+              conflict="name", key_last=True, on_create=outbound.rule_create, read=outbound.rule_read,
+              write=outbound.rule_write),
+    EntrySpec(route="preconditions", plural="preconditions", purpose=P.REWRITE_PRECONDITION,
+              resource=MS + "UrlRewrite.PreCondition", holder="preConditions", keys=(NAME,),
+              fields=(Attr("match", "logicalGrouping", Choice((("all", "MatchAll"), ("any", "MatchAny")))),
+                      Attr("pattern_syntax", "patternSyntax", SYNTAX)),
+              required=("name",), conflict="name", key_last=True, read=outbound.precondition_read,
+              write=outbound.precondition_write),
+    # Upstream spells this route with an underscore.
+    EntrySpec(route="custom_tags", plural="custom_tags", purpose=P.REWRITE_CUSTOM_TAGS,
+              resource=MS + "UrlRewrite.CustomTags", holder="customTags", keys=(NAME,), required=("name",),
+              conflict="name", key_last=True, read=outbound.tags_read, write=outbound.tags_write),
+)  # fmt: skip
 USE_ORIGINAL = Attr("use_original_url_encoding", "useOriginalURLEncoding", Bool())
 # Not in FEATURES: these rows share the feature's purpose (one RewriteId per scope) and are linked from it.
 REWRITE_SECTIONS = (
@@ -106,7 +131,8 @@ REWRITE_SECTIONS = (
              children=(_rules("UrlRewrite.InboundRule", write=rewrite.rule_write),)),
     _section("global", "globalRules", USE_ORIGINAL,
              children=(_rules("UrlRewrite.GlobalRule", write=rewrite.global_rule_write),)),
-    _section("outbound", "outboundRules", Attr("rewrite_before_cache", "rewriteBeforeCache", Bool())),
+    _section("outbound", "outboundRules", Attr("rewrite_before_cache", "rewriteBeforeCache", Bool()),
+             children=OUTBOUND_CHILDREN),
     _section("rewrite-maps", "rewriteMaps", children=(_named(
         P.REWRITE_MAP, "UrlRewrite.RewriteMap", Attr("default_value", "defaultValue", Str()),
         Attr("ignore_case", "ignoreCase", Bool()), read=rewrite.map_read, write=rewrite.map_write),)),

@@ -123,18 +123,7 @@ def _parse_conditions(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _move(entry: ConfigElement, priority: int) -> None:
     """Place the rule at `priority` among its level's rules (clamped to the last position)."""
-    node = entry.element
-    parent = node.getparent() if node is not None else None
-    if node is None or parent is None:
-        return
-    siblings = [child for child in parent if child.tag == node.tag and child is not node]
-    parent.remove(node)
-    if priority < len(siblings):
-        siblings[priority].addprevious(node)
-    elif siblings:
-        siblings[-1].addnext(node)
-    else:
-        parent.append(node)
+    entry.move_to(priority)
 
 
 def rule_write(target: Target, body: dict[str, Any], create: bool, *, allow_variables: bool = True,
