@@ -20,7 +20,7 @@ from agent.api.http import STATUS_ID_CHANGED, json_response, list_response, read
 from agent.api.refs import reference_id
 from agent.api.routing import Handler
 from agent.iisconfig import ConfigCollection, ConfigElement
-from shared.errors import AlreadyExists, InvalidParameter, NotFound
+from shared.errors import AlreadyExists, InvalidParameter, Locked, NotFound
 
 
 def _text(value: Any) -> str:
@@ -39,11 +39,17 @@ class Entries:
 
     def effective(self) -> ConfigCollection:
         """The merged collection at the feature's path."""
-        return holder_of(self.target.effective(), self.spec.holder).collection()
+        return holder_of(self.target.effective(self.spec.section or None), self.spec.holder).collection()
 
     def local(self) -> ConfigCollection:
         """The writable collection at the feature's level."""
-        return holder_of(self.target.local(), self.spec.holder).collection()
+        return holder_of(self.target.local(self.spec.section or None), self.spec.holder).collection()
+
+    def check_writable(self) -> None:
+        """403 when the feature, or the section holding this list, may not be configured at this level."""
+        self.target.check_writable()
+        if self.spec.section and self.target.is_locked(self.spec.section):
+            raise Locked(name=self.spec.section)
 
     def key_of(self, entry: ConfigElement) -> dict[str, str]:
         """Key attribute -> configuration text of an entry."""
@@ -68,9 +74,10 @@ class Entries:
         extra = self.spec.read(self.target, entry) if self.spec.read is not None else {}
         values.update(extra)
         if full:
-            values[self.target.spec.parent] = self.target.ref()
+            values[self.target.spec.parent_member] = self.target.ref()
         ctx = self.target.ctx
-        default = [*(a.json.split(".")[0] for a in self.spec.all_fields), *extra, "id", self.target.spec.parent] \
+        parent = self.target.spec.parent_member
+        default = [*(a.json.split(".")[0] for a in self.spec.all_fields), *extra, "id", parent] \
             if full else [self.spec.keys[0].json.split(".")[0], "id", *self.spec.ref_fields]  # fmt: skip
         names = ctx.fields.names(values, default)
         out = {name: values[name] for name in names}
@@ -162,9 +169,9 @@ def handlers(feature: FeatureSpec, spec: EntrySpec) -> EntryHandlers:
         ctx = context(request)
         require_modules(ctx, feature)
         body = await read_json(request)
-        parent_id = reference_id(body, feature.parent)
+        parent_id = reference_id(body, feature.parent_member)
         if parent_id is None:
-            raise InvalidParameter(feature.parent)
+            raise InvalidParameter(feature.parent_member)
         target = _feature_target(ctx, feature, parent_id)
         check_config_scope(target, body, request)
         check_scope_allowed(target)
@@ -181,7 +188,7 @@ def handlers(feature: FeatureSpec, spec: EntrySpec) -> EntryHandlers:
         key = {attr.config: _text(attrs[attr.config]) for attr in spec.keys}
         if entries.find(key) is not None:
             raise AlreadyExists(spec.conflict or spec.keys[0].json)
-        target.check_writable()
+        entries.check_writable()
         async with ctx.store.write():
             local = entries.local()
             added = local.add({k: v for k, v in attrs.items() if v != "" and "/" not in k})
@@ -214,7 +221,7 @@ def handlers(feature: FeatureSpec, spec: EntrySpec) -> EntryHandlers:
         if other is not None and entries.key_of(other) != key:
             raise AlreadyExists(spec.conflict or spec.keys[0].json)
         if changes or extra is not None:
-            entries.target.check_writable()
+            entries.check_writable()
             async with ctx.store.write():
                 _write_changed(entries, found, key, changes)
                 mine = entries.local().find(**{k: _text(v) for k, v in new_key.items()})
@@ -240,7 +247,7 @@ def handlers(feature: FeatureSpec, spec: EntrySpec) -> EntryHandlers:
         check_config_scope(entries.target, None, request)
         found = entries.find(key)
         if found is not None:
-            entries.target.check_writable()
+            entries.check_writable()
             async with ctx.store.write():
                 local = entries.local()
                 local.remove(local.find(**key) or found)

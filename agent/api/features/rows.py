@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.api.features.custom import filtering, outbound, rewrite, tracing
+from agent.api.features.custom import filtering, outbound, rewrite, trace_providers, tracing
 from agent.api.features.spec import EntrySpec, FeatureSpec, SectionMap
 from agent.api.mapping import Attr, Bool, Choice, Enum, Int, Str
 from agent.ids import Purpose as P
@@ -28,9 +28,11 @@ RF_CHILDREN = (
 
 TRACING = FeatureSpec(
     endpoint="http-request-tracing", link="request_tracing", resource=MS + "HttpRequestTracing",
-    purpose=P.REQUEST_TRACING, parent="http_request_tracing", modules=("TracingModule", "FailedRequestsTracingModule"),
+    purpose=P.REQUEST_TRACING, parent="http_request_tracing", member="request_tracing",
+    modules=("TracingModule", "FailedRequestsTracingModule"),
     display="Http Request Tracing", installable=True, install_name="Http Request Tracing",
     images=("iisetw.dll", "iisfreb.dll"), read=tracing.tracing_read, write=tracing.tracing_write,
+    on_install=trace_providers.install_stock_providers,
     sections=(SectionMap(WS + "tracing/traceFailedRequests"),),
     children=(EntrySpec(
         route="rules", plural="rules", purpose=P.TRACE_RULE, resource=MS + "HttpRequestTracing.Rule", holder="",
@@ -43,13 +45,19 @@ TRACING = FeatureSpec(
             Attr("custom_action.trigger_limit", "customActionTriggerLimit", Int(0, 10000)),
         ),
         read=tracing.rule_read, write=tracing.rule_write,
-    ),),
+    ), EntrySpec(
+        route="providers", plural="providers", purpose=P.TRACE_PROVIDER, resource=MS + "HttpRequestTracing.Provider",
+        holder="", section=WS + "tracing/traceProviderDefinitions", keys=(NAME,), required=("name", "guid", "areas"),
+        conflict="name", read=trace_providers.provider_read, write=trace_providers.provider_write,
+    )),
 )  # fmt: skip
 
 URL_REWRITE = FeatureSpec(
     endpoint="url-rewrite", link="url_rewrite", resource=MS + "UrlRewrite", purpose=P.URL_REWRITE, sections=(),
     id_has_local=False, modules=("RewriteModule",), display="IIS Url Rewrite", installable=True,
     install_name="IIS Url Rewrite", images=("rewrite.dll",), read=rewrite.feature_read, links=rewrite.feature_links,
+    installer_sections=tuple(RW + name for name in ("rules", "globalRules", "outboundRules", "providers", "rewriteMaps",
+                                                    "allowedServerVariables")),
     output=("id", "scope"),
 )  # fmt: skip
 

@@ -26,6 +26,7 @@ from agent.iisconfig.locks import MODES
 from shared.errors import AlreadyExists, InvalidParameter
 
 MODULES_SECTION = "system.webServer/modules"
+HANDLERS_SECTION = "system.webServer/handlers"
 
 
 def model(target: Target) -> dict[str, Any]:
@@ -177,6 +178,8 @@ def _installed(ctx: Ctx, spec: FeatureSpec) -> bool:
 
 def install(ctx: Ctx, spec: FeatureSpec) -> None:
     """Emulate the Windows optional feature: register its global modules and enable them at server level."""
+    if spec.on_install is not None:
+        spec.on_install(ctx.store)
     global_modules = ctx.store.section(GLOBAL_MODULES).collection()
     enabled = ctx.store.section(MODULES_SECTION).collection()
     for name, image in zip(spec.modules, spec.images, strict=True):
@@ -187,10 +190,23 @@ def install(ctx: Ctx, spec: FeatureSpec) -> None:
 
 
 def uninstall(ctx: Ctx, spec: FeatureSpec) -> None:
-    """Remove the feature's modules from <modules> and <globalModules> at server level."""
+    """Undo what installing registered at server level, as disabling the Windows feature (or the MSI) does.
+
+    The modules leave <modules> and <globalModules>, handler mappings served by them leave <handlers>, and
+    sections only the feature's installer brings lose their server-level content. Site and application
+    settings stay stored (unreachable while uninstalled, as upstream answers 404), so a reinstall finds them.
+    """
     for section in (MODULES_SECTION, GLOBAL_MODULES):
         collection = ctx.store.section(section).collection()
         for name in spec.modules:
             found = collection.find(name=name)
             if found is not None:
                 collection.remove(found)
+    mine = {name.lower() for name in spec.modules}
+    handlers = ctx.store.section(HANDLERS_SECTION).collection()
+    for handler in list(handlers):
+        served_by = {part.strip().lower() for part in str(handler.get("modules") or "").split(",")}
+        if served_by & mine:
+            handlers.remove(handler)
+    for section in spec.installer_sections:
+        ctx.store.remove_location_section(section, "")
