@@ -124,7 +124,7 @@ def handlers(spec: FeatureSpec) -> FeatureHandlers:
             return web.Response(status=204)
         check_config_scope(target, None, request)
         if target.site is None:
-            if spec.installable and _installed(ctx, spec):
+            if spec.installable and installed(ctx, spec):
                 async with ctx.store.write():
                     uninstall(ctx, spec)
             return web.Response(status=204)
@@ -137,7 +137,7 @@ def handlers(spec: FeatureSpec) -> FeatureHandlers:
 
     async def install_feature(request: web.Request) -> web.StreamResponse:
         ctx = context(request)
-        if _installed(ctx, spec):
+        if installed(ctx, spec):
             raise AlreadyExists(spec.install_name or spec.display)
         async with ctx.store.write():
             install(ctx, spec)
@@ -171,7 +171,8 @@ async def patch_target(target: Target, body: dict[str, Any]) -> None:
                 store.set_override_mode(entry.section, target.location, mode)
 
 
-def _installed(ctx: Ctx, spec: FeatureSpec) -> bool:
+def installed(ctx: Ctx, spec: FeatureSpec) -> bool:
+    """True when every global module of the feature is registered."""
     modules = ctx.store.section(GLOBAL_MODULES).collection()
     return all(modules.find(name=name) is not None for name in spec.modules)
 
