@@ -101,7 +101,7 @@ def _validate(ctx: Ctx, body: dict[str, Any], app: ConfigElement, vdir: ConfigEl
     if body.get("path") is not None or vdir is None:
         path = parse_path(body.get("path"))
         other = app.collection().find(path=path)
-        if other is not None and other is not vdir:
+        if other is not None and (vdir is None or other.element is not vdir.element):
             raise AlreadyExists("path")
         plan["path"] = path
     if body.get("physical_path") is not None or vdir is None:

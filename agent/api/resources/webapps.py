@@ -82,7 +82,7 @@ def _validate(ctx: Ctx, body: dict[str, Any], site: ConfigElement, app: ConfigEl
     if body.get("path") is not None or app is None:
         path = _path(body.get("path"))
         other = site.collection().find(path=path)
-        if other is not None and other is not app and str(other.get("path")) == path:
+        if other is not None and (app is None or other.element is not app.element) and str(other.get("path")) == path:
             raise AlreadyExists("path")
         plan["path"] = path
     if body.get("physical_path") is not None or app is None:
