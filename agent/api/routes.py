@@ -29,6 +29,7 @@ from agent.api.resources import (
     request_monitor,
     schemas,
     service_controller,
+    traces,
     transactions,
     virtual_directories,
     webapps,
@@ -133,6 +134,10 @@ API_ROUTES: tuple[Route, ...] = (
     get(TRANSACTIONS + "/{id}", transactions.get_transaction, "Get the open transaction", "transactions"),
     patch(TRANSACTIONS + "/{id}", transactions.update_transaction, "Commit or abort the transaction",
           "transactions", body={"type": "object", "properties": {"state": {"enum": ["committed", "aborted"]}}}),
+    # Trace files: a named segment under http-request-tracing, before the feature's /{id}.
+    get(traces.PATH, traces.list_traces, "A site's failed-request trace files (?http_request_tracing.id=)",
+        "http-request-tracing"),
+    get(traces.PATH + "/{id}", traces.get_trace, "One failed-request trace file", "http-request-tracing"),
     # IIS feature sections: each FEATURES row (agent/api/features/table.py) yields its child collections,
     # the feature and /{id}. authentication/<type> rows come before the authentication container's /{id}
     # and url-rewrite/<section> rows before url-rewrite's /{id}: hence the rewrite sections first, reversed.

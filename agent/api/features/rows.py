@@ -32,7 +32,7 @@ TRACING = FeatureSpec(
     modules=("TracingModule", "FailedRequestsTracingModule"),
     display="Http Request Tracing", installable=True, install_name="Http Request Tracing",
     images=("iisetw.dll", "iisfreb.dll"), read=tracing.tracing_read, write=tracing.tracing_write,
-    on_install=trace_providers.install_stock_providers,
+    on_install=trace_providers.install_stock_providers, links=tracing.tracing_links,
     sections=(SectionMap(WS + "tracing/traceFailedRequests"),),
     children=(EntrySpec(
         route="rules", plural="rules", purpose=P.TRACE_RULE, resource=MS + "HttpRequestTracing.Rule", holder="",

@@ -144,6 +144,10 @@ def from_query(ctx: Ctx, spec: FeatureSpec, request: web.Request) -> Target:
         if not scope.strip().strip("/"):
             return _checked(Target(ctx, spec, None, ""))
         return _checked(Target(ctx, spec, site_from_scope(ctx, scope), split_scope(scope)[1]))
+    if spec.parent == "url_rewrite" and "url_rewrite.id" in query:  # the URL rewrite sections take the feature id
+        target = from_id(ctx, spec, query["url_rewrite.id"])
+        assert target is not None
+        return target
     if spec.server_default:
         return _checked(Target(ctx, spec, None, ""))
     raise NotFound()

@@ -96,3 +96,10 @@ def _replace_areas(entry: ConfigElement, rows: list[dict[str, Any]]) -> None:
         areas.remove(old)
     for row in rows:
         areas.add(row)
+
+
+def tracing_links(target: Target, fid: str) -> dict[str, str]:
+    """self, rules, providers and the site's trace files (`traces`), as upstream links them."""
+    base = target.spec.path
+    query = f"?{target.spec.parent}.id={fid}"
+    return {"self": f"{base}/{fid}", **{name: f"{base}/{name}{query}" for name in ("providers", "rules", "traces")}}

@@ -124,3 +124,11 @@ async def test_outbound_rule_priority(api: TestClient[Any, Any], content_dir: Pa
     assert (await (await api.get(f"{BASE}/rules/{made[0]['id']}")).json())["priority"] == 1
     listed = await (await api.get(f"{BASE}/rules?url_rewrite.id={section['id']}")).json()
     assert [r["name"] for r in listed["rules"]] == ["two", "one"]
+
+
+async def test_sections_take_the_feature_id(api: TestClient[Any, Any]) -> None:
+    await ensure_installed(api, URL_REWRITE)
+    feature = await feature_at(api, URL_REWRITE, "")
+    located = await api.get(BASE, params={"url_rewrite.id": feature["id"]})
+    assert located.status == 209 and (await located.json())["id"] == feature["id"]
+    assert (await api.get(BASE)).status == 404  # neither a scope nor the feature's id

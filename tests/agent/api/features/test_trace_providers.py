@@ -94,3 +94,31 @@ async def test_site_provider_write_needs_delegation(api: TestClient[Any, Any], c
     body = {"name": "P", "guid": str(uuid.uuid4()), "areas": [], "request_tracing": site}
     locked = await api.post(f"{BASE}/providers", json=body)
     assert locked.status == 403 and (await locked.json())["title"] == "Object is locked"
+
+
+FREB = """<?xml version="1.0" encoding="UTF-8"?>
+<failedRequest url="http://localhost:8282/broken" siteId="{site}" verb="GET" triggerStatusCode="500"
+  timeTaken="31" processId="4242" activityId="{{00000000-0000-0000-0300-0080000000f6}}" failureReason="STATUS_CODE">
+</failedRequest>"""
+
+
+async def test_traces_list_site_trace_files(api: TestClient[Any, Any], content_dir: Path, state_dir: Path) -> None:
+    site = await make_site(api, content_dir)
+    feature = await _feature(api, "Feat")
+    assert feature["_links"]["traces"]["href"] == f"{BASE}/traces?http_request_tracing.id={feature['id']}"
+    trace_dir = state_dir / "inetpub" / "logs" / "FailedReqLogFiles" / f"W3SVC{site['key']}"
+    patched = await api.patch(f"{BASE}/{feature['id']}", json={"directory": str(trace_dir.parent)})
+    assert patched.status == 200, await patched.text()
+    trace_dir.mkdir(parents=True)
+    (trace_dir / "fr000001.xml").write_text(FREB.format(site=site["key"]))
+    (trace_dir / "notes.txt").write_text("not a trace")
+    listed = await api.get(feature["_links"]["traces"]["href"])
+    assert listed.status == 200 and listed.headers["X-Total-Count"] == "1"
+    trace = (await listed.json())["traces"][0]
+    assert trace["url"] == "http://localhost:8282/broken" and trace["method"] == "GET"
+    assert trace["status_code"] == 500 and trace["time_taken"] == 31 and trace["process_id"] == 4242
+    assert trace["file_info"]["name"] == "fr000001.xml" and trace["request_tracing"]["id"] == feature["id"]
+    one = await api.get(f"{BASE}/traces/{trace['id']}")
+    assert one.status == 200 and (await one.json())["activity_id"].startswith("{")
+    server = await _feature(api)
+    assert (await api.get(f"{BASE}/traces?http_request_tracing.id={server['id']}")).status == 404
