@@ -11,7 +11,7 @@ from agent.api.features.spec import FeatureSpec
 from agent.api.features.view import install, installed, uninstall
 from agent.api.http import STATUS_ID_CHANGED, Nested, json_response, list_response, render
 from agent.api.refs import find_site, site_nested
-from agent.api.resources.worker_processes import find_worker, worker_ref, workers
+from agent.api.resources.worker_processes import find_worker, worker_nested, workers
 from agent.hosting.runtime_types import RequestSnapshot, WorkerSnapshot
 from agent.ids import Purpose
 from shared.errors import AlreadyExists, InvalidParameter, NotFound
@@ -120,7 +120,7 @@ GETTERS: dict[str, Any] = {
     "time_elapsed": lambda ctx, i: i[1].elapsed_ms,
     "time_in_module": lambda ctx, i: i[1].elapsed_ms,
     "time_in_state": lambda ctx, i: i[1].elapsed_ms,
-    "worker_process": lambda ctx, i: worker_ref(ctx, i[0]),
+    "worker_process": lambda ctx, i: worker_nested(ctx, i[0]),
     "website": _site,
 }
 

@@ -83,6 +83,12 @@ def worker_ref(ctx: Ctx, worker: WorkerSnapshot) -> dict[str, Any]:
     return ref
 
 
+def worker_nested(ctx: Ctx, worker: WorkerSnapshot) -> Nested:
+    """A worker as a nested member (`worker_process` of a request): its reference, or the dotted `fields=`."""
+    return Nested(worker_ref(ctx, worker), lambda sub: render(ctx, WorkerView(worker), GETTERS, sub, REF_FIELDS,
+                                                              links, hal=ctx.hal, ref_links_only=True))  # fmt: skip
+
+
 def local_time(timestamp: float) -> str:
     """.NET round-trip text in machine-local time with its offset (upstream's `start_time`)."""
     value = datetime.fromtimestamp(timestamp).astimezone()

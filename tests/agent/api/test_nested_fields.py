@@ -80,3 +80,14 @@ async def test_pool_filtered_lists_and_feature_website(api: TestClient[Any, Any]
     assert all("managed_runtime_version" in s["application_pool"] for s in listed["websites"])
     feature = await _json(api, f"/api/webserver/directory-browsing?website.id={site['id']}&fields=website.key")
     assert feature["website"]["key"] == site["key"] and "name" not in feature["website"]
+
+
+async def test_file_references(api: TestClient[Any, Any], content_dir: Path) -> None:
+    site, _app = await _site_with_app(api, content_dir)
+    root = await _json(api, site["_links"]["files"]["href"] + "?fields=name,file_info.claims,file_info.exists")
+    assert set(root["file_info"]) == {"id", "claims", "exists", "_links"} and root["file_info"]["exists"] is True
+    app_dir = await _json(api, f"/api/files/{root['file_info']['id']}?fields=name,parent.type,parent.physical_path")
+    assert set(app_dir["parent"]) == {"id", "type", "physical_path", "_links"}
+    assert app_dir["parent"]["physical_path"] == str(content_dir.parent) and app_dir["parent"]["type"] == "directory"
+    plain = await _json(api, f"/api/files/{root['file_info']['id']}")
+    assert "claims" not in plain["parent"]
