@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from agent.api.features.custom.rewrite import _replace as replace_entries
 from agent.api.features.target import Target
 from agent.api.mapping import Enum
 from agent.ids import Purpose
@@ -58,11 +59,8 @@ def provider_write(target: Target, body: dict[str, Any], create: bool) -> Write 
                 raise AlreadyExists("guid")
             entry.set("guid", guid)
         if areas is not None:
-            listed = entry.collection("areas")
-            for old in list(listed):
-                listed.remove(old)
-            for bit, name in enumerate(dict.fromkeys(areas)):
-                listed.add({"name": name, "value": 1 << bit})
+            numbered = [{"name": name, "value": 1 << bit} for bit, name in enumerate(dict.fromkeys(areas))]
+            replace_entries(entry.collection("areas"), numbered)
 
     return write
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from agent.api import mapping
+from agent.api.features.custom.rewrite import _replace as replace_entries
 from agent.api.features.custom.trace_providers import traces_read, traces_write
 from agent.api.features.target import Target
 from agent.api.mapping import Attr, Bool, Int, Str
@@ -65,7 +66,7 @@ def rule_write(target: Target, body: dict[str, Any], _create: bool) -> Callable[
     writes: list[Callable[[ConfigElement], None]] = []
     traces = traces_write(target, body.get("traces"))
     if traces is not None:
-        writes.append(lambda e: _replace_areas(e, traces))
+        writes.append(lambda e: replace_entries(e.collection("traceAreas"), traces))
     codes = body.get("status_codes")
     if codes is not None:
         if not isinstance(codes, list):
@@ -88,14 +89,6 @@ def rule_write(target: Target, body: dict[str, Any], _create: bool) -> Callable[
             write(entry)
 
     return write_all
-
-
-def _replace_areas(entry: ConfigElement, rows: list[dict[str, Any]]) -> None:
-    areas = entry.collection("traceAreas")
-    for old in list(areas):
-        areas.remove(old)
-    for row in rows:
-        areas.add(row)
 
 
 def tracing_links(target: Target, fid: str) -> dict[str, str]:
