@@ -24,6 +24,8 @@ APP_POOL_FIELDS = ("application_pool.name,application_pool.auto_start,applicatio
 WEBAPP_POOL_FIELDS = ("application_pool.name,application_pool.status,application_pool.identity,"
                       "application_pool.pipeline_mode,application_pool.managed_runtime_version")  # fmt: skip
 SITE_FIELDS = "website.name,website.status,website.bindings"
+FILE_INFO_FIELDS = ("file_info.name,file_info.alias,file_info.type,file_info.physical_path,file_info.size,created,"
+                    "file_info.last_modified,file_info.mime_type,file_info.e_tag,file_info.parent")  # fmt: skip
 CERT_FIELDS = ("alias,name,friendly_name,issued_by,subject,thumbprint,signature_algorithm,valid_to,valid_from,"
                "intended_purposes,subject_alternative_names,store")  # fmt: skip
 # The feature pages' install switches: POST <service URL> with an empty body (the UI's URLs, slash included).
@@ -119,6 +121,12 @@ async def test_site_pages(ui: WebManager, content_dir: Path) -> None:
                              {"server_auto_start": False, "application_pool": fresh["application_pool"]})  # fmt: skip
     assert patched["server_auto_start"] is False
     _assert_pool(patched["application_pool"], APP_POOL_FIELDS)
+    (content_dir / "index.html").write_text("<p>hello</p>")
+    root = await ui.get(link(fresh, "files"))  # the site's Files tab
+    listed_files = await ui.get(f"/webserver/files?parent.id={root['id']}&fields=name,type,path,{FILE_INFO_FIELDS}")
+    page = next(f for f in listed_files["files"] if f["name"] == "index.html")
+    assert page["file_info"]["size"] == 12 and page["file_info"]["type"] == "file"
+    assert set(page["file_info"]["parent"]) == {"name", "id", "type", "physical_path", "_links"}
     head, _ = await ui.call("HEAD", "/webserver/websites/")
     assert int(head.headers["X-Total-Count"]) == 2
     await ui.delete(f"/webserver/websites/{site['id']}")
