@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from agent.api.features.rows import REWRITE_SECTIONS, URL_REWRITE
@@ -132,3 +133,21 @@ async def test_sections_take_the_feature_id(api: TestClient[Any, Any]) -> None:
     located = await api.get(BASE, params={"url_rewrite.id": feature["id"]})
     assert located.status == 209 and (await located.json())["id"] == feature["id"]
     assert (await api.get(BASE)).status == 404  # neither a scope nor the feature's id
+
+
+@pytest.mark.parametrize("section", ["url-rewrite/inbound", "url-rewrite/global"])
+async def test_inbound_and_global_priority_reorder_the_list(api: TestClient[Any, Any], section: str) -> None:
+    spec = next(s for s in REWRITE_SECTIONS if s.endpoint == section)
+    await ensure_installed(api, URL_REWRITE)
+    feature = await feature_at(api, spec, "")
+    rule = {"pattern": "^a$", "action": {"type": "rewrite", "url": "/b"}, "url_rewrite": feature}
+    made = []
+    for name in ("first", "second"):
+        response = await api.post(f"{spec.path}/rules", json={**rule, "name": name})
+        assert response.status == 201, await response.text()
+        made.append(await response.json())
+    moved = await api.patch(f"{spec.path}/rules/{made[1]['id']}", json={"priority": made[0]["priority"]})
+    assert (await moved.json())["priority"] == made[0]["priority"]
+    assert (await (await api.get(f"{spec.path}/rules/{made[0]['id']}")).json())["priority"] == made[0]["priority"] + 1
+    listed = await (await api.get(f"{spec.path}/rules?url_rewrite.id={feature['id']}")).json()
+    assert [r["name"] for r in listed["rules"]] == ["second", "first"]
