@@ -44,7 +44,7 @@ class Trace:
 
 
 def _directory(target: Target) -> Path | None:
-    """`<directory>/W3SVC<id>` of the site, or None when the directory is not a usable local path."""
+    """`<directory>/W3SVC<id>` of the site; None unless a local path inside the readable file locations."""
     sites = target.ctx.store.effective_section(SITES, "")
     site = sites.collection().find(id=target.site_key)
     if site is None:
@@ -52,7 +52,9 @@ def _directory(target: Target) -> Path | None:
     raw = os.path.expandvars(str(site.child("traceFailedRequestsLogging").get("directory") or ""))
     if "%" in raw or not os.path.isabs(raw):
         return None
-    return Path(raw) / f"W3SVC{target.site_key}"
+    folder = Path(raw) / f"W3SVC{target.site_key}"
+    # The directory is a plain PATCH away: list only what the file locations let the caller read anyway.
+    return folder if target.ctx.locations.can_read(str(folder)) else None
 
 
 def _root(path: Path) -> dict[str, str]:

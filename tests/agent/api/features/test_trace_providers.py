@@ -122,3 +122,16 @@ async def test_traces_list_site_trace_files(api: TestClient[Any, Any], content_d
     assert one.status == 200 and (await one.json())["activity_id"].startswith("{")
     server = await _feature(api)
     assert (await api.get(f"{BASE}/traces?http_request_tracing.id={server['id']}")).status == 404
+
+
+async def test_traces_outside_the_file_locations_are_not_read(api: TestClient[Any, Any], content_dir: Path,
+                                                              tmp_path: Path) -> None:  # fmt: skip
+    site = await make_site(api, content_dir)
+    feature = await _feature(api, "Feat")
+    outside = tmp_path / "elsewhere"
+    (outside / f"W3SVC{site['key']}").mkdir(parents=True)
+    (outside / f"W3SVC{site['key']}" / "fr000001.xml").write_text(FREB.format(site=site["key"]))
+    patched = await api.patch(f"{BASE}/{feature['id']}", json={"directory": str(outside)})
+    assert patched.status == 200
+    listed = await api.get(feature["_links"]["traces"]["href"])
+    assert listed.status == 200 and (await listed.json())["traces"] == []
