@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -23,7 +24,11 @@ Getter = Callable[[Any, Any], Any]
 
 
 class FieldSelection:
-    """The parsed `fields=` query: None means the caller's default set."""
+    """The parsed `fields=` query: None means the caller's default set.
+
+    Names are matched case-insensitively, as upstream's Fields does. A dotted name (`application_pool.identity`)
+    selects members of a nested object; `*` selects everything at its level (`application_pool.*` too).
+    """
 
     def __init__(self, raw: str | None) -> None:
         self.all = False
@@ -32,24 +37,19 @@ class FieldSelection:
             return
         self.tree = {}
         for item in raw.split(","):
-            name = item.strip()
-            if not name:
-                continue
-            if name == "*":
-                self.all = True
-                continue
-            head, _, rest = name.partition(".")
-            sub = self.tree.setdefault(head, FieldSelection(None))
-            if rest:
-                sub.tree = sub.tree or {}
-                sub._add(rest)
+            self._add(item.strip().lower())
 
     def _add(self, dotted: str) -> None:
-        head, _, rest = dotted.partition(".")
+        if not dotted:
+            return
         assert self.tree is not None
+        if dotted == "*":
+            self.all = True
+            return
+        head, _, rest = dotted.partition(".")
         sub = self.tree.setdefault(head, FieldSelection(None))
         if rest:
-            sub.tree = sub.tree or {}
+            sub.tree = sub.tree if sub.tree is not None else {}
             sub._add(rest)
 
     def names(self, available: Iterable[str], default: Iterable[str]) -> list[str]:
@@ -64,11 +64,36 @@ class FieldSelection:
         return [name for name in available if name in wanted]
 
     def sub(self, name: str) -> FieldSelection | None:
-        """The selection under a nested member, if one was given."""
+        """The selection under a nested member when dotted names gave one (upstream's `fields.Filter(name)`)."""
         if self.tree is None:
             return None
         sub = self.tree.get(name)
         return sub if sub is not None and sub.tree is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Nested:
+    """A nested reference member (`application_pool`, `website`, `webapp` ...).
+
+    Rendered as its reference form, unless dotted `fields=` names members under it: then as the referenced
+    resource's model with that selection and only its `self` link, as upstream's `ToJsonModelRef(x, fields.Filter(..))`.
+    """
+
+    ref: dict[str, Any]
+    expand: Callable[[FieldSelection], dict[str, Any]]
+
+    def resolve(self, selection: FieldSelection | None) -> dict[str, Any]:
+        """The JSON for a parent's selection of this member."""
+        return self.ref if selection is None else self.expand(selection)
+
+
+def nested_json(value: Any, selection: FieldSelection | None) -> Any:
+    """A member value as JSON: nested references resolved, other nested objects narrowed to the sub-fields."""
+    if isinstance(value, Nested):
+        return value.resolve(selection)
+    if selection is not None and selection.tree is not None and not selection.all and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k in selection.tree or k in ("id", "_links")}
+    return value
 
 
 def render(
@@ -85,11 +110,7 @@ def render(
     """Build one JSON object from a declarative getter table."""
     out: dict[str, Any] = {}
     for name in selection.names(getters, default):
-        value = getters[name](ctx, item)
-        sub = selection.sub(name)
-        if sub is not None and sub.tree is not None and isinstance(value, dict):
-            value = {k: v for k, v in value.items() if k in sub.tree or k in ("id", "_links")}
-        out[name] = value
+        out[name] = nested_json(getters[name](ctx, item), selection.sub(name))
     if hal and links is not None:
         all_links = links(ctx, item)
         chosen = {"self": all_links["self"]} if ref_links_only and "self" in all_links else all_links

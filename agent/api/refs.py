@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from agent.api.context import Ctx
+from agent.api.http import FieldSelection, Nested
 from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
 from agent.iisconfig.index import site_key
@@ -31,6 +33,20 @@ def app_id(ctx: Ctx, site: ConfigElement, app: ConfigElement) -> str:
     return ctx.codec.encode(Purpose.APPLICATION, f"{site_key(site)}\n{app.get('path')}")
 
 
+Expander = Callable[[Ctx, Any, FieldSelection], dict[str, Any]]
+"""(context, item, sub-selection) -> the referenced resource's model narrowed to that selection."""
+MODELS: dict[Purpose, Expander] = {}
+"""The models nested references expand into, per purpose; filled from NESTED_MODELS in agent/api/routes.py."""
+
+
+def _nested(ctx: Ctx, purpose: Purpose, item: Any, ref: dict[str, Any]) -> Nested:
+    def expand(selection: FieldSelection) -> dict[str, Any]:
+        model = MODELS.get(purpose)
+        return ref if model is None else model(ctx, item, selection)
+
+    return Nested(ref, expand)
+
+
 def _with_self(ctx: Ctx, ref: dict[str, Any], href: str) -> dict[str, Any]:
     if ctx.hal:
         ref["_links"] = {"self": {"href": href}}
@@ -49,6 +65,21 @@ def pool_ref(ctx: Ctx, pool: ConfigElement) -> dict[str, Any]:
     name = str(pool.get("name"))
     pid = pool_id(ctx, name)
     return _with_self(ctx, {"name": name, "id": pid, "status": ctx.host.pool_status(name).value}, f"{POOLS_PATH}/{pid}")
+
+
+def site_nested(ctx: Ctx, site: ConfigElement) -> Nested:
+    """A site as a nested member: its reference, or its model under dotted `fields=` (`website.bindings`)."""
+    return _nested(ctx, Purpose.SITE, site, site_ref(ctx, site))
+
+
+def pool_nested(ctx: Ctx, pool: ConfigElement) -> Nested:
+    """A pool as a nested member (`application_pool.identity`)."""
+    return _nested(ctx, Purpose.APP_POOL, pool, pool_ref(ctx, pool))
+
+
+def app_nested(ctx: Ctx, site: ConfigElement, app: ConfigElement) -> Nested:
+    """An application as a nested member (`webapp.physical_path`)."""
+    return _nested(ctx, Purpose.APPLICATION, (site, app), app_ref(ctx, site, app))
 
 
 def app_location(site: ConfigElement, app: ConfigElement) -> str:

@@ -12,6 +12,7 @@ from agent.api.features.routes import ANY_OBJECT, DELEGATION, GLOBAL, feature_ro
 from agent.api.features.rows import REWRITE_SECTIONS
 from agent.api.features.table import FEATURES
 from agent.api.openapi import openapi_handler
+from agent.api.refs import MODELS, Expander
 from agent.api.resources import (
     access_token,
     access_tokens,
@@ -28,6 +29,7 @@ from agent.api.resources import (
     request_monitor,
     schemas,
     service_controller,
+    traces,
     transactions,
     version_builds,
     virtual_directories,
@@ -39,7 +41,17 @@ from agent.api.resources import (
 )
 from agent.api.resources.file_models import FILES_PATH
 from agent.api.routing import Route, delete, get, not_allowed, patch, post, put
+from agent.ids import Purpose
 from agent.security.models import ACCESS_TOKEN_PATH, ACCESS_TOKENS_PATH, API_KEYS_PATH
+
+# What a nested reference expands into when dotted `fields=` names members under it (upstream's
+# `ToJsonModelRef(x, fields.Filter("application_pool"))`): ?fields=application_pool.identity, website.bindings ...
+NESTED_MODELS: dict[Purpose, Expander] = {
+    Purpose.SITE: websites.WEBSITES.nested,
+    Purpose.APP_POOL: app_pools.APP_POOLS.nested,
+    Purpose.APPLICATION: webapps.WEBAPPS.nested,
+}
+MODELS.update(NESTED_MODELS)
 
 SITES = "/api/webserver/websites"
 POOLS = "/api/webserver/application-pools"
@@ -85,6 +97,10 @@ API_ROUTES: tuple[Route, ...] = (
     get(MONITOR + "/requests/{id}", request_monitor.get_request, "A request in flight", "request-monitor"),
     get(MONITOR + "/{id}", request_monitor.get_request_monitor_by_id, "The request monitor feature",
         "request-monitor"),
+    post(MONITOR, request_monitor.install_request_monitor, "Install the request monitor (IIS-RequestMonitor)",
+         "request-monitor", body={"type": "object"}),
+    delete(MONITOR + "/{id}", request_monitor.uninstall_request_monitor, "Uninstall the request monitor",
+           "request-monitor"),
     get(SITES, websites.list_websites, "List websites", "websites"),
     post(SITES, websites.create_website, "Create a website", "websites", body=schemas.WEBSITE),
     get(SITES + "/{id}", websites.get_website, "Get a website", "websites"),
@@ -119,6 +135,10 @@ API_ROUTES: tuple[Route, ...] = (
     get(TRANSACTIONS + "/{id}", transactions.get_transaction, "Get the open transaction", "transactions"),
     patch(TRANSACTIONS + "/{id}", transactions.update_transaction, "Commit or abort the transaction",
           "transactions", body={"type": "object", "properties": {"state": {"enum": ["committed", "aborted"]}}}),
+    # Trace files: a named segment under http-request-tracing, before the feature's /{id}.
+    get(traces.PATH, traces.list_traces, "A site's failed-request trace files (?http_request_tracing.id=)",
+        "http-request-tracing"),
+    get(traces.PATH + "/{id}", traces.get_trace, "One failed-request trace file", "http-request-tracing"),
     # IIS feature sections: each FEATURES row (agent/api/features/table.py) yields its child collections,
     # the feature and /{id}. authentication/<type> rows come before the authentication container's /{id}
     # and url-rewrite/<section> rows before url-rewrite's /{id}: hence the rewrite sections first, reversed.

@@ -26,12 +26,23 @@ class Route:
 
 
 def register(router: web.UrlDispatcher, routes: Iterable[Route]) -> None:
-    """Add every row to the router; GET rows also answer HEAD, as upstream does."""
+    """Add every row to the router; GET rows also answer HEAD, as upstream does.
+
+    Each row is also served with one trailing slash (`HEAD /api/certificates/`, `POST .../authorization/`), as
+    ASP.NET Core routing ignores one; the web manager relies on it. Added right after the row, so the table's
+    order (named segments before `{id}`) holds for both forms; OPTIONS follows since the resource exists.
+    """
     for route in routes:
-        if route.method == "GET":
-            router.add_get(route.path, route.handler, allow_head=True)
-        else:
-            router.add_route(route.method, route.path, route.handler)
+        for path in slash_forms(route.path):
+            if route.method == "GET":
+                router.add_get(path, route.handler, allow_head=True)
+            else:
+                router.add_route(route.method, path, route.handler)
+
+
+def slash_forms(path: str) -> tuple[str, ...]:
+    """The path as written and with one optional trailing slash."""
+    return (path,) if path.endswith("/") else (path, path + "/")
 
 
 def get(path: str, handler: Handler, summary: str, tag: str, **kw: Any) -> Route:

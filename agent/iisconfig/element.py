@@ -166,6 +166,26 @@ class ConfigElement:
         self._el = None
         self._doc.touch()
 
+    def move_to(self, position: int) -> None:
+        """Place this entry at `position` among its siblings of the same tag (clamped to the last place).
+
+        Rule priority is document order; moving through here keeps cached collection views in step.
+        """
+        self._check_writable()
+        node = self._resolve()
+        parent = node.getparent() if node is not None else None
+        if node is None or parent is None:
+            return
+        siblings = [child for child in parent if child.tag == node.tag and child is not node]
+        parent.remove(node)
+        if position < len(siblings):
+            siblings[position].addprevious(node)
+        elif siblings:
+            siblings[-1].addnext(node)
+        else:
+            parent.append(node)
+        self._doc.touch()
+
     def ensure(self) -> Element:
         """Materialise a virtual element (and its missing ancestors); returns the lxml element."""
         self._check_writable()

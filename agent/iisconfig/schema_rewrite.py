@@ -86,9 +86,23 @@ _OUTBOUND_RULE = ElementSchema(
                                  boolean("replace", True))),
     ),
 )  # fmt: skip
+# <preConditions><preCondition name logicalGrouping patternSyntax><add input pattern .../></preCondition>
+_PRE_CONDITIONS = listing("preConditions", CollectionSchema(
+    ElementSchema("preCondition", (string("name", required=True), enum("logicalGrouping", GROUPING, "MatchAll"),
+                                   enum("patternSyntax", PATTERN_SYNTAX, "ECMAScript")), collection=_CONDITION),
+    keys=("name",), add="preCondition",
+))  # fmt: skip
+# <customTags><tags name><tag name attribute/></tags></customTags>
+_CUSTOM_TAGS = listing("customTags", CollectionSchema(
+    ElementSchema("tags", (string("name", required=True),),
+                  collection=keyed(("name", "attribute"), string("name", required=True),
+                                   string("attribute", required=True), add="tag")),
+    keys=("name",), add="tags",
+))  # fmt: skip
 OUTBOUND_RULES = ElementSchema(
     "outboundRules",
     (boolean("rewriteBeforeCache", False),),
+    children=(_PRE_CONDITIONS, _CUSTOM_TAGS),
     collection=CollectionSchema(_OUTBOUND_RULE, keys=("name",), add="rule"),
 )
 

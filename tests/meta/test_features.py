@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from agent.api.features.rows import REWRITE_SECTIONS
 from agent.api.features.spec import FeatureSpec
 from agent.api.features.table import FEATURES
 from agent.api.mapping import Attr
@@ -55,12 +56,12 @@ def _check_attrs(spec: FeatureSpec, schema: ElementSchema, attrs: tuple[Attr, ..
 
 
 def test_every_mapped_attribute_exists_in_schema() -> None:
-    for spec in FEATURES:
+    for spec in (*FEATURES, *REWRITE_SECTIONS):
         for entry in spec.sections:
             assert entry.section in SCHEMA, f"{entry.section} has no schema"
             _check_attrs(spec, SCHEMA[entry.section], entry.fields)
         for child in spec.children:
-            holder = _holder(SCHEMA[spec.section], child.holder)
+            holder = _holder(SCHEMA[child.section or spec.section], child.holder)
             assert holder is not None and holder.collection is not None, f"{spec.endpoint}/{child.route}"
             _check_attrs(spec, holder.collection.item, child.all_fields)
 

@@ -23,7 +23,7 @@ from agent.api.mapping import Bool
 from agent.api.refs import reference_id
 from agent.api.routing import Handler
 from agent.iisconfig import ConfigCollection, ConfigElement
-from shared.errors import AlreadyExists, InvalidParameter, NotFound
+from shared.errors import AlreadyExists, InvalidParameter, Locked, NotFound
 
 
 def _text(value: Any) -> str:
@@ -42,11 +42,17 @@ class Entries:
 
     def effective(self, slot: Slot) -> ConfigCollection:
         """The merged collection at the feature's path."""
-        return holder_of(self.target.effective(), slot.holder).collection()
+        return holder_of(self.target.effective(self.spec.section or None), slot.holder).collection()
 
     def local(self, slot: Slot) -> ConfigCollection:
         """The writable collection at the feature's level."""
-        return holder_of(self.target.local(), slot.holder).collection()
+        return holder_of(self.target.local(self.spec.section or None), slot.holder).collection()
+
+    def check_writable(self) -> None:
+        """403 when the feature, or the section holding this list, may not be configured at this level."""
+        self.target.check_writable()
+        if self.spec.section and self.target.is_locked(self.spec.section):
+            raise Locked(name=self.spec.section)
 
     def items(self) -> list[tuple[Slot, ConfigElement]]:
         """Every effective entry, collection by collection."""
@@ -83,10 +89,10 @@ class Entries:
         extra = self.spec.read(self.target, entry) if self.spec.read is not None else {}
         values.update(extra)
         if full:
-            values[self.target.spec.parent] = self.target.ref()
+            values[self.target.spec.parent_member] = self.target.ref()
         ctx = self.target.ctx
-        default = [*(a.json.split(".")[0] for a in self.spec.all_fields), *extra, *slot.members, "id",
-                   self.target.spec.parent] \
+        parent = self.target.spec.parent_member
+        default = [*(a.json.split(".")[0] for a in self.spec.all_fields), *extra, *slot.members, "id", parent] \
             if full else [self.spec.keys[0].json.split(".")[0], "id", *self.spec.ref_fields]  # fmt: skip
         names = ctx.fields.names(values, default)
         out = {name: values[name] for name in names}
@@ -182,9 +188,9 @@ def handlers(feature: FeatureSpec, spec: EntrySpec) -> EntryHandlers:
         ctx = context(request)
         require_modules(ctx, feature)
         body = await read_json(request)
-        parent_id = reference_id(body, feature.parent)
+        parent_id = reference_id(body, feature.parent_member)
         if parent_id is None:
-            raise InvalidParameter(feature.parent)
+            raise InvalidParameter(feature.parent_member)
         target = _feature_target(ctx, feature, parent_id)
         check_config_scope(target, body, request)
         check_scope_allowed(target)
@@ -203,7 +209,7 @@ def handlers(feature: FeatureSpec, spec: EntrySpec) -> EntryHandlers:
         # a split list's duplicate is looked for in the target list only, unless the row says across both
         if entries.find(key, None if spec.split is None or spec.split.across else slot) is not None:
             raise AlreadyExists(spec.conflict or spec.keys[0].json)
-        target.check_writable()
+        entries.check_writable()
         async with ctx.store.write():
             local = entries.local(slot)
             added = local.add({slot.attr(k): v for k, v in attrs.items() if v != "" and "/" not in k})
@@ -240,7 +246,7 @@ def handlers(feature: FeatureSpec, spec: EntrySpec) -> EntryHandlers:
         if other is not None and entries.key_of(*other) != key:
             raise AlreadyExists(spec.conflict or spec.keys[0].json)
         if changes or extra is not None or slot != found[0]:
-            entries.target.check_writable()
+            entries.check_writable()
             async with ctx.store.write():
                 _write_changed(entries, found, slot, key, changes)
                 mine = entries.local(slot).find(**slot.key(new_key))
@@ -266,7 +272,7 @@ def handlers(feature: FeatureSpec, spec: EntrySpec) -> EntryHandlers:
         check_config_scope(entries.target, None, request)
         found = entries.find(key)
         if found is not None:
-            entries.target.check_writable()
+            entries.check_writable()
             async with ctx.store.write():
                 _drop(entries, *found, key)
         return web.Response(status=204)

@@ -41,6 +41,7 @@ def feature_routes(spec: FeatureSpec) -> tuple[Route, ...]:
     rows.append(get(spec.path + "/{id}", h.get, f"The {spec.endpoint} feature", tag))
     if spec.sections:
         rows.append(patch(spec.path + "/{id}", h.patch, f"Change the {spec.endpoint} feature", tag, body=_body(spec)))
+    if spec.sections or spec.installable:
         rows.append(delete(spec.path + "/{id}", h.delete, f"Revert (site) or uninstall (server) {spec.endpoint}", tag))
     return tuple(rows)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.api.features.custom import filtering, rewrite, tracing
+from agent.api.features.custom import filtering, outbound, rewrite, trace_providers, tracing
 from agent.api.features.placement import SplitList
 from agent.api.features.spec import EntrySpec, FeatureSpec, SectionMap
 from agent.api.mapping import Attr, Bool, Choice, Enum, Int, Str
@@ -29,9 +29,11 @@ RF_CHILDREN = (
 
 TRACING = FeatureSpec(
     endpoint="http-request-tracing", link="request_tracing", resource=MS + "HttpRequestTracing",
-    purpose=P.REQUEST_TRACING, parent="http_request_tracing", modules=("TracingModule", "FailedRequestsTracingModule"),
+    purpose=P.REQUEST_TRACING, parent="http_request_tracing", member="request_tracing",
+    modules=("TracingModule", "FailedRequestsTracingModule"),
     display="Http Request Tracing", installable=True, install_name="Http Request Tracing",
     images=("iisetw.dll", "iisfreb.dll"), read=tracing.tracing_read, write=tracing.tracing_write,
+    on_install=trace_providers.install_stock_providers, links=tracing.tracing_links,
     sections=(SectionMap(WS + "tracing/traceFailedRequests"),),
     children=(EntrySpec(
         route="rules", plural="rules", purpose=P.TRACE_RULE, resource=MS + "HttpRequestTracing.Rule", holder="",
@@ -44,13 +46,19 @@ TRACING = FeatureSpec(
             Attr("custom_action.trigger_limit", "customActionTriggerLimit", Int(0, 10000)),
         ),
         read=tracing.rule_read, write=tracing.rule_write,
-    ),),
+    ), EntrySpec(
+        route="providers", plural="providers", purpose=P.TRACE_PROVIDER, resource=MS + "HttpRequestTracing.Provider",
+        holder="", section=WS + "tracing/traceProviderDefinitions", keys=(NAME,), required=("name", "guid", "areas"),
+        conflict="name", read=trace_providers.provider_read, write=trace_providers.provider_write,
+    )),
 )  # fmt: skip
 
 URL_REWRITE = FeatureSpec(
     endpoint="url-rewrite", link="url_rewrite", resource=MS + "UrlRewrite", purpose=P.URL_REWRITE, sections=(),
     id_has_local=False, modules=("RewriteModule",), display="IIS Url Rewrite", installable=True,
     install_name="IIS Url Rewrite", images=("rewrite.dll",), read=rewrite.feature_read, links=rewrite.feature_links,
+    installer_sections=tuple(RW + name for name in ("rules", "globalRules", "outboundRules", "providers", "rewriteMaps",
+                                                    "allowedServerVariables")),
     output=("id", "scope"),
 )  # fmt: skip
 
@@ -100,6 +108,31 @@ def _named(purpose: P, resource: str, *fields: Attr, **hooks: object) -> EntrySp
                      **hooks)  # type: ignore[arg-type]  # fmt: skip
 
 
+GROUPING = Choice((("match_all", "MatchAll"), ("match_any", "MatchAny")))
+OUTBOUND_RULE_FIELDS = (
+    Attr("pattern", "match/pattern", Str()), Attr("pattern_syntax", "patternSyntax", SYNTAX),
+    Attr("ignore_case", "match/ignoreCase", Bool()), Attr("negate", "match/negate", Bool()),
+    Attr("stop_processing", "stopProcessing", Bool()), Attr("rewrite_value", "action/value", Str()),
+    Attr("condition_match_constraints", "conditions/logicalGrouping", GROUPING),
+    Attr("track_all_captures", "conditions/trackAllCaptures", Bool()),
+)  # fmt: skip
+# The outbound section's lists: rules (its own collection), <preConditions> and <customTags> (child lists).
+OUTBOUND_CHILDREN = (
+    EntrySpec(route="rules", plural="rules", purpose=P.REWRITE_OUTBOUND_RULE, resource=MS + "UrlRewrite.OutboundRule",
+              holder="", keys=(NAME,), fields=OUTBOUND_RULE_FIELDS, required=("name", "pattern", "match_type"),
+              conflict="name", key_last=True, on_create=outbound.rule_create, read=outbound.rule_read,
+              write=outbound.rule_write),
+    EntrySpec(route="preconditions", plural="preconditions", purpose=P.REWRITE_PRECONDITION,
+              resource=MS + "UrlRewrite.PreCondition", holder="preConditions", keys=(NAME,),
+              fields=(Attr("match", "logicalGrouping", Choice((("all", "MatchAll"), ("any", "MatchAny")))),
+                      Attr("pattern_syntax", "patternSyntax", SYNTAX)),
+              required=("name",), conflict="name", key_last=True, read=outbound.precondition_read,
+              write=outbound.precondition_write),
+    # Upstream spells this route with an underscore.
+    EntrySpec(route="custom_tags", plural="custom_tags", purpose=P.REWRITE_CUSTOM_TAGS,
+              resource=MS + "UrlRewrite.CustomTags", holder="customTags", keys=(NAME,), required=("name",),
+              conflict="name", key_last=True, read=outbound.tags_read, write=outbound.tags_write),
+)  # fmt: skip
 USE_ORIGINAL = Attr("use_original_url_encoding", "useOriginalURLEncoding", Bool())
 # Not in FEATURES: these rows share the feature's purpose (one RewriteId per scope) and are linked from it.
 REWRITE_SECTIONS = (
@@ -107,7 +140,8 @@ REWRITE_SECTIONS = (
              children=(_rules("UrlRewrite.InboundRule", write=rewrite.rule_write),)),
     _section("global", "globalRules", USE_ORIGINAL,
              children=(_rules("UrlRewrite.GlobalRule", write=rewrite.global_rule_write),)),
-    _section("outbound", "outboundRules", Attr("rewrite_before_cache", "rewriteBeforeCache", Bool())),
+    _section("outbound", "outboundRules", Attr("rewrite_before_cache", "rewriteBeforeCache", Bool()),
+             children=OUTBOUND_CHILDREN),
     _section("rewrite-maps", "rewriteMaps", children=(_named(
         P.REWRITE_MAP, "UrlRewrite.RewriteMap", Attr("default_value", "defaultValue", Str()),
         Attr("ignore_case", "ignoreCase", Bool()), read=rewrite.map_read, write=rewrite.map_write),)),

@@ -18,7 +18,7 @@ from shared.errors import InvalidParameter
 
 if TYPE_CHECKING:
     from agent.api.features.target import Target
-    from agent.iisconfig import ConfigElement
+    from agent.iisconfig import ConfigElement, ConfigStore
 
 Reader = Callable[["Target"], dict[str, Any]]
 """Extra JSON members of a feature at a target (effective configuration)."""
@@ -93,6 +93,8 @@ class EntrySpec:
     """A second collection for the entries whose boolean member is true (request filtering: allow)."""
     key_last: bool = False
     """Ids put the key after path and site id (URL rewrite: `path\\nsiteId\\nname`)."""
+    section: str = ""
+    """The section holding the collection when it is not the feature's first (tracing providers)."""
 
     @property
     def all_fields(self) -> tuple[Attr, ...]:
@@ -118,6 +120,8 @@ class FeatureSpec:
     """The first section supplies metadata and locking."""
     parent: str = ""
     """Member and query name (`<parent>.id`) children use to point at the feature."""
+    member: str = ""
+    """The member name in children's bodies when it differs from the query name (tracing: `request_tracing`)."""
     children: tuple[EntrySpec, ...] = ()
     modules: tuple[str, ...] = ()
     """Global modules that must be present (the feature is "installed")."""
@@ -126,6 +130,10 @@ class FeatureSpec:
     install_name: str = ""
     images: tuple[str, ...] = ()
     """DLL file names of `modules`, used when POST installs them."""
+    installer_sections: tuple[str, ...] = ()
+    """Sections the feature's own installer brings (URL Rewrite's MSI): uninstall drops their server-level content."""
+    on_install: Callable[[ConfigStore], None] | None = None
+    """What the Windows installer writes besides the modules (tracing: the stock trace providers)."""
     located: bool = True
     """GET without id answers 209 + Location (False: 200)."""
     server_default: bool = False
@@ -144,6 +152,11 @@ class FeatureSpec:
     def path(self) -> str:
         """The collection URL of the feature."""
         return f"/api/webserver/{self.endpoint}"
+
+    @property
+    def parent_member(self) -> str:
+        """The member children carry the feature reference in."""
+        return self.member or self.parent
 
     @property
     def section(self) -> str:

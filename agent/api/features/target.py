@@ -13,7 +13,8 @@ from aiohttp import web
 
 from agent.api.context import Ctx
 from agent.api.features.spec import FeatureSpec
-from agent.api.refs import find_app, find_site, site_ref
+from agent.api.http import Nested
+from agent.api.refs import find_app, find_site, site_nested
 from agent.api.scope import site_from_scope, split_scope
 from agent.iisconfig import ConfigElement
 from agent.iisconfig.index import site_key
@@ -107,9 +108,9 @@ class Target:
         """The feature resource's URL."""
         return f"{self.spec.path}/{self.feature_id()}"
 
-    def website(self) -> dict[str, Any] | None:
-        """The site reference, or null at server level."""
-        return site_ref(self.ctx, self.site) if self.site is not None else None
+    def website(self) -> Nested | None:
+        """The site reference (expanded under dotted `fields=website.*`), or null at server level."""
+        return site_nested(self.ctx, self.site) if self.site is not None else None
 
     def ref(self) -> dict[str, Any]:
         """`{id, scope, _links.self}`: how entries point at their feature."""
@@ -143,6 +144,10 @@ def from_query(ctx: Ctx, spec: FeatureSpec, request: web.Request) -> Target:
         if not scope.strip().strip("/"):
             return _checked(Target(ctx, spec, None, ""))
         return _checked(Target(ctx, spec, site_from_scope(ctx, scope), split_scope(scope)[1]))
+    if spec.parent == "url_rewrite" and "url_rewrite.id" in query:  # the URL rewrite sections take the feature id
+        target = from_id(ctx, spec, query["url_rewrite.id"])
+        assert target is not None
+        return target
     if spec.server_default:
         return _checked(Target(ctx, spec, None, ""))
     raise NotFound()

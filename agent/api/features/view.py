@@ -20,12 +20,13 @@ from agent.api.features.target import (
     from_query,
     require_modules,
 )
-from agent.api.http import STATUS_ID_CHANGED, json_response, read_json
+from agent.api.http import STATUS_ID_CHANGED, json_response, nested_json, read_json
 from agent.api.routing import Handler
 from agent.iisconfig.locks import MODES
 from shared.errors import AlreadyExists, InvalidParameter
 
 MODULES_SECTION = "system.webServer/modules"
+HANDLERS_SECTION = "system.webServer/handlers"
 
 
 def model(target: Target) -> dict[str, Any]:
@@ -39,7 +40,7 @@ def model(target: Target) -> dict[str, Any]:
             out.update(mapping.read(target.effective(entry.section), entry.fields))
     if spec.read is not None:
         out.update(spec.read(target))
-    out["website"] = target.website()
+    out["website"] = nested_json(target.website(), target.ctx.fields.sub("website"))
     if target.ctx.hal:
         links = feature_links(target)
         out["_links"] = {name: {"href": links[name]} for name in sorted(links)}
@@ -123,7 +124,7 @@ def handlers(spec: FeatureSpec) -> FeatureHandlers:
             return web.Response(status=204)
         check_config_scope(target, None, request)
         if target.site is None:
-            if spec.installable and _installed(ctx, spec):
+            if spec.installable and installed(ctx, spec):
                 async with ctx.store.write():
                     uninstall(ctx, spec)
             return web.Response(status=204)
@@ -136,7 +137,7 @@ def handlers(spec: FeatureSpec) -> FeatureHandlers:
 
     async def install_feature(request: web.Request) -> web.StreamResponse:
         ctx = context(request)
-        if _installed(ctx, spec):
+        if installed(ctx, spec):
             raise AlreadyExists(spec.install_name or spec.display)
         async with ctx.store.write():
             install(ctx, spec)
@@ -170,13 +171,16 @@ async def patch_target(target: Target, body: dict[str, Any]) -> None:
                 store.set_override_mode(entry.section, target.location, mode)
 
 
-def _installed(ctx: Ctx, spec: FeatureSpec) -> bool:
+def installed(ctx: Ctx, spec: FeatureSpec) -> bool:
+    """True when every global module of the feature is registered."""
     modules = ctx.store.section(GLOBAL_MODULES).collection()
     return all(modules.find(name=name) is not None for name in spec.modules)
 
 
 def install(ctx: Ctx, spec: FeatureSpec) -> None:
     """Emulate the Windows optional feature: register its global modules and enable them at server level."""
+    if spec.on_install is not None:
+        spec.on_install(ctx.store)
     global_modules = ctx.store.section(GLOBAL_MODULES).collection()
     enabled = ctx.store.section(MODULES_SECTION).collection()
     for name, image in zip(spec.modules, spec.images, strict=True):
@@ -187,10 +191,23 @@ def install(ctx: Ctx, spec: FeatureSpec) -> None:
 
 
 def uninstall(ctx: Ctx, spec: FeatureSpec) -> None:
-    """Remove the feature's modules from <modules> and <globalModules> at server level."""
+    """Undo what installing registered at server level, as disabling the Windows feature (or the MSI) does.
+
+    The modules leave <modules> and <globalModules>, handler mappings served by them leave <handlers>, and
+    sections only the feature's installer brings lose their server-level content. Site and application
+    settings stay stored (unreachable while uninstalled, as upstream answers 404), so a reinstall finds them.
+    """
     for section in (MODULES_SECTION, GLOBAL_MODULES):
         collection = ctx.store.section(section).collection()
         for name in spec.modules:
             found = collection.find(name=name)
             if found is not None:
                 collection.remove(found)
+    mine = {name.lower() for name in spec.modules}
+    handlers = ctx.store.section(HANDLERS_SECTION).collection()
+    for handler in list(handlers):
+        served_by = {part.strip().lower() for part in str(handler.get("modules") or "").split(",")}
+        if served_by & mine:
+            handlers.remove(handler)
+    for section in spec.installer_sections:
+        ctx.store.remove_location_section(section, "")

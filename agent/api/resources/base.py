@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from agent.api.context import Ctx
-from agent.api.http import Getter, render
+from agent.api.http import FieldSelection, Getter, render
 from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
 
@@ -68,3 +68,7 @@ class ConfigResource(Generic[T]):
         """The reference form a list answers with (only the `self` link)."""
         fields = self.ref_fields
         return render(ctx, item, self.getters, ctx.fields, fields, self.links, hal=ctx.hal, ref_links_only=True)
+
+    def nested(self, ctx: Ctx, item: T, selection: FieldSelection) -> dict[str, Any]:
+        """The model a dotted `fields=` selects under a nested reference: those members, only the `self` link."""
+        return render(ctx, item, self.getters, selection, self.ref_fields, self.links, hal=ctx.hal, ref_links_only=True)

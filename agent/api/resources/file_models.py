@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.api.http import FieldSelection, render, selection, wants_hal
+from agent.api.http import FieldSelection, Nested, render, selection, wants_hal
 from agent.files import info as finfo
 from agent.files.info import FileInfo, file_info
 from agent.files.locations import FileLocations
@@ -95,11 +95,11 @@ def _total_files(ctx: FilesCtx, e: Entry) -> int:
         return 0
 
 
-def _parent(ctx: FilesCtx, e: Entry) -> dict[str, Any] | None:
+def _parent(ctx: FilesCtx, e: Entry) -> Nested | None:
     parent = os.path.dirname(e.info.path)
     if parent == e.info.path or not ctx.locations.can_read(parent):
         return None
-    return ref(ctx, file_info(parent))
+    return nested(ctx, file_info(parent))
 
 
 HEAD: dict[str, Any] = {
@@ -164,6 +164,13 @@ def list_item(ctx: FilesCtx, info: FileInfo) -> dict[str, Any]:
     """A listing item: ref fields unless `fields=` says otherwise, `self` link only."""
     e = Entry(info, full=False)
     return render(ctx, e, _getters(ctx, e), ctx.fields, REF_FIELDS, links, hal=ctx.hal, ref_links_only=True)
+
+
+def nested(ctx: FilesCtx, info: FileInfo) -> Nested:
+    """A file as a nested member (`parent`, `file_info`): its reference, or its members under dotted `fields=`."""
+    e = Entry(info, full=False)
+    return Nested(ref(ctx, info), lambda sub: render(ctx, e, _getters(ctx, e), sub, REF_FIELDS, links, hal=ctx.hal,
+                                                      ref_links_only=True))  # fmt: skip
 
 
 def ref(ctx: FilesCtx, info: FileInfo) -> dict[str, Any]:

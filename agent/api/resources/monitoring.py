@@ -11,7 +11,7 @@ from aiohttp import web
 
 from agent.api.context import Ctx, context
 from agent.api.http import json_response, render
-from agent.api.refs import find_pool, find_site, pool_id, pool_ref, root_app, site_id, site_ref
+from agent.api.refs import find_pool, find_site, pool_id, pool_nested, root_app, site_id, site_nested
 from agent.hosting.runtime_types import HostSnapshot
 from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
@@ -65,7 +65,7 @@ def _root_pool(ctx: Ctx, site: ConfigElement) -> str | None:
 def _site(ctx: Ctx, site: ConfigElement, pair: Pair | None, live: HostSnapshot, monitor: Monitor) -> dict[str, Any]:
     name, sid = str(site.get("name")), site_id(ctx, site)
     members = snapshots.site(pair, live, name, _root_pool(ctx, site), monitor.uptime(name))
-    members["website"] = site_ref(ctx, site)
+    members["website"] = site_nested(ctx, site)
     return _render(ctx, sid, members, f"{SITES_PATH}/{sid}")
 
 
@@ -90,7 +90,7 @@ def _pool(ctx: Ctx, pool: ConfigElement, pair: Pair | None, live: HostSnapshot) 
     name = str(pool.get("name"))
     pid = pool_id(ctx, name)
     members = snapshots.pool(pair, live, name)
-    members["application_pool"] = pool_ref(ctx, pool)
+    members["application_pool"] = pool_nested(ctx, pool)
     return _render(ctx, pid, members, f"{POOLS_PATH}/{pid}")
 
 

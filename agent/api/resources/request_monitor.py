@@ -7,12 +7,14 @@ from typing import Any
 from aiohttp import web
 
 from agent.api.context import Ctx, context
-from agent.api.http import STATUS_ID_CHANGED, json_response, list_response, render
-from agent.api.refs import find_site, site_ref
-from agent.api.resources.worker_processes import find_worker, worker_ref, workers
+from agent.api.features.spec import FeatureSpec
+from agent.api.features.view import install, installed, uninstall
+from agent.api.http import STATUS_ID_CHANGED, Nested, json_response, list_response, render
+from agent.api.refs import find_site, site_nested
+from agent.api.resources.worker_processes import find_worker, worker_nested, workers
 from agent.hosting.runtime_types import RequestSnapshot, WorkerSnapshot
 from agent.ids import Purpose
-from shared.errors import InvalidParameter, NotFound
+from shared.errors import AlreadyExists, InvalidParameter, NotFound
 
 FEATURE_PATH = "/api/webserver/http-request-monitor"
 REQUESTS_PATH = FEATURE_PATH + "/requests"
@@ -61,6 +63,34 @@ async def get_request_monitor_by_id(request: web.Request) -> web.StreamResponse:
     return json_response(request, _feature(ctx), resource=RESOURCE)
 
 
+# The Windows feature IIS-RequestMonitor as the features table's install/uninstall see it.
+INSTALLER = FeatureSpec(endpoint="http-request-monitor", link="", resource=RESOURCE, purpose=Purpose.REQUEST_MONITOR,
+                        sections=(), modules=(MODULE,), images=("iisreqs.dll",), installable=True,
+                        display="Request Monitor", install_name="IIS-RequestMonitor")  # fmt: skip
+
+
+async def install_request_monitor(request: web.Request) -> web.StreamResponse:
+    """POST /api/webserver/http-request-monitor: install (201 + Location), 409 when installed."""
+    ctx = context(request)
+    if installed(ctx, INSTALLER):
+        raise AlreadyExists(INSTALLER.display)
+    async with ctx.store.write():
+        install(ctx, INSTALLER)
+    body = _feature(ctx)
+    return json_response(request, body, status=201, resource=RESOURCE, location=f"{FEATURE_PATH}/{body['id']}")
+
+
+async def uninstall_request_monitor(request: web.Request) -> web.StreamResponse:
+    """DELETE /api/webserver/http-request-monitor/{id}: uninstall; 204 whether or not it was installed."""
+    ctx = context(request)
+    if request.match_info["id"] != feature_id(ctx):
+        raise NotFound(name="request_monitor")
+    if installed(ctx, INSTALLER):
+        async with ctx.store.write():
+            uninstall(ctx, INSTALLER)
+    return web.Response(status=204)
+
+
 Item = tuple[WorkerSnapshot, RequestSnapshot]
 
 
@@ -69,9 +99,9 @@ def request_id(ctx: Ctx, item: Item) -> str:
     return ctx.codec.encode(Purpose.REQUEST, f"{item[0].pid}\n{item[1].id}")
 
 
-def _site(ctx: Ctx, item: Item) -> dict[str, Any] | None:
+def _site(ctx: Ctx, item: Item) -> Nested | None:
     site = ctx.index.site_named(item[1].site)
-    return site_ref(ctx, site) if site is not None else None
+    return site_nested(ctx, site) if site is not None else None
 
 
 GETTERS: dict[str, Any] = {
@@ -90,7 +120,7 @@ GETTERS: dict[str, Any] = {
     "time_elapsed": lambda ctx, i: i[1].elapsed_ms,
     "time_in_module": lambda ctx, i: i[1].elapsed_ms,
     "time_in_state": lambda ctx, i: i[1].elapsed_ms,
-    "worker_process": lambda ctx, i: worker_ref(ctx, i[0]),
+    "worker_process": lambda ctx, i: worker_nested(ctx, i[0]),
     "website": _site,
 }
 

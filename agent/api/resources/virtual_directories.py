@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from agent.api.context import Ctx
-from agent.api.refs import VDIRS_PATH, app_ref, find_app, find_site, reference_id, site_ref
+from agent.api.refs import VDIRS_PATH, app_nested, find_app, find_site, reference_id, site_nested
 from agent.api.resources.mixins import CrudMixin
 from agent.api.resources.physical_paths import validate_physical_path
 from agent.api.resources.webapps import _path as parse_path
@@ -47,8 +47,8 @@ GETTERS: dict[str, Any] = {
     "id": lambda ctx, i: vdir_id(ctx, *i),
     "physical_path": lambda ctx, i: str(i[2].get("physicalPath") or ""),
     "identity": _identity,
-    "webapp": lambda ctx, i: app_ref(ctx, i[0], i[1]),
-    "website": lambda ctx, i: site_ref(ctx, i[0]),
+    "webapp": lambda ctx, i: app_nested(ctx, i[0], i[1]),
+    "website": lambda ctx, i: site_nested(ctx, i[0]),
 }
 
 
@@ -101,7 +101,7 @@ def _validate(ctx: Ctx, body: dict[str, Any], app: ConfigElement, vdir: ConfigEl
     if body.get("path") is not None or vdir is None:
         path = parse_path(body.get("path"))
         other = app.collection().find(path=path)
-        if other is not None and other is not vdir:
+        if other is not None and (vdir is None or other.element is not vdir.element):
             raise AlreadyExists("path")
         plan["path"] = path
     if body.get("physical_path") is not None or vdir is None:

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from agent.api.context import Ctx
 from agent.api.features.links import feature_links
+from agent.api.http import Nested
 from agent.api.refs import (
     VDIRS_PATH,
     WEBAPPS_PATH,
@@ -16,10 +17,10 @@ from agent.api.refs import (
     find_app,
     find_pool,
     find_site,
-    pool_ref,
+    pool_nested,
     reference_id,
     root_vdir,
-    site_ref,
+    site_nested,
 )
 from agent.api.resources.mixins import CrudMixin
 from agent.api.resources.physical_paths import validate_physical_path
@@ -38,9 +39,9 @@ def _physical_path(ctx: Ctx, item: Item) -> str | None:
     return str(vdir.get("physicalPath") or "") if vdir is not None else None
 
 
-def _pool(ctx: Ctx, item: Item) -> dict[str, Any] | None:
+def _pool(ctx: Ctx, item: Item) -> Nested | None:
     pool = ctx.index.pool(str(item[1].get("applicationPool")))
-    return pool_ref(ctx, pool) if pool is not None else None
+    return pool_nested(ctx, pool) if pool is not None else None
 
 
 GETTERS: dict[str, Any] = {
@@ -50,7 +51,7 @@ GETTERS: dict[str, Any] = {
     "physical_path": _physical_path,
     "enabled_protocols": lambda ctx, i: str(i[1].get("enabledProtocols")),
     "preload_enabled": lambda ctx, i: bool(i[1].get("preloadEnabled")),
-    "website": lambda ctx, i: site_ref(ctx, i[0]),
+    "website": lambda ctx, i: site_nested(ctx, i[0]),
     "application_pool": _pool,
 }
 
@@ -81,7 +82,7 @@ def _validate(ctx: Ctx, body: dict[str, Any], site: ConfigElement, app: ConfigEl
     if body.get("path") is not None or app is None:
         path = _path(body.get("path"))
         other = site.collection().find(path=path)
-        if other is not None and other is not app and str(other.get("path")) == path:
+        if other is not None and (app is None or other.element is not app.element) and str(other.get("path")) == path:
             raise AlreadyExists("path")
         plan["path"] = path
     if body.get("physical_path") is not None or app is None:

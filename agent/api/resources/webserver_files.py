@@ -10,8 +10,8 @@ from typing import Any
 from aiohttp import web
 
 from agent.api.context import Ctx, context
-from agent.api.http import FieldSelection, json_response, render
-from agent.api.refs import find_site, site_ref
+from agent.api.http import FieldSelection, Nested, json_response, render
+from agent.api.refs import find_site, site_nested
 from agent.api.resources import file_models
 from agent.api.resources.file_models import FilesCtx, files_context
 from agent.files import ranges, webtree
@@ -72,20 +72,23 @@ def node(site: Any, path: str) -> WebFile | None:
     return WebFile(site, path, physical, "directory" if info.is_dir else "file")
 
 
-def _parent(ctx: WsCtx, item: WebFile) -> dict[str, Any] | None:
+def _parent(ctx: WsCtx, item: WebFile) -> Nested | None:
     parent = webtree.parent_path(item.path)
     if item.vdir is not None and item.kind == "vdir":
         parent = item.vdir.app.get("path") or "/"
     if parent is None:
         return None
     found = node(item.site, str(parent))
-    return ref(ctx, found) if found is not None else None
+    if found is None:
+        return None
+    return Nested(ref(ctx, found), lambda sub: render(ctx, found, GETTERS, sub, REF_FIELDS, links, hal=ctx.hal,
+                                                      ref_links_only=True))  # fmt: skip
 
 
-def _file_info(ctx: WsCtx, item: WebFile) -> dict[str, Any] | None:
+def _file_info(ctx: WsCtx, item: WebFile) -> Nested | None:
     if item.in_listing and item.vdir is not None and not ctx.files.locations.can_read(item.physical):
         return None
-    return file_models.ref(ctx.files, file_info(item.physical))
+    return file_models.nested(ctx.files, file_info(item.physical))
 
 
 GETTERS: dict[str, Any] = {
@@ -94,7 +97,7 @@ GETTERS: dict[str, Any] = {
     "type": lambda ctx, f: f.kind,
     "path": lambda ctx, f: f.path,
     "parent": _parent,
-    "website": lambda ctx, f: site_ref(ctx.web, f.site),
+    "website": lambda ctx, f: site_nested(ctx.web, f.site),
     "file_info": _file_info,
 }
 

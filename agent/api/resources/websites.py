@@ -9,6 +9,7 @@ from aiohttp import web
 from agent.api import mapping
 from agent.api.context import Ctx
 from agent.api.features.links import feature_links
+from agent.api.http import Nested
 from agent.api.mapping import Attr, Bool, Int, Seconds
 from agent.api.refs import (
     SITES_PATH,
@@ -16,7 +17,7 @@ from agent.api.refs import (
     WEBAPPS_PATH,
     find_pool,
     find_site,
-    pool_ref,
+    pool_nested,
     reference_id,
     root_app,
     root_vdir,
@@ -50,10 +51,10 @@ def _physical_path(ctx: Ctx, site: ConfigElement) -> str:
     return str(vdir.get("physicalPath") or "") if vdir is not None else ""
 
 
-def _pool(ctx: Ctx, site: ConfigElement) -> dict[str, Any] | None:
+def _pool(ctx: Ctx, site: ConfigElement) -> Nested | None:
     app = root_app(site)
     pool = ctx.index.pool(str(app.get("applicationPool"))) if app is not None else None
-    return pool_ref(ctx, pool) if pool is not None else None
+    return pool_nested(ctx, pool) if pool is not None else None
 
 
 def _enabled_protocols(ctx: Ctx, site: ConfigElement) -> str:

@@ -13,8 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from agent.api.context import Ctx, context
-from agent.api.http import json_response, list_response, render
-from agent.api.refs import find_pool, pool_ref
+from agent.api.http import Nested, json_response, list_response, render
+from agent.api.refs import find_pool, pool_nested
 from agent.hosting.runtime_types import WorkerSnapshot
 from agent.ids import Purpose
 from agent.monitoring.processes import ProcessStats, read_process
@@ -83,6 +83,12 @@ def worker_ref(ctx: Ctx, worker: WorkerSnapshot) -> dict[str, Any]:
     return ref
 
 
+def worker_nested(ctx: Ctx, worker: WorkerSnapshot) -> Nested:
+    """A worker as a nested member (`worker_process` of a request): its reference, or the dotted `fields=`."""
+    return Nested(worker_ref(ctx, worker), lambda sub: render(ctx, WorkerView(worker), GETTERS, sub, REF_FIELDS,
+                                                              links, hal=ctx.hal, ref_links_only=True))  # fmt: skip
+
+
 def local_time(timestamp: float) -> str:
     """.NET round-trip text in machine-local time with its offset (upstream's `start_time`)."""
     value = datetime.fromtimestamp(timestamp).astimezone()
@@ -103,9 +109,9 @@ def _stat(name: str) -> Any:
     return lambda ctx, v: int(getattr(v.stats, name)) if v.stats is not None else 0
 
 
-def _pool(ctx: Ctx, v: WorkerView) -> dict[str, Any] | None:
+def _pool(ctx: Ctx, v: WorkerView) -> Nested | None:
     pool = ctx.index.pool(v.worker.pool)
-    return pool_ref(ctx, pool) if pool is not None else None
+    return pool_nested(ctx, pool) if pool is not None else None
 
 
 GETTERS: dict[str, Any] = {

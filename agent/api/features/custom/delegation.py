@@ -9,7 +9,7 @@ from aiohttp import web
 from agent.api.context import Ctx, context
 from agent.api.features.spec import FeatureSpec
 from agent.api.features.target import Target, check_config_scope, from_query
-from agent.api.http import json_response, read_json
+from agent.api.http import json_response, nested_json, read_json
 from agent.ids import Purpose
 from agent.iisconfig.document import first_child
 from agent.iisconfig.locks import MODES
@@ -57,7 +57,7 @@ def _render(target: Target, name: str, *, full: bool) -> dict[str, Any]:
     out["override_mode"] = store.override_mode(name, target.location)
     out["override_mode_effective"] = store.effective_override_mode(name, target.location)
     if full:
-        out["website"] = target.website()
+        out["website"] = nested_json(target.website(), target.ctx.fields.sub("website"))
     if target.ctx.hal:
         out["_links"] = {"self": {"href": f"{PATH}/{out['id']}"}}
     return out

@@ -123,18 +123,7 @@ def _parse_conditions(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _move(entry: ConfigElement, priority: int) -> None:
     """Place the rule at `priority` among its level's rules (clamped to the last position)."""
-    node = entry.element
-    parent = node.getparent() if node is not None else None
-    if node is None or parent is None:
-        return
-    siblings = [child for child in parent if child.tag == node.tag and child is not node]
-    parent.remove(node)
-    if priority < len(siblings):
-        siblings[priority].addprevious(node)
-    elif siblings:
-        siblings[-1].addnext(node)
-    else:
-        parent.append(node)
+    entry.move_to(priority)
 
 
 def rule_write(target: Target, body: dict[str, Any], create: bool, *, allow_variables: bool = True,
@@ -146,8 +135,11 @@ def rule_write(target: Target, body: dict[str, Any], create: bool, *, allow_vari
     if conditions is not None and not allow_variables:  # global rules store every condition as a pattern
         conditions = [{**c, "matchType": "Pattern"} for c in conditions]
     variables = _items(body, "server_variables", ("name", "value"))
-    if variables and allow_variables and target.is_locked(ALLOWED):
-        raise Locked(name=ALLOWED)
+    if variables and len({v["name"].lower() for v in variables}) != len(variables):
+        raise InvalidParameter("server_variables.item", "A server variable is set twice.")
+    missing = _not_allowed(target, variables) if variables and allow_variables else []
+    if missing and target.is_locked(ALLOWED):
+        raise Locked(name=ALLOWED)  # only a name the level must add needs the (by default denied) section
     if priority is None and conditions is None and variables is None:
         return None
 
@@ -159,15 +151,21 @@ def rule_write(target: Target, body: dict[str, Any], create: bool, *, allow_vari
                 {"name": v["name"], "value": v["value"],
                  "replace": Bool().from_json(v.get("replace", False), "server_variables.replace")}
                 for v in variables])  # fmt: skip
-            if allow_variables:
+            if missing:
                 allowed = target.local(ALLOWED).collection()
-                for v in variables:
-                    if target.effective(ALLOWED).collection().find(name=v["name"]) is None:
-                        allowed.add(name=v["name"])
+                for name in _not_allowed(target, variables):
+                    allowed.add(name=name)
         if priority is not None:
             _move(entry, priority)
 
     return write
+
+
+def _not_allowed(target: Target, variables: list[dict[str, Any]]) -> list[str]:
+    """Names the effective allowedServerVariables at the target lacks (inherited entries count; any case)."""
+    allowed = {str(e.get("name")).lower() for e in target.effective(ALLOWED).collection()}
+    missing = {v["name"].lower(): v["name"] for v in reversed(variables) if v["name"].lower() not in allowed}
+    return list(reversed(missing.values()))
 
 
 def global_rule_write(target: Target, body: dict[str, Any], create: bool) -> Callable[[ConfigElement], None] | None:

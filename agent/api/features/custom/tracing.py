@@ -7,6 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from agent.api import mapping
+from agent.api.features.custom.rewrite import _replace as replace_entries
+from agent.api.features.custom.trace_providers import traces_read, traces_write
 from agent.api.features.target import Target
 from agent.api.mapping import Attr, Bool, Int, Str
 from agent.iisconfig import ConfigElement
@@ -55,15 +57,16 @@ def rule_read(_target: Target, entry: ConfigElement) -> dict[str, Any]:
     codes = [c.strip() for c in str(failure.get("statusCodes") or "").split(",") if c.strip()]
     taken = failure.get("timeTaken")
     seconds = int(taken.total_seconds()) if isinstance(taken, timedelta) else 0
-    traces = [{"allowed_areas": {a.strip(): True for a in str(t.get("areas") or "").split(",") if a.strip()},
-               "provider": {"name": str(t.get("provider"))}, "verbosity": str(t.get("verbosity")).lower()}
-              for t in entry.collection("traceAreas")]  # fmt: skip
+    traces = traces_read(_target, entry)
     return {"status_codes": codes, "min_request_execution_time": seconds or NEVER, "traces": traces}
 
 
-def rule_write(_target: Target, body: dict[str, Any], _create: bool) -> Callable[[ConfigElement], None] | None:
-    """Validate `status_codes` ("404", "400-499") and `min_request_execution_time` (>= NEVER stores 0)."""
+def rule_write(target: Target, body: dict[str, Any], _create: bool) -> Callable[[ConfigElement], None] | None:
+    """Validate `status_codes` ("404", "400-499"), `min_request_execution_time` (>= NEVER stores 0), `traces`."""
     writes: list[Callable[[ConfigElement], None]] = []
+    traces = traces_write(target, body.get("traces"))
+    if traces is not None:
+        writes.append(lambda e: replace_entries(e.collection("traceAreas"), traces))
     codes = body.get("status_codes")
     if codes is not None:
         if not isinstance(codes, list):
@@ -86,3 +89,10 @@ def rule_write(_target: Target, body: dict[str, Any], _create: bool) -> Callable
             write(entry)
 
     return write_all
+
+
+def tracing_links(target: Target, fid: str) -> dict[str, str]:
+    """self, rules, providers and the site's trace files (`traces`), as upstream links them."""
+    base = target.spec.path
+    query = f"?{target.spec.parent}.id={fid}"
+    return {"self": f"{base}/{fid}", **{name: f"{base}/{name}{query}" for name in ("providers", "rules", "traces")}}

@@ -47,13 +47,13 @@ async def test_entry_lifecycle(api: TestClient[Any, Any], content_dir: Path, end
         await api.patch(f"{spec.path}/{server['id']}", json={"metadata": {"override_mode": "allow"}})
     feature = await feature_at(api, spec, scope)
     link = feature["_links"][child.plural]["href"]
-    created = await api.post(f"{spec.path}/{route}", json={**create, spec.parent: feature})
+    created = await api.post(f"{spec.path}/{route}", json={**create, spec.parent_member: feature})
     assert created.status == child.created_status, await created.text()
     entry = await created.json()
     assert entry[spec.parent]["scope"] == feature["scope"]  # the id may change: it embeds is_local
     listed = await (await api.get(link)).json()
     assert entry["id"] in [item["id"] for item in listed[child.plural]]
-    again = await api.post(f"{spec.path}/{route}", json={**create, spec.parent: feature})
+    again = await api.post(f"{spec.path}/{route}", json={**create, spec.parent_member: feature})
     assert again.status == duplicate
     entry_id = entry["id"]
     if change is not None:

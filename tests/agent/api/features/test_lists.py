@@ -42,7 +42,7 @@ async def test_lifecycle(api: TestClient[Any, Any], content_dir: Path, endpoint:
     child = next(c for c in spec.children if c.route == route)
     await ensure_installed(api, spec if spec.installable else URL_REWRITE)
     feature = await feature_at(api, spec, "")
-    created = await api.post(f"{spec.path}/{route}", json={**create, spec.parent: feature})
+    created = await api.post(f"{spec.path}/{route}", json={**create, spec.parent_member: feature})
     assert created.status == 201, await created.text()
     entry = await created.json()
     for key, value in create.items():
@@ -52,7 +52,7 @@ async def test_lifecycle(api: TestClient[Any, Any], content_dir: Path, endpoint:
             assert entry[key] == value, key
     listed = await (await api.get(feature["_links"][child.plural]["href"])).json()
     assert entry["id"] in [item["id"] for item in listed[child.plural]]
-    assert (await api.post(f"{spec.path}/{route}", json={**create, spec.parent: feature})).status == 409
+    assert (await api.post(f"{spec.path}/{route}", json={**create, spec.parent_member: feature})).status == 409
     patched = await api.patch(f"{spec.path}/{route}/{entry['id']}", json=change)
     assert patched.status in (200, 209), await patched.text()
     body = await patched.json()
@@ -85,7 +85,7 @@ async def test_inbound_priority(api: TestClient[Any, Any], content_dir: Path) ->
     feature = await feature_at(api, spec, "Feat")
     ids = []
     for name in ("one", "two"):
-        made = await api.post(f"{spec.path}/rules", json={**RULE, "name": name, spec.parent: feature})
+        made = await api.post(f"{spec.path}/rules", json={**RULE, "name": name, spec.parent_member: feature})
         ids.append((await made.json())["id"])
     moved = await api.patch(f"{spec.path}/rules/{ids[1]}", json={"priority": 0})
     assert (await moved.json())["priority"] == 0
