@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from agent.hosting.embedded.model import AppSpec, ServerSpec, read_server
+from agent.hosting.embedded.wire import ABORT_HEADER
 from agent.hosting.embedded.worker.errors import WIN32, error_html
 
 T = TypeVar("T")
@@ -79,6 +80,12 @@ class HttpContext:
         """A module's settings from `section` at this request's config path (cached per generation)."""
         return self.config.settings(section, self.config_path, loader)
 
+    def client_ip(self) -> str:
+        """The client's address as the supervisor saw it (X-IISFleet-Client is set by the supervisor only)."""
+        client = self.request.headers.get("X-IISFleet-Client", "")
+        host = client.rpartition(":")[0] if ":" in client else client
+        return host.strip("[]")
+
     def stat(self) -> os.stat_result | None:
         """os.stat of the physical path (None when missing or invalid), taken once per path per request."""
         path = self.physical_path
@@ -97,6 +104,11 @@ class HttpContext:
     def complete(self) -> None:
         """Skip the remaining stages up to logging (IIS CompleteRequest)."""
         self.completed = True
+
+    def abort(self) -> None:
+        """Drop the connection without an answer (IIS AbortRequest); the supervisor does it on ABORT_HEADER."""
+        self.response = web.Response(status=400, headers={ABORT_HEADER: "1"})
+        self.complete()
 
     def error(self, status: int, substatus: int = 0, *, headers: dict[str, str] | None = None) -> None:
         """Answer with IIS's error page for status.substatus and complete the request."""
