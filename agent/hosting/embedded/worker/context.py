@@ -74,6 +74,8 @@ class HttpContext:
     log_enabled: bool = True
     stage: str = ""
     completed: bool = False
+    # False once a module's answer depends on more than the URL (client address, user): IIS DisableKernelCache.
+    kernel_cacheable: bool = True
     items: dict[str, Any] = field(default_factory=dict)
 
     def settings(self, section: str, loader: Callable[[Any], T]) -> T:

@@ -40,7 +40,8 @@ NOT_IMPLEMENTED = frozenset({
     "IsapiFilterModule", "ConfigurationValidationModule", "FailedRequestsTracingModule",
     "CertificateMappingAuthenticationModule", "IISCertificateMappingAuthenticationModule", "ManagedEngine",
     "ManagedEngineV4.0_32bit", "ManagedEngineV4.0_64bit", "ManagedEngine64", "TracingModule", "WebDAVModule",
-    "ApplicationInitializationModule", "WebSocketModule", "CustomLoggingModule", "AspNetCoreModuleV2", "AspNetCoreModule", "HttpPlatformHandler",
+    "ApplicationInitializationModule", "WebSocketModule", "CustomLoggingModule", "AspNetCoreModuleV2",
+    "AspNetCoreModule", "HttpPlatformHandler",
 })  # fmt: skip
 
 

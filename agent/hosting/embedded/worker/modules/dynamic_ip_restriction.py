@@ -63,6 +63,7 @@ class DynamicIpRestrictionModule:
         settings = ctx.settings(SECTION, load)
         if settings is None:
             return
+        ctx.kernel_cacheable = False  # every request has to be counted
         key = (ctx.site_id, ctx.client_ip())
         now = time.monotonic()
         over = self._track_concurrency(ctx, key) > settings.max_concurrent > 0

@@ -103,5 +103,6 @@ class IpRestrictionModule:
         settings = ctx.settings(SECTION, load)
         if settings is None:
             return
+        ctx.kernel_cacheable = False  # the next client may be one the list denies
         if not all(allowed(settings, a) for a in client_addresses(ctx, settings.proxy_mode)):
             deny(ctx, settings.deny_status, IP_DENIED_SUBSTATUS)

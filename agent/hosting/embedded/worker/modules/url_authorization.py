@@ -1,11 +1,12 @@
 """UrlAuthorizationModule: system.webServer/security/authorization allow/deny by users, roles and verbs.
 
-IIS's rule order: the rules of each configuration level (server, site, then each URL level down to the
-request's) in turn, parents first, and within one level every Deny rule before the Allow rules. The first rule
-that matches the user and the verb decides; none matching denies. users "*" is everyone, "?" the anonymous
-user, other names compare case-insensitively; roles are the user's Unix groups (primary and supplementary).
-A denial answers 401.2, as IIS's URL authorization does. Group membership is cached for GROUP_TTL seconds.
-An authorization section with no rules at any level allows everyone (the stock IIS file's `Allow *`).
+IIS's rule order ("deny rules get precedence, parent rules first", unlike ASP.NET's first-match
+in file order): the effective rules of the request's path (parents' first, as the merged collection lists
+them), every Deny before any Allow. The first rule that matches the user and the verb decides; none matching
+denies. users "*" is everyone, "?" the anonymous user, other names compare case-insensitively; roles are the
+user's Unix groups (primary and supplementary). A denial answers 401.2, as IIS's URL authorization does.
+Group membership is cached for GROUP_TTL seconds. A section with no rules at all allows everyone (what the
+stock IIS file's `Allow *` does; a config written before that rule was stock has none).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class AuthzRule:
     verbs: frozenset[str]
 
 
+ALLOW_ALL = (AuthzRule(True, frozenset({"*"}), frozenset(), frozenset()),)
+
+
 def _names(value: Any) -> frozenset[str]:
     return frozenset(part.strip().lower() for part in str(value or "").split(",") if part.strip())
 
@@ -46,21 +50,11 @@ def load(section: Any) -> tuple[AuthzRule, ...]:
     )  # fmt: skip
 
 
-def ordered_rules(ctx: HttpContext) -> tuple[AuthzRule, ...] | None:
-    """The rules in evaluation order (cached per generation by level); None when no level has rules."""
-    segments = [s for s in ctx.url_path.split("/") if s]
-    paths = ["", ctx.site] + [ctx.site + "/" + "/".join(segments[: i + 1]) for i in range(len(segments))]
-    ordered: list[AuthzRule] = []
-    previous: tuple[AuthzRule, ...] = ()
-    for path in paths:
-        current = ctx.config.settings(SECTION, path, load)
-        if current[: len(previous)] == previous:
-            added = current[len(previous) :]
-        else:  # a <clear/> or <remove> at this level: what this level sees is all there is
-            ordered, added = [], current
-        ordered += [r for r in added if not r.allow] + [r for r in added if r.allow]
-        previous = current
-    return tuple(ordered) if ordered else None
+def ordered(section: Any) -> tuple[AuthzRule, ...] | None:
+    """The effective rules in evaluation order: every Deny, then every Allow, each parents first (the merged
+    collection's order); None when there are no rules at all."""
+    rules = load(section)
+    return tuple([r for r in rules if not r.allow] + [r for r in rules if r.allow]) or None
 
 
 class UrlAuthorizationModule:
@@ -71,9 +65,11 @@ class UrlAuthorizationModule:
 
     def authorize_request(self, ctx: HttpContext) -> None:
         """Deny with 401.2 unless the first matching rule allows."""
-        rules = ordered_rules(ctx)
+        rules = ctx.settings(SECTION, ordered)
         if rules is None:
             return
+        if rules != ALLOW_ALL:
+            ctx.kernel_cacheable = False  # the answer depends on who asks
         user = ctx.user.lower()
         verb = ctx.request.method.upper()
         groups: frozenset[str] | None = None
