@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import aiohttp
 import pytest
@@ -221,3 +222,33 @@ async def test_basic_auth_and_url_authorization_with_local_accounts(hosted: Host
                 assert resp.status == 401 and "401.1" in await resp.text()
             async with client.get(url, headers=basic_header(user, password)) as resp:
                 assert resp.status == 401 and "401.2" in await resp.text()  # denied by role
+
+
+async def test_failed_request_trace_file_for_a_500(hosted: Hosted) -> None:
+    def trace(cfg: ConfigStore) -> None:
+        enable(cfg, "FailedRequestsTracingModule", "RewriteModule")
+        site = cfg.section("system.applicationHost/sites").collection().find(name=SITE)
+        assert site is not None
+        site.child("traceFailedRequestsLogging").set("enabled", True)
+        rule = cfg.section(WS + "tracing/traceFailedRequests", SITE).collection().add(path="*")
+        rule.child("failureDefinitions").set("statusCodes", "500-599")
+        rule.child("failureDefinitions").set("verbosity", "Verbose")
+        boom = cfg.section(WS + "rewrite/rules", SITE).collection().add(name="boom")
+        boom.child("match").set("url", "^boom$")
+        boom.child("action").set("type", "CustomResponse")
+        boom.child("action").set("statusCode", 500)
+
+    await change(hosted, trace)
+    async with session() as client:
+        async with client.get(hosted.url + "/small.txt") as resp:
+            assert resp.status == 200
+        async with client.get(hosted.url + "/boom") as resp:
+            assert resp.status == 500
+    folder = hosted.store.path.parent / "logs" / "FailedReqLogFiles" / "W3SVC1"
+    [trace_file] = folder.glob("fr*.xml")
+    assert trace_file.name == "fr000001.xml"
+    root = ElementTree.parse(trace_file).getroot()  # noqa: S314 - a file the host under test just wrote
+    assert root.tag == "failedRequest" and root.get("statusCode") == "500.0"
+    assert root.get("failureReason") == "STATUS_CODE" and root.get("url", "").endswith("/boom")
+    opcodes = [e.text for e in root.iter("{http://schemas.microsoft.com/win/2004/08/events/event}Opcode")]
+    assert opcodes[0] == "GENERAL_REQUEST_START" and opcodes[-1] == "GENERAL_REQUEST_END"

@@ -15,6 +15,7 @@ _BASE = "agent.hosting.embedded.worker.modules"
 # In SendResponse the body changers run before ProtocolSupport (headers land on the final response object):
 # challenge (Basic), custom error pages, then compression.
 MODULES: dict[str, str] = {
+    "FailedRequestsTracingModule": f"{_BASE}.failed_request_tracing:FailedRequestsTracingModule",
     "IpRestrictionModule": f"{_BASE}.ip_restriction:IpRestrictionModule",
     "DynamicIpRestrictionModule": f"{_BASE}.dynamic_ip_restriction:DynamicIpRestrictionModule",
     "RequestFilteringModule": f"{_BASE}.request_filtering:RequestFilteringModule",
@@ -37,7 +38,7 @@ NOT_IMPLEMENTED = frozenset({
     "UriCacheModule", "TokenCacheModule", "RequestMonitorModule", "HttpCacheModule", "FileCacheModule",
     "WindowsAuthenticationModule",
     "DigestAuthenticationModule", "ServerSideIncludeModule", "CgiModule", "FastCgiModule", "IsapiModule",
-    "IsapiFilterModule", "ConfigurationValidationModule", "FailedRequestsTracingModule",
+    "IsapiFilterModule", "ConfigurationValidationModule",
     "CertificateMappingAuthenticationModule", "IISCertificateMappingAuthenticationModule", "ManagedEngine",
     "ManagedEngineV4.0_32bit", "ManagedEngineV4.0_64bit", "ManagedEngine64", "TracingModule", "WebDAVModule",
     "ApplicationInitializationModule", "WebSocketModule", "CustomLoggingModule", "AspNetCoreModuleV2",
