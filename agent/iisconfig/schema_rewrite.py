@@ -86,9 +86,23 @@ _OUTBOUND_RULE = ElementSchema(
                                  boolean("replace", True))),
     ),
 )  # fmt: skip
+_PRECONDITIONS = listing("preConditions", CollectionSchema(
+    ElementSchema("preCondition", (string("name", required=True), enum("logicalGrouping", GROUPING, "MatchAll"),
+                                   enum("patternSyntax", PATTERN_SYNTAX, "ECMAScript")),
+                  collection=keyed(("input", "pattern"), string("input", required=True), string("pattern"),
+                                   boolean("ignoreCase", True), boolean("negate", False), merge_append=False)),
+    keys=("name",), add="preCondition",
+))  # fmt: skip
+_CUSTOM_TAGS = listing("customTags", CollectionSchema(
+    ElementSchema("tags", (string("name", required=True),),
+                  collection=keyed(("name", "attribute"), string("name", required=True),
+                                   string("attribute", required=True), add="tag", merge_append=False)),
+    keys=("name",), add="tags",
+))  # fmt: skip
 OUTBOUND_RULES = ElementSchema(
     "outboundRules",
     (boolean("rewriteBeforeCache", False),),
+    children=(_PRECONDITIONS, _CUSTOM_TAGS),
     collection=CollectionSchema(_OUTBOUND_RULE, keys=("name",), add="rule"),
 )
 

@@ -252,3 +252,31 @@ async def test_failed_request_trace_file_for_a_500(hosted: Hosted) -> None:
     assert root.get("failureReason") == "STATUS_CODE" and root.get("url", "").endswith("/boom")
     opcodes = [e.text for e in root.iter("{http://schemas.microsoft.com/win/2004/08/events/event}Opcode")]
     assert opcodes[0] == "GENERAL_REQUEST_START" and opcodes[-1] == "GENERAL_REQUEST_END"
+
+
+async def test_outbound_rule_rewrites_a_link_and_a_header(hosted: Hosted) -> None:
+    def outbound(cfg: ConfigStore) -> None:
+        enable(cfg, "RewriteModule")
+        section = cfg.section(WS + "rewrite/outboundRules", SITE)
+        pre = section.child("preConditions").collection().add(name="IsHTML")
+        pre.collection().add(input="{RESPONSE_CONTENT_TYPE}", pattern="^text/html")
+        link = section.collection().add(name="links", preCondition="IsHTML")
+        link.child("match").set("filterByTags", "A")
+        link.child("match").set("pattern", "^http://old\\.example/(.*)")
+        link.child("action").set("type", "Rewrite")
+        link.child("action").set("value", "https://new.example/{R:1}")
+        header = section.collection().add(name="server")
+        header.child("match").set("serverVariable", "RESPONSE_X_Powered_By")
+        header.child("match").set("pattern", ".+")
+        header.child("action").set("type", "Rewrite")
+        header.child("action").set("value", "IIS Fleet")
+
+    await change(hosted, outbound)
+    async with session() as client:
+        async with client.get(hosted.url + "/page.html") as resp:
+            body = await resp.text()
+            assert resp.status == 200 and resp.headers["X-Powered-By"] == "IIS Fleet"
+        assert '<a href="https://new.example/x">' in body
+        assert '<img src="http://old.example/i.png">' in body  # Img is not in filterByTags
+        async with client.get(hosted.url + "/small.txt") as resp:
+            assert await resp.text() == "s" * 100  # the precondition keeps plain text out

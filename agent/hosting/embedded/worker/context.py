@@ -14,6 +14,9 @@ from agent.hosting.embedded.wire import ABORT_HEADER
 from agent.hosting.embedded.worker.errors import WIN32, error_html
 
 T = TypeVar("T")
+# Headers that describe one body: a module that replaces the body drops them and carries the rest over.
+ENTITY_HEADERS = frozenset({"content-length", "content-type", "content-encoding", "etag", "last-modified",
+                            "accept-ranges", "content-range"})  # fmt: skip
 SERVER_HEADER = "Microsoft-IIS/10.0"
 # Settings are cached per (section, config path); a generation change clears the cache, a cap bounds it.
 CACHE_LIMIT = 8192
@@ -53,6 +56,12 @@ class ConfigView:
         if self._server is None:
             self._server = read_server(self.store, "")
         return self._server
+
+
+def carried_headers(response: web.StreamResponse, *keep: str) -> dict[str, str]:
+    """The response's headers a replacement body keeps (all but ENTITY_HEADERS, except those in `keep`)."""
+    kept = {k.lower() for k in keep}
+    return {k: v for k, v in response.headers.items() if k.lower() not in ENTITY_HEADERS or k.lower() in kept}
 
 
 @dataclass(slots=True, eq=False)

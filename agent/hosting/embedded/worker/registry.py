@@ -12,14 +12,16 @@ _BASE = "agent.hosting.embedded.worker.modules"
 
 # Row order is call order within a stage (IIS runs its StaticFile handler as StaticFile, DefaultDocument,
 # DirectoryListing; here the directory handlers come first so StaticFileModule can answer 403.14/404).
-# In SendResponse the body changers run before ProtocolSupport (headers land on the final response object):
-# challenge (Basic), custom error pages, then compression.
+# SendResponse order: ProtocolSupport's custom headers first (outbound rules can rewrite them), then outbound
+# rewrite, the Basic challenge, custom error pages and compression; a module that swaps the response object
+# carries the headers over (context.carried_headers).
 MODULES: dict[str, str] = {
     "FailedRequestsTracingModule": f"{_BASE}.failed_request_tracing:FailedRequestsTracingModule",
     "IpRestrictionModule": f"{_BASE}.ip_restriction:IpRestrictionModule",
     "DynamicIpRestrictionModule": f"{_BASE}.dynamic_ip_restriction:DynamicIpRestrictionModule",
+    "ProtocolSupportModule": f"{_BASE}.protocol_support:ProtocolSupportModule",
     "RequestFilteringModule": f"{_BASE}.request_filtering:RequestFilteringModule",
-    "RewriteModule": f"{_BASE}.url_rewrite:RewriteModule",
+    "RewriteModule": f"{_BASE}.url_rewrite_outbound:RewriteModule",
     "BasicAuthenticationModule": f"{_BASE}.basic_auth:BasicAuthenticationModule",
     "AnonymousAuthenticationModule": f"{_BASE}.anonymous_auth:AnonymousAuthenticationModule",
     "UrlAuthorizationModule": f"{_BASE}.url_authorization:UrlAuthorizationModule",
@@ -30,7 +32,6 @@ MODULES: dict[str, str] = {
     "CustomErrorModule": f"{_BASE}.custom_error:CustomErrorModule",
     "DynamicCompressionModule": f"{_BASE}.compression:DynamicCompressionModule",
     "StaticCompressionModule": f"{_BASE}.compression:StaticCompressionModule",
-    "ProtocolSupportModule": f"{_BASE}.protocol_support:ProtocolSupportModule",
     "HttpLoggingModule": f"{_BASE}.http_logging:HttpLoggingModule",
 }
 # IIS modules a stock config lists that this host has no implementation of (yet); skipped quietly.

@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from agent.hosting.embedded import inetpub
-from agent.hosting.embedded.worker.context import HttpContext
+from agent.hosting.embedded.worker.context import HttpContext, carried_headers
 from agent.hosting.embedded.worker.modules.static_file import StaticFileResponse
 
 HTTP_COMPRESSION = "system.webServer/httpCompression"
@@ -178,7 +178,7 @@ class StaticCompressionModule:
         path = ctx.physical_path
         assert path is not None
         copy = await asyncio.to_thread(_cached_copy, path, st, scheme, directory / f"W3SVC{ctx.site_id}")
-        headers = {k: v for k, v in response.headers.items() if k.lower() in ("content-type", "cache-control", "vary")}
+        headers = carried_headers(response, "content-type")
         ctx.response = web.FileResponse(copy, headers={**headers, "Content-Encoding": scheme.name})
 
 

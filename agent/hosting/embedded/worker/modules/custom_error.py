@@ -22,7 +22,7 @@ from aiohttp import web
 
 from agent.hosting.embedded import inetpub
 from agent.hosting.embedded.urlmap import map_path, match_app, normalize_url_path
-from agent.hosting.embedded.worker.context import HttpContext
+from agent.hosting.embedded.worker.context import HttpContext, carried_headers
 
 SECTION = "system.webServer/httpErrors"
 MAX_PAGE_BYTES = 1 << 20
@@ -114,9 +114,9 @@ class CustomErrorModule:
         page = conf.pages.get((status, ctx.substatus)) or conf.pages.get((status, -1)) or conf.default
         if page is None:
             return
-        headers = {k: v for k, v in response.headers.items() if k.lower() in ("www-authenticate", "allow")}
+        headers = carried_headers(response)
         if page.mode == "Redirect":
-            ctx.response = web.Response(status=302, headers={"Location": page.path})
+            ctx.response = web.Response(status=302, headers={**headers, "Location": page.path})
             return
         path = _url_file(ctx, page.path) if page.mode == "ExecuteURL" else _file(ctx, page.path)
         body = _read(path)
