@@ -79,6 +79,10 @@ class BasicAuthenticationModule:
         self._salt = os.urandom(16)
         self._tokens: dict[bytes, float] = {}
 
+    def idle(self, ctx: HttpContext) -> bool:
+        """Basic is disabled at the path."""
+        return ctx.settings(SECTION, load) is None
+
     async def authenticate_request(self, ctx: HttpContext) -> None:
         """Log the caller on when it sent Basic credentials; bad credentials → 401.1."""
         if ctx.user or ctx.settings(SECTION, load) is None:

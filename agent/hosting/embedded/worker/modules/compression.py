@@ -30,6 +30,8 @@ from agent.hosting.embedded.worker.modules.static_file import StaticFileResponse
 HTTP_COMPRESSION = "system.webServer/httpCompression"
 URL_COMPRESSION = "system.webServer/urlCompression"
 CODECS = ("gzip", "deflate")
+# (id of the cached httpCompression settings, urlCompression switches) → (those settings, merged).
+_MERGED: dict[tuple[int, bool, bool], tuple[CompressionSettings, CompressionSettings]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +87,16 @@ def load_url(section: Any) -> tuple[bool, bool]:
 
 
 def settings(ctx: HttpContext) -> CompressionSettings:
-    """Both sections at the request's path."""
+    """Both sections at the request's path (merged once per generation and path)."""
     base = ctx.settings(HTTP_COMPRESSION, load_http)
     do_static, do_dynamic = ctx.settings(URL_COMPRESSION, load_url)
-    if (do_static, do_dynamic) == (base.do_static, base.do_dynamic):
-        return base
-    return dataclasses.replace(base, do_static=do_static, do_dynamic=do_dynamic)
+    key = (id(base), do_static, do_dynamic)
+    merged = _MERGED.get(key)
+    if merged is None or merged[0] is not base:
+        if len(_MERGED) > 4096:
+            _MERGED.clear()
+        merged = _MERGED[key] = (base, dataclasses.replace(base, do_static=do_static, do_dynamic=do_dynamic))
+    return merged[1]
 
 
 def type_enabled(types: tuple[tuple[str, bool], ...], content_type: str) -> bool:
@@ -157,6 +163,11 @@ def _cached_copy(source: str, st: os.stat_result, scheme: Scheme, directory: Pat
 class StaticCompressionModule:
     """Compresses static files into the compression cache and serves the compressed copy."""
 
+    def idle(self, ctx: HttpContext) -> bool:
+        """Static compression is off or has no scheme."""
+        conf = settings(ctx)
+        return not conf.do_static or not any(s.static for s in conf.schemes)
+
     async def send_response(self, ctx: HttpContext) -> None:
         """Swap an eligible static file response for its compressed copy."""
         response = ctx.response
@@ -184,6 +195,11 @@ class StaticCompressionModule:
 
 class DynamicCompressionModule:
     """Compresses in-memory bodies of dynamicTypes types."""
+
+    def idle(self, ctx: HttpContext) -> bool:
+        """Dynamic compression is off or has no scheme."""
+        conf = settings(ctx)
+        return not conf.do_dynamic or not any(s.dynamic for s in conf.schemes)
 
     def send_response(self, ctx: HttpContext) -> None:
         """Compress the body when the type, the client and urlCompression agree."""

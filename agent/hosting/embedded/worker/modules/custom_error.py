@@ -100,6 +100,11 @@ def _read(path: str | None) -> bytes | None:
 class CustomErrorModule:
     """Replaces generated error pages with the configured ones."""
 
+    def idle(self, ctx: HttpContext) -> bool:
+        """No page could ever replace an error here."""
+        conf = ctx.settings(SECTION, load)
+        return conf.existing == "PassThrough" or conf.mode == "Detailed" or (not conf.pages and conf.default is None)
+
     def send_response(self, ctx: HttpContext) -> None:
         """Swap the body of an error response (status >= 400) when httpErrors says so."""
         response = ctx.response

@@ -58,6 +58,10 @@ class DynamicIpRestrictionModule:
         self.in_progress: dict[tuple[int, str], int] = {}
         self.recent: dict[tuple[int, str], deque[float]] = {}
 
+    def idle(self, ctx: HttpContext) -> bool:
+        """Both checks off."""
+        return ctx.settings(SECTION, load) is None
+
     def begin_request(self, ctx: HttpContext) -> None:
         """Count the request and refuse it when a limit is exceeded."""
         settings = ctx.settings(SECTION, load)

@@ -156,6 +156,12 @@ def write(directory: Path, text: str, max_files: int) -> Path:
 class FailedRequestsTracingModule:
     """Times each request and writes a trace when a rule fires."""
 
+    def idle(self, ctx: HttpContext) -> bool:
+        """No rules at the path, or failed-request logging is off for the site."""
+        if not ctx.settings(SECTION, load):
+            return True
+        return ctx.site_id not in ctx.config.settings(SITES, "", load_sites)
+
     def begin_request(self, ctx: HttpContext) -> None:
         """Remember when the request started."""
         ctx.items[START] = time.monotonic()

@@ -75,6 +75,10 @@ def target(ctx: HttpContext, settings: RedirectSettings) -> str | None:
 class HttpRedirectionModule:
     """Answers with the configured redirect before a handler runs."""
 
+    def idle(self, ctx: HttpContext) -> bool:
+        """httpRedirect is off at the path."""
+        return ctx.settings(SECTION, load) is None
+
     def map_request_handler(self, ctx: HttpContext) -> None:
         """Redirect when httpRedirect is enabled at the request's path."""
         settings = ctx.settings(SECTION, load)

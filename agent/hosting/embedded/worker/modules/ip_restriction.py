@@ -98,6 +98,10 @@ def allowed(settings: IpSettings, address: str) -> bool:
 class IpRestrictionModule:
     """Refuses clients the ipSecurity list denies, before any other module runs."""
 
+    def idle(self, ctx: HttpContext) -> bool:
+        """Nothing to check: no entries and allowUnlisted."""
+        return ctx.settings(SECTION, load) is None
+
     def begin_request(self, ctx: HttpContext) -> None:
         """Check the client (and, in proxy mode, every forwarded address)."""
         settings = ctx.settings(SECTION, load)

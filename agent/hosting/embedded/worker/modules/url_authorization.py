@@ -63,6 +63,10 @@ class UrlAuthorizationModule:
     def __init__(self) -> None:
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
 
+    def idle(self, ctx: HttpContext) -> bool:
+        """Everyone is allowed everything (no rules, or the stock `Allow *` alone)."""
+        return ctx.settings(SECTION, ordered) in (None, ALLOW_ALL)
+
     def authorize_request(self, ctx: HttpContext) -> None:
         """Deny with 401.2 unless the first matching rule allows."""
         rules = ctx.settings(SECTION, ordered)

@@ -221,6 +221,10 @@ def apply(ctx: HttpContext) -> None:
 class RewriteModule(inbound.RewriteModule):
     """IIS's one RewriteModule: inbound rules at BeginRequest, outbound rules at SendResponse."""
 
+    def idle(self, ctx: HttpContext) -> bool:
+        """No inbound or outbound rule in effect at the path."""
+        return not ctx.settings(SECTION, load) and not any(ctx.settings(s, inbound.load) for s in inbound.SECTIONS)
+
     def send_response(self, ctx: HttpContext) -> None:
         """Apply the outbound rules."""
         apply(ctx)
