@@ -242,7 +242,7 @@ async def test_failed_request_trace_file_for_a_500(hosted: Hosted) -> None:
     async with session() as client:
         async with client.get(hosted.url + "/small.txt") as resp:
             assert resp.status == 200
-        async with client.get(hosted.url + "/boom") as resp:
+        async with client.get(hosted.url + "/boom", headers={"Authorization": "Basic c2VjcmV0OnNlY3JldA=="}) as resp:
             assert resp.status == 500
     folder = hosted.store.path.parent / "logs" / "FailedReqLogFiles" / "W3SVC1"
     [trace_file] = folder.glob("fr*.xml")
@@ -252,6 +252,8 @@ async def test_failed_request_trace_file_for_a_500(hosted: Hosted) -> None:
     assert root.get("failureReason") == "STATUS_CODE" and root.get("url", "").endswith("/boom")
     opcodes = [e.text for e in root.iter("{http://schemas.microsoft.com/win/2004/08/events/event}Opcode")]
     assert opcodes[0] == "GENERAL_REQUEST_START" and opcodes[-1] == "GENERAL_REQUEST_END"
+    text = trace_file.read_text()
+    assert "GENERAL_REQUEST_HEADERS" in text and "Basic [redacted]" in text and "c2VjcmV0" not in text
 
 
 async def test_outbound_rule_rewrites_a_link_and_a_header(hosted: Hosted) -> None:
@@ -280,3 +282,18 @@ async def test_outbound_rule_rewrites_a_link_and_a_header(hosted: Hosted) -> Non
         assert '<img src="http://old.example/i.png">' in body  # Img is not in filterByTags
         async with client.get(hosted.url + "/small.txt") as resp:
             assert await resp.text() == "s" * 100  # the precondition keeps plain text out
+
+
+async def test_dynamic_compression_of_a_directory_listing(hosted: Hosted) -> None:
+    def dynamic(cfg: ConfigStore) -> None:
+        enable(cfg, "DynamicCompressionModule")
+        cfg.section(WS + "directoryBrowse", SITE).set("enabled", True)
+
+    await change(hosted, dynamic)
+    async with session(auto_decompress=False) as client:
+        async with client.get(hosted.url + "/sub/", headers={"Accept-Encoding": "gzip"}) as resp:
+            assert resp.status == 200 and resp.headers["Content-Encoding"] == "gzip"
+            assert "notes.txt" in gzip.decompress(await resp.read()).decode()
+        async with client.get(hosted.url + "/sub/", headers={"Accept-Encoding": "identity"}) as resp:
+            assert "Content-Encoding" not in resp.headers and "notes.txt" in await resp.text()
+            assert resp.headers["Vary"] == "Accept-Encoding"

@@ -30,6 +30,7 @@ START = "freb.start"
 EVENT_NS = "http://schemas.microsoft.com/win/2004/08/events/event"
 PROVIDER = '<Provider Name="WWW Server" Guid="{3A2A4E84-4C21-4981-AE10-3FDA0D9B0F83}"/>'
 VERBOSE = frozenset({"Information", "Verbose"})
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,13 @@ def fires(rule: TraceRule, status: int, substatus: int, taken: float) -> str:
     return ""
 
 
+def _redact(name: str, value: str) -> str:
+    """Credentials and cookies stay out of trace files (the scheme name is kept)."""
+    if name.lower() in SECRET_HEADERS:
+        return value.partition(" ")[0] + " [redacted]" if name.lower().endswith("authorization") else "[redacted]"
+    return value
+
+
 def _event(opcode: str, data: dict[str, str], when: float) -> str:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)) + f".{int(when % 1 * 1000):03d}Z"
     fields = "".join(f"<Data Name={quoteattr(k)}>{escape(v)}</Data>" for k, v in data.items())
@@ -110,10 +118,12 @@ def document(ctx: HttpContext, rule: TraceRule, reason: str, taken: float) -> st
     events = [_event("GENERAL_REQUEST_START", {"SiteId": str(ctx.site_id), "RequestURL": ctx.url_path,
                                                "RequestVerb": request.method}, now - taken)]  # fmt: skip
     if rule.verbosity in VERBOSE:
-        headers = "".join(f"{k}: {v}\r\n" for k, v in request.headers.items() if not k.lower().startswith("x-iisfleet"))
+        headers = "".join(f"{k}: {_redact(k, v)}\r\n" for k, v in request.headers.items()
+                          if not k.lower().startswith("x-iisfleet"))  # fmt: skip
         events.append(_event("GENERAL_REQUEST_HEADERS", {"Headers": headers}, now - taken))
         if response is not None:
-            sent = "".join(f"{k}: {v}\r\n" for k, v in response.headers.items() if not k.startswith("X-IISFleet"))
+            sent = "".join(f"{k}: {_redact(k, v)}\r\n" for k, v in response.headers.items()
+                           if not k.startswith("X-IISFleet"))  # fmt: skip
             events.append(_event("GENERAL_RESPONSE_HEADERS", {"Headers": sent}, now))
     events.append(_event("GENERAL_REQUEST_END", {"HttpStatus": str(status), "HttpSubStatus": str(ctx.substatus)}, now))
     scheme = "https" if request.headers.get("X-IISFleet-Https") == "1" else "http"

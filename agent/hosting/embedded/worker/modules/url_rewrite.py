@@ -208,9 +208,5 @@ class RewriteModule:
             ctx.substatus = rule.substatus
             ctx.complete()
         elif rule.action == "AbortRequest":
-            transport = ctx.request.transport
-            if transport is not None:  # IIS drops the connection without an answer
-                transport.close()
-            ctx.response = web.Response(status=400)
-            ctx.complete()
+            ctx.abort()  # IIS drops the connection without an answer
         return ctx.completed
