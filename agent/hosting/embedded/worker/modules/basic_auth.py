@@ -5,7 +5,7 @@ Windows logon). Valid → the user name goes to ctx.user for UrlAuthorization an
 Every 401 leaving a path where Basic is enabled carries `WWW-Authenticate: Basic realm="..."` (realm, else the
 Host header, as IIS). A DOMAIN\\ prefix is dropped (defaultLogonDomain has no Linux meaning). Where PAM is not
 available (no libpam, or the agent is not root so pam_unix can only check the agent's own account), every
-Basic logon fails with 401.1 and a warning is logged once: refusing is the safe fallback.
+Basic logon fails with 401.1 and a warning is logged: refusing is the safe fallback.
 Successful logons are remembered for TOKEN_TTL seconds (IIS's TokenCacheModule), keyed by a salted hash.
 """
 
