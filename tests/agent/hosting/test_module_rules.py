@@ -3,6 +3,7 @@ outbound tag rewriting and inetpub paths."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 from pathlib import Path
@@ -14,6 +15,7 @@ from agent.hosting.embedded import inetpub
 from agent.hosting.embedded.worker.modules import compression, ip_restriction, url_rewrite_outbound
 from agent.hosting.embedded.worker.modules.basic_auth import credentials
 from agent.hosting.embedded.worker.modules.failed_request_tracing import TraceRule, _codes, fires
+from shared.asyncio_utils import create_task
 
 
 def _ip(entries: list[tuple[str, str, bool]], allow_unlisted: bool = True) -> ip_restriction.IpSettings:
@@ -93,3 +95,41 @@ def test_inetpub_paths_map_under_the_state_directory(configured: str, expected: 
         assert found is None
     else:
         assert found == (Path(expected) if expected.startswith("/") else tmp_path / expected)
+
+
+class _Ctx:
+    """Just what DynamicIpRestrictionModule reads from an HttpContext."""
+
+    def __init__(self, settings: Any, client: str, task: Any) -> None:
+        self._settings, self._client, self.site_id = settings, client, 1
+        self.request = type("R", (), {"task": task})()
+        self.kernel_cacheable, self.denied = True, 0
+
+    def settings(self, section: str, loader: Any) -> Any:
+        return self._settings
+
+    def client_ip(self) -> str:
+        return self._client
+
+    def error(self, status: int, substatus: int = 0) -> None:
+        self.denied = status * 1000 + substatus
+
+
+async def test_dynamic_concurrency_is_per_client_and_ends_with_the_request() -> None:
+    from agent.hosting.embedded.worker.modules.dynamic_ip_restriction import DynamicIpRestrictionModule, DynamicSettings
+
+    module = DynamicIpRestrictionModule()
+    limits = DynamicSettings(max_concurrent=2, max_requests=0, interval=1.0, deny_status=403, logging_only=False)
+    release = asyncio.Event()
+    tasks = [create_task(release.wait(), name="held") for _ in range(4)]
+    contexts = [_Ctx(limits, "10.0.0.1", t) for t in tasks[:3]] + [_Ctx(limits, "10.0.0.2", tasks[3])]
+    for ctx in contexts:
+        module.begin_request(ctx)  # type: ignore[arg-type]
+    assert [c.denied for c in contexts] == [0, 0, 403502, 0]
+    release.set()
+    await asyncio.gather(*tasks)
+    await asyncio.sleep(0)  # done callbacks run on the next loop turn
+    assert module.in_progress == {}
+    later = _Ctx(limits, "10.0.0.1", create_task(asyncio.sleep(0), name="later"))
+    module.begin_request(later)  # type: ignore[arg-type]
+    assert later.denied == 0
