@@ -133,3 +133,23 @@ async def test_dynamic_concurrency_is_per_client_and_ends_with_the_request() -> 
     later = _Ctx(limits, "10.0.0.1", create_task(asyncio.sleep(0), name="later"))
     module.begin_request(later)  # type: ignore[arg-type]
     assert later.denied == 0
+
+
+def test_default_files_location_covers_the_inetpub_tree(tmp_path: Path) -> None:
+    from agent.app import open_config_store
+    from agent.hosting.embedded.model import log_directory, read_server
+    from agent.settings import default_settings
+
+    store = open_config_store(tmp_path)  # first run: the stock file
+    [location] = default_settings(tmp_path)["files"]["locations"]
+    root = Path(location["path"]).resolve()
+    site = store.section("system.applicationHost/sites").collection().find(name="Default Web Site")
+    assert site is not None
+    folders = [
+        Path(str(site.child("traceFailedRequestsLogging").get("directory"))),
+        Path(str(store.effective_section("system.webServer/httpCompression", "").get("directory"))),
+        log_directory(read_server(store, "").sites["default web site"].log, tmp_path),
+        inetpub.resolve(r"%SystemDrive%\inetpub\temp", tmp_path),
+    ]
+    for folder in folders:
+        assert folder is not None and folder.resolve().is_relative_to(root), folder
