@@ -286,6 +286,7 @@ HTTP_REDIRECT = ElementSchema(
         boolean("childOnly", False),
         enum("httpResponseStatus", {"Permanent": 301, "Found": 302, "Temporary": 307, "PermRedirect": 308}, "Found"),
     ),
+    collection=keyed(("wildcard",), string("wildcard", required=True), string("destination", required=True)),
 )
 URL_COMPRESSION = ElementSchema(
     "urlCompression",

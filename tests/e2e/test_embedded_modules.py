@@ -35,6 +35,7 @@ async def hosted(tmp_path: Path) -> AsyncIterator[Hosted]:
         "page.html": '<html><body><a href="http://old.example/x">x</a><img src="http://old.example/i.png">'
                      "</body></html>",
         "errors/404.html": "<p>custom not found</p>", "file.fleet": "fleet data", "file.zzz": "unknown",
+        "other/x.txt": "x",
     }  # fmt: skip
     async with run_host(tmp_path, files) as running:
         yield running
@@ -74,8 +75,8 @@ async def test_http_redirect_status_location_child_only(hosted: Hosted) -> None:
         async with client.get(hosted.url + "/small.txt?a=1", allow_redirects=False) as resp:
             assert resp.status == 301
             assert resp.headers["Location"] == "http://new.example/base/small.txt?a=1"
-        async with client.get(hosted.url + "/", allow_redirects=False) as resp:
-            assert resp.status == 200  # childOnly: the configured level itself is served
+        async with client.get(hosted.url + "/other/x.txt", allow_redirects=False) as resp:
+            assert resp.status == 200  # childOnly: content in a subdirectory is not redirected
         async with client.get(hosted.url + "/sub/notes.txt", allow_redirects=False) as resp:
             assert resp.status == 308 and resp.headers["Location"] == "https://exact.example/landing"
 

@@ -49,8 +49,7 @@ ENFORCEMENT: tuple[Enforcement, ...] = (
     Enforcement(WS + "modules", (), "the pipeline runs the implemented modules the <modules> list effective at "
                 "a path names (worker/registry.py)", "type and preCondition: there are no managed modules"),
     Enforcement(WS + "httpRedirect", ("HttpRedirectionModule",),
-                "destination, exactDestination, childOnly, $S/$V/$Q/$P, 301/302/307/308",
-                "wildcard <add> entries: not in the schema"),
+                "destination, exactDestination, childOnly, $S/$V/$Q/$P, wildcard entries, 301/302/307/308"),
     Enforcement(WS + "security/requestFiltering", ("RequestFilteringModule",),
                 "404.5-404.19 and 413.1 checks in IIS's order", "applyToWebDAV, removeServerHeader"),
     Enforcement(WS + "httpProtocol", ("ProtocolSupportModule",), "customHeaders on every response",

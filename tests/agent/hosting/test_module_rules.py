@@ -153,3 +153,20 @@ def test_default_files_location_covers_the_inetpub_tree(tmp_path: Path) -> None:
     ]
     for folder in folders:
         assert folder is not None and folder.resolve().is_relative_to(root), folder
+
+
+def test_redirect_locations() -> None:
+    from agent.hosting.embedded.worker.modules.http_redirect import RedirectSettings, location
+
+    plain = RedirectSettings("http://new/base", exact=False, child_only=False, status=302)
+    assert location(plain, "/app/a/b.htm", "/app", "x=1") == "http://new/base/a/b.htm?x=1"
+    assert location(plain, "/app/a b\r\n", "/app", "") == "http://new/base/a%20b%0D%0A"
+    child = RedirectSettings("http://new/", exact=False, child_only=True, status=302)
+    assert location(child, "/app/b.htm", "/app", "") == "http://new/b.htm"
+    assert location(child, "/app/sub/b.htm", "/app", "") is None
+    exact = RedirectSettings("http://new/landing$Q", exact=True, child_only=False, status=301)
+    assert location(exact, "/x", "/", "q=2") == "http://new/landing?q=2"
+    wild = RedirectSettings("", exact=False, child_only=False, status=302,
+                            wildcards=(("*.asp", "/default.htm"), ("*", "/other.htm")))  # fmt: skip
+    assert location(wild, "/old/page.ASP", "/", "") == "/default.htm"
+    assert location(wild, "/old/page.txt", "/", "") == "/other.htm"
