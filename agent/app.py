@@ -89,8 +89,10 @@ def _host_backend(settings: AgentSettings, store: ConfigStore, state_dir: Path, 
         from agent.hosting.iis import IisHost
 
         return IisHost(store)
+    from agent.hosting.embedded.enforcement import watch_unenforced
     from agent.hosting.embedded.supervisor.host import EmbeddedHost
 
+    watch_unenforced(store)
     return EmbeddedHost(store, state_dir, address)
 
 

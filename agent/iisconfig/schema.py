@@ -25,6 +25,7 @@ SCHEMA: dict[str, ElementSchema] = {
     "system.webServer/modules": web.MODULES,
     "system.webServer/handlers": web.HANDLERS,
     "system.webServer/httpCompression": web.HTTP_COMPRESSION,
+    "system.webServer/httpErrors": web.HTTP_ERRORS,
     "system.webServer/tracing/traceFailedRequests": web.TRACE_FAILED_REQUESTS,
     "system.webServer/tracing/traceProviderDefinitions": web.TRACE_PROVIDER_DEFINITIONS,
     "system.webServer/rewrite/rules": rewrite.REWRITE_RULES,

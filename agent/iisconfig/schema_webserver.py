@@ -9,6 +9,7 @@ from agent.iisconfig.schema_types import (
     boolean,
     enum,
     flags,
+    int64,
     keyed,
     listing,
     string,
@@ -182,6 +183,7 @@ DYNAMIC_IP_SECURITY = ElementSchema(
         ),
     ),
 )
+_MIME_TYPES = keyed(("mimeType",), string("mimeType", required=True), boolean("enabled", True))
 HTTP_COMPRESSION = ElementSchema(
     "httpCompression",
     (
@@ -193,6 +195,44 @@ HTTP_COMPRESSION = ElementSchema(
         boolean("noCompressionForProxies", True),
         boolean("noCompressionForRange", True),
         boolean("sendCacheHeaders", False),
+        uint("staticCompressionDisableCpuUsage", 100, 0, 100),
+        uint("dynamicCompressionDisableCpuUsage", 90, 0, 100),
+    ),
+    children=(
+        listing("staticTypes", _MIME_TYPES),
+        listing("dynamicTypes", _MIME_TYPES),
+    ),
+    collection=keyed(
+        ("name",),
+        string("name", required=True),
+        string("dll"),
+        boolean("doStaticCompression", True),
+        boolean("doDynamicCompression", True),
+        uint("staticCompressionLevel", 7, 0, 10),
+        uint("dynamicCompressionLevel", 0, 0, 10),
+        add="scheme",
+    ),
+)
+_ERROR_MODES = {"DetailedLocalOnly": 0, "Custom": 1, "Detailed": 2}
+_RESPONSE_MODES = {"File": 0, "ExecuteURL": 1, "Redirect": 2}
+HTTP_ERRORS = ElementSchema(
+    "httpErrors",
+    (
+        enum("errorMode", _ERROR_MODES, "DetailedLocalOnly"),
+        enum("existingResponse", {"Auto": 0, "Replace": 1, "PassThrough": 2}, "Auto"),
+        string("defaultPath"),
+        enum("defaultResponseMode", _RESPONSE_MODES, "File"),
+        string("detailedMoreInformationLink"),
+        boolean("allowAbsolutePathsWhenDelegated", False),
+    ),
+    collection=keyed(
+        ("statusCode", "subStatusCode"),
+        uint("statusCode", 0, 400, 999, required=True),
+        int64("subStatusCode", -1, -1, 999),
+        string("prefixLanguageFilePath"),
+        string("path", required=True),
+        enum("responseMode", _RESPONSE_MODES, "File"),
+        add="error",
     ),
 )
 _TRACE_AREAS = keyed(("provider",), string("provider", required=True), string("areas"),
@@ -246,6 +286,7 @@ HTTP_REDIRECT = ElementSchema(
         boolean("childOnly", False),
         enum("httpResponseStatus", {"Permanent": 301, "Found": 302, "Temporary": 307, "PermRedirect": 308}, "Found"),
     ),
+    collection=keyed(("wildcard",), string("wildcard", required=True), string("destination", required=True)),
 )
 URL_COMPRESSION = ElementSchema(
     "urlCompression",

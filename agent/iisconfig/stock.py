@@ -38,6 +38,9 @@ GLOBAL_MODULES = (
     ("RequestFilteringModule", "modrqflt.dll"), ("CustomErrorModule", "custerr.dll"),
     ("RequestMonitorModule", "iisreqs.dll"),
 )  # fmt: skip
+STATIC_TYPES = ("text/*", "message/*", "application/x-javascript", "application/javascript", "application/atom+xml",
+                "application/xaml+xml", "image/svg+xml")  # fmt: skip
+DYNAMIC_TYPES = ("text/*", "message/*", "application/x-javascript", "application/javascript")
 DEFAULT_DOCUMENTS = ("Default.htm", "Default.asp", "index.htm", "index.html", "iisstart.htm")
 MIME_MAPS = (
     (".htm", "text/html"), (".html", "text/html"), (".txt", "text/plain"), (".css", "text/css"),
@@ -102,6 +105,17 @@ def _config_sections() -> list[str]:
     return lines
 
 
+def _compression(directory: Path) -> list[str]:
+    """IIS's stock <httpCompression>: the gzip scheme and its MIME lists, the cache under inetpub/temp."""
+    lines = [f'    <httpCompression directory="{_a(str(directory))}">',
+             '      <scheme name="gzip" dll="%Windir%\\system32\\inetsrv\\gzip.dll" />']  # fmt: skip
+    for kind, types in (("staticTypes", STATIC_TYPES), ("dynamicTypes", DYNAMIC_TYPES)):
+        lines.append(f"      <{kind}>")
+        lines += [f'        <add mimeType="{t}" enabled="true" />' for t in types]
+        lines += ['        <add mimeType="*/*" enabled="false" />', f"      </{kind}>"]
+    return [*lines, "    </httpCompression>"]
+
+
 def stock_config_bytes(content_root: Path) -> bytes:
     """The stock file's bytes; logs go to <content_root's parent>/logs."""
     root = _a(str(content_root))
@@ -136,7 +150,8 @@ def stock_config_bytes(content_root: Path) -> bytes:
   <system.webServer>
     <globalModules>""".split("\n")
     lines += [f'      <add name="{n}" image="%windir%\\System32\\inetsrv\\{dll}" />' for n, dll in GLOBAL_MODULES]
-    lines += ["    </globalModules>", '    <defaultDocument enabled="true">', "      <files>"]
+    lines += ["    </globalModules>", *_compression(content_root.parent / "temp" / "IIS Temporary Compressed Files")]
+    lines += ['    <defaultDocument enabled="true">', "      <files>"]
     lines += [f'        <add value="{name}" />' for name in DEFAULT_DOCUMENTS]
     lines += ["      </files>", "    </defaultDocument>", '    <directoryBrowse enabled="false" />']
     lines += ["    <staticContent>"] + [f'      <mimeMap fileExtension="{e}" mimeType="{m}" />' for e, m in MIME_MAPS]
@@ -163,6 +178,9 @@ def stock_config_bytes(content_root: Path) -> bytes:
       <authentication>
         <anonymousAuthentication enabled="true" userName="IUSR" />
       </authentication>
+      <authorization>
+        <add accessType="Allow" users="*" />
+      </authorization>
     </security>
   </system.webServer>
   <location path="" overrideMode="Allow">

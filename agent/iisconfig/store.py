@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 from agent.iisconfig import locations as loc
 from agent.iisconfig import locks
@@ -41,6 +41,8 @@ class ConfigStore:
         self._thread_lock = threading.Lock()
         self._async_lock: asyncio.Lock | None = None
         self._writing = False
+        # Called with the document root after each commit (e.g. the embedded host's unenforced-section warning).
+        self.commit_hooks: list[Callable[[Any], object]] = []
 
     # -- state -----------------------------------------------------------------------------------------
 
@@ -253,6 +255,11 @@ class ConfigStore:
             self._stat = _stat(self.path)
         self.document.dirty = False
         self._generation += 1
+        for hook in self.commit_hooks:
+            try:
+                hook(self.document.root)
+            except Exception:  # a hook never undoes or fails a commit
+                logging.getLogger("iisfleet.config").exception("config commit hook failed")
 
     def _backup(self, data: bytes) -> None:
         """Save the previous file as <name>.<UTC timestamp> and keep only the newest `keep_backups`."""

@@ -266,7 +266,6 @@ def read_server(store: Any, address: str) -> ServerSpec:
 
 def log_directory(spec: LogSpec, state_dir: Path) -> Path:
     """Where a site's log files go: the configured directory, or state_dir/logs when it is a Windows path."""
-    text = physical(spec.directory)
-    if "%" in text or (len(text) > 1 and text[1] == ":") or not text.startswith("/"):
-        return state_dir / "logs" / "LogFiles"
-    return Path(text)
+    from agent.hosting.embedded.inetpub import resolve  # local import: inetpub builds on this module
+
+    return resolve(spec.directory, state_dir) or state_dir / "logs" / "LogFiles"

@@ -8,3 +8,6 @@ READY_LINE = b"READY\n"
 """A worker writes this line to stdout once it serves its socket."""
 ZYGOTE_MODULE = "agent.hosting.embedded.worker.zygote"
 """Run as `python -m ZYGOTE_MODULE --fd N --parent PID`: the fork server workers start from (worker/zygote.py)."""
+
+ABORT_HEADER = "X-IISFleet-Abort"
+"""A worker response carrying this header makes the supervisor drop the client connection (IIS AbortRequest)."""

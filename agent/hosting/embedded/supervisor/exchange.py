@@ -17,6 +17,7 @@ from agent.hosting.embedded.supervisor.splice import SPLICE, splice_body
 from agent.hosting.embedded.supervisor.upstream import ResponseHead, Upstream, UpstreamConnection, UpstreamError
 from agent.hosting.embedded.supervisor.w3c import LogEntry, now
 from agent.hosting.embedded.supervisor.worker_process import WorkerState
+from agent.hosting.embedded.wire import ABORT_HEADER
 from agent.hosting.runtime_types import COUNTED_METHODS, RuntimeStatus
 
 log = logging.getLogger("iisfleet.hosting.http")
@@ -304,6 +305,9 @@ class Exchange:
         self.substatus = int(resp.header("X-IISFleet-Substatus", "0") or 0)
         self.win32 = int(resp.header("X-IISFleet-Win32", "0") or 0)
         self.log_it = resp.header("X-IISFleet-Log", "1") != "0"
+        if resp.header(ABORT_HEADER):  # a worker module's AbortRequest: drop the client without an answer
+            self.conn.writer.transport.abort()
+            return False
         lines = [f"HTTP/1.1 {resp.status} {resp.reason or http1.reason_phrase(resp.status)}"]
         for key, value in resp.headers:
             lower = key.lower()

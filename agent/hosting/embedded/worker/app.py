@@ -62,7 +62,9 @@ class WorkerApp:
 def _offer_to_kernel_cache(ctx: HttpContext, response: StaticFileResponse) -> None:
     """Let StaticFileResponse mark the response cacheable: plain anonymous GET, caching enabled at the path."""
     request = ctx.request
-    if request.method != "GET" or ctx.user or not cache_policy.request_cacheable(request.method, request.headers):
+    if request.method != "GET" or ctx.user or not ctx.kernel_cacheable:
+        return
+    if not cache_policy.request_cacheable(request.method, request.headers):
         return
     if not ctx.settings(cache_policy.SECTION, cache_policy.load):
         return

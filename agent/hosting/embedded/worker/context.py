@@ -10,9 +10,13 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from agent.hosting.embedded.model import AppSpec, ServerSpec, read_server
+from agent.hosting.embedded.wire import ABORT_HEADER
 from agent.hosting.embedded.worker.errors import WIN32, error_html
 
 T = TypeVar("T")
+# Headers that describe one body: a module that replaces the body drops them and carries the rest over.
+ENTITY_HEADERS = frozenset({"content-length", "content-type", "content-encoding", "etag", "last-modified",
+                            "accept-ranges", "content-range"})  # fmt: skip
 SERVER_HEADER = "Microsoft-IIS/10.0"
 # Settings are cached per (section, config path); a generation change clears the cache, a cap bounds it.
 CACHE_LIMIT = 8192
@@ -54,6 +58,12 @@ class ConfigView:
         return self._server
 
 
+def carried_headers(response: web.StreamResponse, *keep: str) -> dict[str, str]:
+    """The response's headers a replacement body keeps (all but ENTITY_HEADERS, except those in `keep`)."""
+    kept = {k.lower() for k in keep}
+    return {k: v for k, v in response.headers.items() if k.lower() not in ENTITY_HEADERS or k.lower() in kept}
+
+
 @dataclass(slots=True, eq=False)
 class HttpContext:
     """What pipeline modules see and change for one request."""
@@ -73,11 +83,19 @@ class HttpContext:
     log_enabled: bool = True
     stage: str = ""
     completed: bool = False
+    # False once a module's answer depends on more than the URL (client address, user): IIS DisableKernelCache.
+    kernel_cacheable: bool = True
     items: dict[str, Any] = field(default_factory=dict)
 
     def settings(self, section: str, loader: Callable[[Any], T]) -> T:
         """A module's settings from `section` at this request's config path (cached per generation)."""
         return self.config.settings(section, self.config_path, loader)
+
+    def client_ip(self) -> str:
+        """The client's address as the supervisor saw it (X-IISFleet-Client is set by the supervisor only)."""
+        client = self.request.headers.get("X-IISFleet-Client", "")
+        host = client.rpartition(":")[0] if ":" in client else client
+        return host.strip("[]")
 
     def stat(self) -> os.stat_result | None:
         """os.stat of the physical path (None when missing or invalid), taken once per path per request."""
@@ -97,6 +115,11 @@ class HttpContext:
     def complete(self) -> None:
         """Skip the remaining stages up to logging (IIS CompleteRequest)."""
         self.completed = True
+
+    def abort(self) -> None:
+        """Drop the connection without an answer (IIS AbortRequest); the supervisor does it on ABORT_HEADER."""
+        self.response = web.Response(status=400, headers={ABORT_HEADER: "1"})
+        self.complete()
 
     def error(self, status: int, substatus: int = 0, *, headers: dict[str, str] | None = None) -> None:
         """Answer with IIS's error page for status.substatus and complete the request."""

@@ -8,7 +8,14 @@ from agent.hosting.embedded.http1 import reason_phrase
 
 MESSAGES: dict[tuple[int, int], str] = {
     (400, 0): "The request could not be understood by the server due to malformed syntax.",
+    (401, 1): "You do not have permission to view this directory or page using the credentials that you supplied.",
     (401, 2): "You are not authorized to view this page due to invalid authentication headers.",
+    (401, 502): "Too many requests from the same client IP; the Dynamic IP Restriction limit was reached.",
+    (401, 503): "The client IP address is included in the Deny list of IP Restriction.",
+    (403, 502): "Too many requests from the same client IP; the Dynamic IP Restriction limit was reached.",
+    (403, 503): "The client IP address is included in the Deny list of IP Restriction.",
+    (404, 502): "Too many requests from the same client IP; the Dynamic IP Restriction limit was reached.",
+    (404, 503): "The client IP address is included in the Deny list of IP Restriction.",
     (403, 14): "A default document is not configured for the requested URL, and directory browsing is not "
     "enabled on the server.",
     (404, 0): "The resource you are looking for has been removed, had its name changed, or is temporarily unavailable.",

@@ -28,6 +28,7 @@ STAGES = (
 # After ctx.complete() IIS skips to these notifications.
 FINAL_STAGES = frozenset({"send_response", "log_request", "end_request"})
 MODULES_SECTION = "system.webServer/modules"
+PATH_CACHE_LIMIT = 8192
 
 Handler = Callable[[HttpContext], Any]
 
@@ -76,20 +77,46 @@ def _module_names(section: Any) -> tuple[str, ...] | None:
         return None
 
 
+def _idle(module: object, ctx: HttpContext) -> bool:
+    """Whether a module has nothing to do at the request's path (its optional `idle(ctx)`)."""
+    idle = getattr(module, "idle", None)
+    return bool(idle(ctx)) if callable(idle) else False
+
+
 class PipelineFactory:
-    """Module instances (one per worker) and pipelines per enabled-module list."""
+    """Module instances (one per worker) and pipelines per enabled-module list.
+
+    The pipeline for a config path is worked out once per configuration generation: a module whose section is
+    off there (`idle(ctx)` true, e.g. Basic authentication disabled, no IP entries) is left out, so a disabled
+    feature costs a request nothing. An active RewriteModule may move the request to another path with other
+    settings, so with one nothing is left out.
+    """
 
     def __init__(self) -> None:
         self._instances: dict[str, object] = {}
         self._pipelines: dict[tuple[str, ...], Pipeline] = {}
+        self._by_path: dict[str, Pipeline] = {}
+        self._generation = -1
 
     def for_request(self, ctx: HttpContext) -> Pipeline:
-        """The pipeline for the <modules> list effective at the request's path."""
-        names = tuple(enabled_modules(ctx.settings(MODULES_SECTION, _module_names)))
-        pipeline = self._pipelines.get(names)
+        """The pipeline for the <modules> list effective at the request's path, idle modules left out."""
+        generation = ctx.config.store.generation
+        if generation != self._generation or len(self._by_path) >= PATH_CACHE_LIMIT:
+            self._by_path.clear()
+            self._generation = generation
+        pipeline = self._by_path.get(ctx.config_path)
         if pipeline is None:
-            modules = [self._instance(name) for name in names]
-            pipeline = self._pipelines[names] = Pipeline(modules)
+            pipeline = self._by_path[ctx.config_path] = self._build(ctx)
+        return pipeline
+
+    def _build(self, ctx: HttpContext) -> Pipeline:
+        names = enabled_modules(ctx.settings(MODULES_SECTION, _module_names))
+        modules = {name: self._instance(name) for name in names}
+        rewriting = "RewriteModule" in modules and not _idle(modules["RewriteModule"], ctx)
+        active = tuple(name for name, module in modules.items() if rewriting or not _idle(module, ctx))
+        pipeline = self._pipelines.get(active)
+        if pipeline is None:
+            pipeline = self._pipelines[active] = Pipeline([modules[name] for name in active])
         return pipeline
 
     def _instance(self, name: str) -> object:

@@ -12,27 +12,38 @@ _BASE = "agent.hosting.embedded.worker.modules"
 
 # Row order is call order within a stage (IIS runs its StaticFile handler as StaticFile, DefaultDocument,
 # DirectoryListing; here the directory handlers come first so StaticFileModule can answer 403.14/404).
+# SendResponse order: ProtocolSupport's custom headers first (outbound rules can rewrite them), then outbound
+# rewrite, the Basic challenge, custom error pages and compression; a module that swaps the response object
+# carries the headers over (context.carried_headers).
 MODULES: dict[str, str] = {
+    "FailedRequestsTracingModule": f"{_BASE}.failed_request_tracing:FailedRequestsTracingModule",
+    "IpRestrictionModule": f"{_BASE}.ip_restriction:IpRestrictionModule",
+    "DynamicIpRestrictionModule": f"{_BASE}.dynamic_ip_restriction:DynamicIpRestrictionModule",
+    "ProtocolSupportModule": f"{_BASE}.protocol_support:ProtocolSupportModule",
     "RequestFilteringModule": f"{_BASE}.request_filtering:RequestFilteringModule",
-    "RewriteModule": f"{_BASE}.url_rewrite:RewriteModule",
+    "RewriteModule": f"{_BASE}.url_rewrite_outbound:RewriteModule",
+    "BasicAuthenticationModule": f"{_BASE}.basic_auth:BasicAuthenticationModule",
     "AnonymousAuthenticationModule": f"{_BASE}.anonymous_auth:AnonymousAuthenticationModule",
+    "UrlAuthorizationModule": f"{_BASE}.url_authorization:UrlAuthorizationModule",
+    "HttpRedirectionModule": f"{_BASE}.http_redirect:HttpRedirectionModule",
     "DefaultDocumentModule": f"{_BASE}.default_document:DefaultDocumentModule",
     "DirectoryListingModule": f"{_BASE}.directory_listing:DirectoryListingModule",
     "StaticFileModule": f"{_BASE}.static_file:StaticFileModule",
-    "ProtocolSupportModule": f"{_BASE}.protocol_support:ProtocolSupportModule",
+    "CustomErrorModule": f"{_BASE}.custom_error:CustomErrorModule",
+    "DynamicCompressionModule": f"{_BASE}.compression:DynamicCompressionModule",
+    "StaticCompressionModule": f"{_BASE}.compression:StaticCompressionModule",
     "HttpLoggingModule": f"{_BASE}.http_logging:HttpLoggingModule",
 }
 # IIS modules a stock config lists that this host has no implementation of (yet); skipped quietly.
 NOT_IMPLEMENTED = frozenset({
-    "UriCacheModule", "TokenCacheModule", "StaticCompressionModule", "DynamicCompressionModule",
-    "HttpRedirectionModule", "IpRestrictionModule", "CustomErrorModule", "RequestMonitorModule",
-    "HttpCacheModule", "FileCacheModule", "BasicAuthenticationModule", "WindowsAuthenticationModule",
+    "UriCacheModule", "TokenCacheModule", "RequestMonitorModule", "HttpCacheModule", "FileCacheModule",
+    "WindowsAuthenticationModule",
     "DigestAuthenticationModule", "ServerSideIncludeModule", "CgiModule", "FastCgiModule", "IsapiModule",
-    "IsapiFilterModule", "ConfigurationValidationModule", "FailedRequestsTracingModule", "UrlAuthorizationModule",
+    "IsapiFilterModule", "ConfigurationValidationModule",
     "CertificateMappingAuthenticationModule", "IISCertificateMappingAuthenticationModule", "ManagedEngine",
     "ManagedEngineV4.0_32bit", "ManagedEngineV4.0_64bit", "ManagedEngine64", "TracingModule", "WebDAVModule",
-    "ApplicationInitializationModule", "WebSocketModule", "DynamicIpRestrictionModule",
-    "CustomLoggingModule", "AspNetCoreModuleV2", "AspNetCoreModule", "HttpPlatformHandler",
+    "ApplicationInitializationModule", "WebSocketModule", "CustomLoggingModule", "AspNetCoreModuleV2",
+    "AspNetCoreModule", "HttpPlatformHandler",
 })  # fmt: skip
 
 

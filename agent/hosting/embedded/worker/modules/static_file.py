@@ -30,27 +30,35 @@ SMALL_FILE_BYTES = 64 * 1024
 
 @dataclass(frozen=True, slots=True)
 class StaticSettings:
-    """mimeMap by lower-case extension and the clientCache header."""
+    """mimeMap by lower-case extension and the clientCache headers."""
 
     mime_types: dict[str, str]
-    cache_control: str
+    cache_headers: tuple[tuple[str, str], ...]
 
 
-def _cache_control(cache: Any) -> str:
+def _cache_headers(cache: Any) -> tuple[tuple[str, str], ...]:
+    """clientCache as IIS sends it: cacheControlCustom joins the mode's own directive; UseExpires sends Expires."""
     mode = str(cache.get("cacheControlMode")).lower()
+    custom = str(cache.get("cacheControlCustom") or "")
+    directive = ""
     if mode == "disablecache":
-        return "no-cache"
-    if mode == "usemaxage":
+        directive = "no-cache"
+    elif mode == "usemaxage":
         age = cache.get("cacheControlMaxAge")
         seconds = int(age.total_seconds()) if hasattr(age, "total_seconds") else int(age or 0)
-        return f"max-age={seconds}"
-    return "" if mode == "nocontrol" else str(cache.get("cacheControlCustom") or "")
+        directive = f"max-age={seconds}"
+    control = ", ".join(d for d in (directive, custom) if d)
+    headers = [("Cache-Control", control)] if control else []
+    expires = str(cache.get("httpExpires") or "")
+    if mode == "useexpires" and expires:
+        headers.append(("Expires", expires))
+    return tuple(headers)
 
 
 def load(section: Any) -> StaticSettings:
     """Read the effective section once per generation and path."""
     mime = {str(m.get("fileExtension")).lower(): str(m.get("mimeType")) for m in section.collection()}
-    return StaticSettings(mime, _cache_control(section.child("clientCache")))
+    return StaticSettings(mime, _cache_headers(section.child("clientCache")))
 
 
 class StaticFileResponse(web.FileResponse):
@@ -142,8 +150,6 @@ class StaticFileModule:
             return ctx.error(404, 3)
         if ctx.request.method not in ("GET", "HEAD"):
             return ctx.error(405, headers={"Allow": "GET, HEAD, OPTIONS, TRACE"})
-        headers = {"Content-Type": mime}
-        if rules.cache_control:
-            headers["Cache-Control"] = rules.cache_control
+        headers = {"Content-Type": mime, **dict(rules.cache_headers)}
         ctx.response = StaticFileResponse(path, st, headers)
         return None

@@ -131,8 +131,13 @@ def _groups(match: re.Match[str]) -> tuple[str, ...]:
 
 
 def _conditions_hold(rule: Rule, state: _Request) -> bool:
+    return conditions_hold(rule.conditions, rule.match_any, state)
+
+
+def conditions_hold(conditions: tuple[Condition, ...], match_any: bool, state: _Request) -> bool:
+    """MatchAll / MatchAny over conditions (outbound rules and preconditions use it too)."""
     results = []
-    for cond in rule.conditions:
+    for cond in conditions:
         value = state.expand(cond.input)
         if cond.regex is not None:
             found = cond.regex.search(value)
@@ -143,11 +148,11 @@ def _conditions_hold(rule: Rule, state: _Request) -> bool:
             kind = os.path.isfile if cond.match_type == "IsFile" else os.path.isdir
             ok = kind(value) != cond.negate
         results.append(ok)
-        if ok and rule.match_any:
+        if ok and match_any:
             return True
-        if not ok and not rule.match_any:
+        if not ok and not match_any:
             return False
-    return not rule.match_any or not results
+    return not match_any or not results
 
 
 def _rewrite(ctx: HttpContext, target: str) -> None:
@@ -203,9 +208,5 @@ class RewriteModule:
             ctx.substatus = rule.substatus
             ctx.complete()
         elif rule.action == "AbortRequest":
-            transport = ctx.request.transport
-            if transport is not None:  # IIS drops the connection without an answer
-                transport.close()
-            ctx.response = web.Response(status=400)
-            ctx.complete()
+            ctx.abort()  # IIS drops the connection without an answer
         return ctx.completed
