@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from redis.asyncio import Redis
 
+from controller.api.gateway_cors import cors_middleware, cors_on_prepare
 from controller.api.middleware import auth_middleware, error_middleware
 from controller.api.routes import ROUTES
 from controller.api.routing import register
+from controller.console.assets import ASSETS, load_assets
 from controller.keys import AGENT_SESSION, CA, CELERY, SECRET_BOX, SETTINGS, STORE
 from controller.pki import CertificateAuthority
 from controller.services import rollout
@@ -45,10 +47,12 @@ async def _reap_forever(store: FleetStore, stall_timeout: float) -> None:
 
 def build_app(settings: ControllerSettings, redis_url: str) -> web.Application:
     """The controller application; Redis and the agent HTTPS client open in cleanup_ctx."""
-    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[cors_middleware, error_middleware, auth_middleware], client_max_size=MAX_BODY)
+    app.on_response_prepare.append(cors_on_prepare)
     app[SETTINGS] = settings
     app[CA] = CertificateAuthority(settings.pki_dir)
     app[SECRET_BOX] = SecretBox(settings.state_dir / "secrets.key")
+    app[ASSETS] = load_assets()
 
     async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         redis = open_redis(redis_url)

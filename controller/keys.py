@@ -8,6 +8,7 @@ import aiohttp
 from aiohttp import web
 
 from controller.pki import CertificateAuthority
+from controller.services.sessions import Session
 from controller.settings import ControllerSettings
 from controller.store import FleetStore
 from shared.secretbox import SecretBox
@@ -25,3 +26,5 @@ OPERATOR = web.RequestKey("operator", str)
 """The operator key id that authenticated this request."""
 AGENT_ID = web.RequestKey("agent_id", str)
 """The agent whose client certificate authenticated this request."""
+SESSION = web.RequestKey("session", Session)
+"""The console session that authenticated this request (absent for bearer tokens)."""

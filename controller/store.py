@@ -13,6 +13,7 @@ Keys (all under the configured prefix, `iisfleet:` by default)::
     serial:{serial}          string agent id of a valid certificate (expires with the certificate)
     seen                     zset   agent id -> time of its last heartbeat
     audit                    stream gateway calls: operator, method, path, agent, status
+    session:{sha256 of id}   hash   console session: key_id, csrf, expires (expires with it)
     jobs                     zset   job id -> creation time (paged history)
     jobs:active              set    queued and running job ids (the reaper's work list)
     job:{id}                 hash   action, target, params, strategy, status, batches, batch, times, error
@@ -221,6 +222,24 @@ class FleetStore:
         """The newest `count` audit entries, newest first."""
         rows = await self.redis.xrevrange(self._key("audit"), count=count)
         return [{"id": entry_id, **fields} for entry_id, fields in rows]
+
+    # -- console sessions ------------------------------------------------------------------------
+
+    async def add_session(self, id_hash: str, fields: Mapping[str, str], ttl: float) -> None:
+        """Store a console session under the hash of its id; Redis forgets it after `ttl` seconds."""
+        key = self._key("session", id_hash)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=dict(fields))
+            pipe.pexpire(key, max(1, int(ttl * 1000)))
+            await pipe.execute()
+
+    async def session(self, id_hash: str) -> dict[str, str]:
+        """A console session's fields ({} when unknown or expired)."""
+        return dict(await self.redis.hgetall(self._key("session", id_hash)))
+
+    async def delete_session(self, id_hash: str) -> None:
+        """Forget a console session."""
+        await self.redis.delete(self._key("session", id_hash))
 
     # -- jobs ------------------------------------------------------------------------------------
 

@@ -8,7 +8,9 @@ import ssl
 from aiohttp import web
 from pydantic import ValidationError
 
+from controller.api.gateway_cors import access_token
 from controller.api.routing import Handler, route_of
+from controller.api.session import session_operator
 from controller.keys import AGENT_ID, OPERATOR, STORE
 from controller.services.credentials import authenticate_operator
 from controller.services.enrollment import authenticate_agent
@@ -93,8 +95,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if route.auth == "agent":
         request[AGENT_ID] = await authenticate_agent(store, peer_certificate(request))
         return await handler(request)
-    token = bearer(request)
-    key_id = await authenticate_operator(store, token) if token else None
+    token = bearer(request) or access_token(request)
+    # Without a token, a console session cookie may authenticate (writes need its CSRF header).
+    key_id = await authenticate_operator(store, token) if token else await session_operator(request)
     if key_id is None:
         raise Unauthorized()
     request[OPERATOR] = key_id

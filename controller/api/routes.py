@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from controller.api import agents, artifacts, bootstrap, enroll, gateway, jobs, metrics, openapi
+from controller.api import agents, artifacts, bootstrap, enroll, gateway, jobs, metrics, openapi, session
 from controller.api.routing import Handler, Route
+from controller.console import handlers as console
 
 
 def _op(method: str, path: str, handler: Handler, name: str, summary: str) -> Route:
@@ -30,6 +31,18 @@ BOOTSTRAP_ROUTES: tuple[Route, ...] = (
         "Install and enroll an agent over SSH or WinRM; 202 + Location of the status resource"),
     _op("GET", "/api/bootstrap/{id}", bootstrap.get_bootstrap, "bootstrap.get",
         "A bootstrap's status: step, agent id once online, error and script output"),
+)
+
+CONSOLE_ROUTES: tuple[Route, ...] = (
+    Route(method="GET", path="/", handler=console.index, name="console.index", auth="public",
+          summary="The fleet web console (it signs in with an operator token)"),
+    Route(method="GET", path="/console/{name:[A-Za-z0-9_./-]+}", handler=console.asset, name="console.asset",
+          auth="public", summary="A static file of the console (ETag + Cache-Control: no-cache)"),
+    Route(method="POST", path="/api/session", handler=session.create_session, name="session.create",
+          auth="public", summary="Sign in with an operator token: an HttpOnly session cookie and its CSRF token"),
+    _op("GET", "/api/session", session.get_session, "session.get",
+        "Who the caller is: key id, purpose, role, scope and expiry (a session also gets its CSRF token)"),
+    _op("DELETE", "/api/session", session.delete_session, "session.delete", "Sign out of the console"),
 )
 
 ROUTES: tuple[Route, ...] = (
@@ -147,4 +160,5 @@ ROUTES: tuple[Route, ...] = (
     ),
     *JOB_ROUTES,
     *BOOTSTRAP_ROUTES,
+    *CONSOLE_ROUTES,
 )
