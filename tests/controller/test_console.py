@@ -1,0 +1,111 @@
+"""The console's static files and cookie sessions: caching headers, cookie attributes, CSRF, hashed storage."""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+from typing import Any
+
+import aiohttp
+
+from controller.api.session import COOKIE
+from tests.controller.conftest import ControllerUnderTest
+
+
+async def _request(
+    controller: ControllerUnderTest, method: str, path: str, **kwargs: Any
+) -> tuple[int, Any, aiohttp.typedefs.LooseHeaders]:
+    async with aiohttp.ClientSession() as http:
+        async with http.request(method, controller.url + path, ssl=controller.client_ssl(), **kwargs) as r:
+            body = await r.json() if r.content_type.endswith("json") else await r.read()
+            return r.status, body, r.headers
+
+
+async def _sign_in(controller: ControllerUnderTest) -> tuple[str, str, dict[str, Any]]:
+    status, body, headers = await _request(controller, "POST", "/api/session", json={"token": controller.token})
+    assert status == 201, body
+    cookie = SimpleCookie(headers["Set-Cookie"])[COOKIE]
+    return cookie.value, body["csrf_token"], {"cookie": cookie, "body": body}
+
+
+async def test_static_files_have_caching_headers_and_revalidate(controller: ControllerUnderTest) -> None:
+    status, body, headers = await _request(controller, "GET", "/")
+    assert status == 200 and b'<script type="module" src="/console/js/main.js">' in body
+    assert headers["Cache-Control"] == "no-cache" and headers["ETag"].startswith('"')
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    status, _, again = await _request(controller, "GET", "/", headers={"If-None-Match": headers["ETag"]})
+    assert status == 304 and again["ETag"] == headers["ETag"]
+    status, body, headers = await _request(controller, "GET", "/console/js/main.js")
+    assert status == 200 and headers["Content-Type"].startswith("text/javascript") and b"import" in body
+    for bad in ("/console/../pyproject.toml", "/console/js/%2e%2e/%2e%2e/app.py", "/console/nope.js"):
+        status, _, _ = await _request(controller, "GET", bad)
+        assert status == 404, bad
+
+
+async def test_session_cookie_is_httponly_strict_secure_and_stored_hashed(controller: ControllerUnderTest) -> None:
+    session_id, csrf, info = await _sign_in(controller)
+    cookie = info["cookie"]
+    assert cookie["httponly"] and cookie["secure"] and cookie["samesite"] == "Strict" and cookie["path"] == "/"
+    assert int(cookie["max-age"]) > 0 and len(csrf) >= 40
+    body = info["body"]
+    assert body["key_id"] == controller.token.split(".")[0] and body["role"] == "admin" and body["auth"] == "session"
+    keys = await controller.store.keys()
+    session_keys = [k for k in keys if ":session:" in k]
+    assert len(session_keys) == 1 and session_id not in session_keys[0]
+    stored = await controller.store.redis.hgetall(session_keys[0])
+    assert session_id not in stored.values() and controller.token not in str(stored)
+
+
+async def test_session_reads_freely_and_writes_only_with_the_csrf_token(controller: ControllerUnderTest) -> None:
+    session_id, csrf, _ = await _sign_in(controller)
+    cookie = {"Cookie": f"{COOKIE}={session_id}"}
+    status, body, _ = await _request(controller, "GET", "/api/agents", headers=cookie)
+    assert status == 200 and body == {"agents": []}
+    status, body, _ = await _request(controller, "GET", "/api/session", headers=cookie)
+    assert status == 200 and body["csrf_token"] == csrf
+    # A forged write: the cookie rides along, but the page that sent it cannot know the CSRF token.
+    status, body, _ = await _request(controller, "POST", "/api/join-tokens", headers=cookie, json={"ttl": "5m"})
+    assert status == 403 and body["name"] == "X-CSRF-Token", body
+    status, body, _ = await _request(controller, "POST", "/api/join-tokens", json={"ttl": "5m"},
+                                     headers={**cookie, "X-CSRF-Token": "x" * 43})
+    assert status == 403, body
+    status, body, _ = await _request(controller, "POST", "/api/join-tokens", json={"ttl": "5m"},
+                                     headers={**cookie, "X-CSRF-Token": csrf})
+    assert status == 201 and body["token"], body
+    # Another site's page is never authenticated by the cookie, even with the token.
+    status, _, _ = await _request(controller, "GET", "/api/agents",
+                                  headers={**cookie, "Origin": "https://evil.example"})
+    assert status == 403
+
+
+async def test_sign_in_refusals_and_sign_out(controller: ControllerUnderTest) -> None:
+    status, body, _ = await _request(controller, "POST", "/api/session", json={"token": "0123456789abcdef." + "A" * 43})
+    assert status == 403 and "unknown" in body["detail"]
+    status, body, _ = await _request(controller, "POST", "/api/session", json={})
+    assert status == 400 and body["name"] == "token"
+    status, _, _ = await _request(controller, "POST", "/api/session", json={"token": controller.token},
+                                  headers={"Origin": "https://evil.example"})
+    assert status == 403
+    session_id, csrf, _ = await _sign_in(controller)
+    cookie = {"Cookie": f"{COOKIE}={session_id}"}
+    status, _, _ = await _request(controller, "DELETE", "/api/session", headers=cookie)
+    assert status == 403  # signing out is a write too
+    status, _, headers = await _request(controller, "DELETE", "/api/session", headers={**cookie, "X-CSRF-Token": csrf})
+    assert status == 204 and COOKIE in headers["Set-Cookie"]
+    status, _, _ = await _request(controller, "GET", "/api/agents", headers=cookie)
+    assert status == 403
+    assert not [k for k in await controller.store.keys() if ":session:" in k]
+
+
+async def test_session_ends_with_an_expired_key(controller: ControllerUnderTest) -> None:
+    session_id, _, _ = await _sign_in(controller)
+    key_id = controller.token.split(".")[0]
+    await controller.store.redis.hset(f"{controller.settings.redis_prefix}operator:{key_id}",
+                                      "expires_on", "2000-01-01T00:00:00+00:00")
+    status, _, _ = await _request(controller, "GET", "/api/agents", headers={"Cookie": f"{COOKIE}={session_id}"})
+    assert status == 403
+
+
+async def test_whoami_with_a_bearer_token(controller: ControllerUnderTest) -> None:
+    status, body, _ = await _request(controller, "GET", "/api/session", headers=controller.auth())
+    assert status == 200 and body["auth"] == "bearer" and "csrf_token" not in body
+    assert body["purpose"] == "tests" and body["role"] == "admin" and body["scope"] == {}
