@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TypeAlias
 
 from controller.client_cli import commands
+from controller.client_cli.agents import add_agents_commands
 from controller.client_cli.http import ClientError, Controller, add_connection_flags
 from controller.client_cli.progress import fail
 
@@ -37,7 +38,8 @@ def _leaf(
 
 
 def add_commands(sub: Sub) -> None:
-    """Register `sites`, `pools`, `deploy`, `rollback` and `jobs`."""
+    """Register `sites`, `pools`, `deploy`, `rollback`, `jobs` and `agents`."""
+    add_agents_commands(sub, _leaf)
     sites = sub.add_parser("sites", help="create, delete, start or stop a site across the fleet (a job)")
     site_sub = sites.add_subparsers(dest="sites_command", required=True)
     create = _leaf(site_sub, "create", "create a site, its pool and content folder", commands.sites_command)
