@@ -36,14 +36,15 @@ def _hash(session_id: str) -> str:
 
 
 def key_expiry(record: dict[str, str]) -> float | None:
-    """The epoch time an operator key expires (None: never), from its `expires_on` ISO field."""
-    text = record.get("expires_on", "")
-    if not text:
-        return None
+    """The epoch time an operator key expires (None: never): its `expires` epoch or `expires_on` ISO field."""
     try:
-        return datetime.fromisoformat(text).timestamp()
+        if record.get("expires"):
+            return float(record["expires"])
+        if record.get("expires_on"):
+            return datetime.fromisoformat(record["expires_on"]).timestamp()
     except ValueError:
         return time.time()  # an unreadable expiry counts as expired: fail closed
+    return None
 
 
 async def sign_in(store: FleetStore, token: str, lifetime: float) -> tuple[str, Session]:

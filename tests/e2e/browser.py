@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -46,11 +47,14 @@ def chromium(width: int = 1280, height: int = 900, dark: bool = False) -> Iterat
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
     options.add_argument(f"--window-size={width},{height}")
-    if dark:
-        options.add_argument("--force-dark-mode")
-        options.add_argument("--blink-settings=preferredColorScheme=0")
     options.accept_insecure_certs = True
     driver = webdriver.Chrome(options=options, service=Service(executable_path=str(DRIVER)))
+    # A headless window has a minimum width; the exact viewport and the colour scheme come from emulation.
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
+    scheme = "dark" if dark else "light"
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia",
+                           {"features": [{"name": "prefers-color-scheme", "value": scheme}]})
     driver.set_page_load_timeout(30)
     try:
         yield driver
@@ -60,8 +64,12 @@ def chromium(width: int = 1280, height: int = 900, dark: bool = False) -> Iterat
 
 
 def screenshot(driver: Any, name: str) -> Path:
-    """Save a PNG of the page under test-artifacts/console/ (gitignored) and return its path."""
+    """Save a PNG of the whole page under test-artifacts/console/ (gitignored) and return its path."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    driver.save_screenshot(str(path))
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 6000), "scale": 1}
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot",
+                                  {"format": "png", "captureBeyondViewport": True, "clip": clip})
+    path.write_bytes(base64.b64decode(shot["data"]))
     return path

@@ -4,7 +4,7 @@
 import { call, isAdmin } from '../api.js';
 import { act, copyButton, errorBox, h, parseLabels, table, when } from '../dom.js';
 
-export const KEYS_PATH = '/api/operator-keys';
+export const KEYS_PATH = '/api/keys';
 
 function field(id, label, input) {
   input.id = id;
@@ -22,6 +22,10 @@ async function keysSection(ctx) {
   const created = h('div', { 'aria-live': 'polite' });
 
   async function load() {
+    if (!isAdmin()) {
+      listing.replaceChildren(h('p', { class: 'muted' }, 'Operator keys are managed by admins.'));
+      return;
+    }
     try {
       const answer = await call('GET', KEYS_PATH, undefined, { signal: ctx.signal });
       const rows = (answer.keys || []).map((key) => {
@@ -58,7 +62,7 @@ async function keysSection(ctx) {
         const body = { purpose: purpose.value.trim(), role: role.value, scope: parseLabels(scope.value) };
         if (expires.value.trim()) body.expires = expires.value.trim();
         const answer = await call('POST', KEYS_PATH, body);
-        created.replaceChildren(h('div', { class: 'note ok' }, h('p', {}, `Key ${answer.id || ''} created. Copy the token now: it is not shown again.`),
+        created.replaceChildren(h('div', { class: 'note ok' }, h('p', {}, `Key ${answer.key ? answer.key.id : ''} created. Copy the token now: it is not shown again.`),
           h('pre', {}, h('code', { class: 'secret' }, answer.token)), copyButton(answer.token, 'Copy token')));
         purpose.value = '';
         await load();
