@@ -37,7 +37,7 @@ CONSOLE_ROUTES: tuple[Route, ...] = (
     Route(method="GET", path="/", handler=console.index, name="console.index", auth="public",
           summary="The fleet web console (it signs in with an operator token)"),
     Route(method="GET", path="/console/{name:[A-Za-z0-9_./-]+}", handler=console.asset, name="console.asset",
-          auth="public", summary="A static file of the console (ETag + Cache-Control: no-cache)"),
+          auth="public", summary="A static file of the console (?v=<hash>: cached immutable; else ETag + no-cache)"),
     Route(method="POST", path="/api/session", handler=session.create_session, name="session.create",
           auth="public", summary="Sign in with an operator token: an HttpOnly session cookie and its CSRF token"),
     _op("GET", "/api/session", session.get_session, "session.get",

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import re
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -29,13 +33,24 @@ async def _sign_in(controller: ControllerUnderTest) -> tuple[str, str, dict[str,
 
 async def test_static_files_have_caching_headers_and_revalidate(controller: ControllerUnderTest) -> None:
     status, body, headers = await _request(controller, "GET", "/")
-    assert status == 200 and b'<script type="module" src="/console/js/main.js">' in body
-    assert headers["Cache-Control"] == "no-cache" and headers["ETag"].startswith('"')
-    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert status == 200 and headers["Cache-Control"] == "no-cache" and headers["ETag"].startswith('"')
+    match = re.search(rb'<script type="module" src="/console/js/main.js\?v=([0-9a-f]{20})">', body)
+    assert match, body
+    # The import map is the one inline script, allowed by its hash; it maps every module to its version.
+    import_map = re.search(rb'<script type="importmap">(.*?)</script>', body)
+    assert import_map
+    digest = base64.b64encode(hashlib.sha256(import_map.group(1)).digest()).decode()
+    assert f"script-src 'self' 'sha256-{digest}';" in headers["Content-Security-Policy"]
+    modules = json.loads(import_map.group(1))["imports"]
+    assert modules["/console/js/api.js"].startswith("/console/js/api.js?v=")
     status, _, again = await _request(controller, "GET", "/", headers={"If-None-Match": headers["ETag"]})
     assert status == 304 and again["ETag"] == headers["ETag"]
-    status, body, headers = await _request(controller, "GET", "/console/js/main.js")
+    status, body, headers = await _request(controller, "GET", f"/console/js/main.js?v={match.group(1).decode()}")
     assert status == 200 and headers["Content-Type"].startswith("text/javascript") and b"import" in body
+    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert headers["ETag"] == f'"{hashlib.sha256(body).hexdigest()[:20]}"'
+    status, _, headers = await _request(controller, "GET", "/console/js/main.js?v=old")
+    assert status == 200 and headers["Cache-Control"] == "no-cache"
     for bad in ("/console/../pyproject.toml", "/console/js/%2e%2e/%2e%2e/app.py", "/console/nope.js"):
         status, _, _ = await _request(controller, "GET", bad)
         assert status == 404, bad

@@ -86,8 +86,8 @@ export function table(columns, rows, { caption, className = '' } = {}) {
       body));
 }
 
-export function tableRow(columns, cells, attrs = {}) {
-  return h('tr', attrs, cells.map((cell, i) => h('td', { 'data-label': columns[i] }, cell)));
+export function tableRow(columns, cells, attrs = {}, role = undefined) {
+  return h('tr', attrs, cells.map((cell, i) => h('td', { 'data-label': columns[i], role }, cell)));
 }
 
 /** A button that copies `text` to the clipboard. */
