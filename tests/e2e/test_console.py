@@ -239,6 +239,28 @@ def test_deploy_a_zip_then_roll_back(fleet: JobsFleet, browser: Any, tmp_path: P
     screenshot(browser, "deploy-rolled-back")
 
 
+def test_deploy_a_folder(fleet: JobsFleet, browser: Any, tmp_path: Path) -> None:
+    # The page packs the chosen folder into a tar in the browser (controller/console/static/js/tar.js).
+    folder = tmp_path / "site"
+    (folder / "css").mkdir(parents=True)
+    (folder / "index.html").write_text("release three, a folder")
+    (folder / "css" / "site.css").write_text("body{}")
+    _go(browser, "#/deploy", "deploy")
+    _css(browser, "#folder")[0].send_keys(str(folder))
+    _css(browser, "#site")[0].send_keys(SITE)
+    _css(browser, "#selector")[0].send_keys("env=e2e")
+    _css(browser, "#health-path")[0].send_keys("/index.html")
+    _css(browser, "#health-contains")[0].send_keys("release three")
+    _css(browser, "form button[type=submit]")[0].click()
+    panel = _wait(browser, "the folder deploy job", lambda d: (_css(d, ".activity section.job") or [None])[0])
+    _wait(browser, "the folder deploy to finish",
+          lambda d: panel.get_attribute("data-status") in ("succeeded", "failed"))
+    assert panel.get_attribute("data-status") == "succeeded", panel.text
+    assert "2 files" in _css(browser, ".deploy-status")[0].text
+    assert {site_get(address, PORT, "/index.html")[1] for address in ADDRESSES} == {"release three, a folder"}
+    assert {site_get(address, PORT, "/css/site.css")[1] for address in ADDRESSES} == {"body{}"}
+
+
 def test_admin_page_join_token_and_audit(fleet: JobsFleet, browser: Any) -> None:
     _go(browser, "#/admin", "admin")
     _css(browser, "#join-labels")[0].send_keys("env=new")
