@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,18 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.e2e.browser import chromium, screenshot  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _redis_url() -> str:
-    if os.environ.get("REDIS_URL"):
-        return os.environ["REDIS_URL"]
-    return "redis://127.0.0.1:6379/0"
+from tests.e2e.test_controller_fleet import _free_port, _local_redis  # noqa: E402
 
 
 async def _seed(url: str, prefix: str, count: int) -> str:
@@ -103,9 +91,12 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=7)
     args = parser.parse_args()
     counts = [int(c) for c in args.agents.split(",")]
-    redis_url = _redis_url()
+    redis_url = _local_redis()
+    if redis_url is None:
+        print("needs a Redis server: set REDIS_URL or run one on 127.0.0.1:6379", file=sys.stderr)
+        return 2
     prefix = f"iisfleet-bench:{uuid.uuid4().hex[:8]}:"
-    port = _free_port()
+    port = _free_port("127.0.0.1")
     state = Path(tempfile.mkdtemp(prefix="iisfleet-bench-console-"))
     env = {**os.environ, "CONTROLLER_REDIS_PREFIX": prefix, "PYTHONUNBUFFERED": "1"}
     log = (state / "controller.log").open("wb")

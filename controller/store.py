@@ -86,7 +86,9 @@ class FleetStore:
 
     async def add_join_token(self, token_id: str, fields: Mapping[str, str], ttl: float) -> None:
         """Store a join token that Redis forgets after `ttl` seconds."""
-        key = self._key("join", token_id)
+        await self._hset_expiring(self._key("join", token_id), fields, ttl)
+
+    async def _hset_expiring(self, key: str, fields: Mapping[str, str], ttl: float) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=dict(fields))
             pipe.pexpire(key, max(1, int(ttl * 1000)))
@@ -227,11 +229,7 @@ class FleetStore:
 
     async def add_session(self, id_hash: str, fields: Mapping[str, str], ttl: float) -> None:
         """Store a console session under the hash of its id; Redis forgets it after `ttl` seconds."""
-        key = self._key("session", id_hash)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=dict(fields))
-            pipe.pexpire(key, max(1, int(ttl * 1000)))
-            await pipe.execute()
+        await self._hset_expiring(self._key("session", id_hash), fields, ttl)
 
     async def session(self, id_hash: str) -> dict[str, str]:
         """A console session's fields ({} when unknown or expired)."""

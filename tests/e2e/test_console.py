@@ -211,18 +211,24 @@ def _zip(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def test_deploy_a_zip_then_roll_back(fleet: JobsFleet, browser: Any, tmp_path: Path) -> None:
-    archive = tmp_path / "release-two.zip"
-    archive.write_bytes(_zip({"index.html": b"release two from the console", "css/site.css": b"body{}"}))
+def _deploy_from_page(browser: Any, source_field: str, source: Path, expect: str) -> Any:
+    """Fill the Deploy form (content, site, selector, health check), submit, and wait for the job to finish."""
     _go(browser, "#/deploy", "deploy")
-    _css(browser, "#archive")[0].send_keys(str(archive))
+    _css(browser, source_field)[0].send_keys(str(source))
     _css(browser, "#site")[0].send_keys(SITE)
     _css(browser, "#selector")[0].send_keys("env=e2e")
     _css(browser, "#health-path")[0].send_keys("/index.html")
-    _css(browser, "#health-contains")[0].send_keys("release two")
+    _css(browser, "#health-contains")[0].send_keys(expect)
     _css(browser, "form button[type=submit]")[0].click()
     panel = _wait(browser, "the deploy job", lambda d: (_css(d, ".activity section.job") or [None])[0])
-    _wait(browser, "the deploy to succeed", lambda d: panel.get_attribute("data-status") in ("succeeded", "failed"))
+    _wait(browser, "the deploy to finish", lambda d: panel.get_attribute("data-status") in ("succeeded", "failed"))
+    return panel
+
+
+def test_deploy_a_zip_then_roll_back(fleet: JobsFleet, browser: Any, tmp_path: Path) -> None:
+    archive = tmp_path / "release-two.zip"
+    archive.write_bytes(_zip({"index.html": b"release two from the console", "css/site.css": b"body{}"}))
+    panel = _deploy_from_page(browser, "#archive", archive, "release two")
     assert panel.get_attribute("data-status") == "succeeded", panel.text
     assert {site_get(address, PORT, "/index.html")[1] for address in ADDRESSES} == {"release two from the console"}
     screenshot(browser, "deploy")
@@ -245,16 +251,7 @@ def test_deploy_a_folder(fleet: JobsFleet, browser: Any, tmp_path: Path) -> None
     (folder / "css").mkdir(parents=True)
     (folder / "index.html").write_text("release three, a folder")
     (folder / "css" / "site.css").write_text("body{}")
-    _go(browser, "#/deploy", "deploy")
-    _css(browser, "#folder")[0].send_keys(str(folder))
-    _css(browser, "#site")[0].send_keys(SITE)
-    _css(browser, "#selector")[0].send_keys("env=e2e")
-    _css(browser, "#health-path")[0].send_keys("/index.html")
-    _css(browser, "#health-contains")[0].send_keys("release three")
-    _css(browser, "form button[type=submit]")[0].click()
-    panel = _wait(browser, "the folder deploy job", lambda d: (_css(d, ".activity section.job") or [None])[0])
-    _wait(browser, "the folder deploy to finish",
-          lambda d: panel.get_attribute("data-status") in ("succeeded", "failed"))
+    panel = _deploy_from_page(browser, "#folder", folder, "release three")
     assert panel.get_attribute("data-status") == "succeeded", panel.text
     assert "2 files" in _css(browser, ".deploy-status")[0].text
     assert {site_get(address, PORT, "/index.html")[1] for address in ADDRESSES} == {"release three, a folder"}
