@@ -258,6 +258,38 @@ def test_deploy_a_folder(fleet: JobsFleet, browser: Any, tmp_path: Path) -> None
     assert {site_get(address, PORT, "/css/site.css")[1] for address in ADDRESSES} == {"body{}"}
 
 
+def test_a_refused_action_shows_the_servers_error(fleet: JobsFleet, browser: Any, tmp_path: Path) -> None:
+    archive = tmp_path / "refused.zip"
+    archive.write_bytes(_zip({"index.html": b"never served"}))
+    _go(browser, "#/deploy", "deploy")
+    _css(browser, "#archive")[0].send_keys(str(archive))
+    _css(browser, "#site")[0].send_keys(SITE)
+    _css(browser, "#selector")[0].send_keys("env=nowhere")
+    _css(browser, "form button[type=submit]")[0].click()
+    error = _wait(browser, "the server's error", lambda d: (_css(d, ".deploy-status .note.error") or [None])[0])
+    assert "400" in error.text and "matches no agent" in error.text, error.text
+    screenshot(browser, "deploy-refused")
+
+
+def test_rerun_what_failed_from_the_job_page(fleet: JobsFleet, browser: Any) -> None:
+    failing = fleet.job({"action": "pool.recycle", "target": {"labels": {"slot": "s1"}},
+                         "params": {"name": "no-such-pool"}, "strategy": {"retries": 0}})
+    _go(browser, f"#/jobs/{failing}", "job")
+    panel = _wait(browser, "the job to fail live",
+                  lambda d: (p := _css(d, "section.job")) and p[0].get_attribute("data-status") == "failed" and p[0])
+    rerun = _wait(browser, "the re-run button",
+                  lambda d: next((b for b in _css(d, "section.job button") if b.text == "Re-run failed"), None))
+    assert "agent1" in panel.text
+    rerun.click()
+    _wait(browser, "the re-run's page", lambda d: failing not in d.execute_script("return location.hash"))
+    new_id = browser.execute_script("return location.hash").rsplit("/", 1)[1]
+    status, view = fleet.call("GET", f"/api/jobs/{new_id}")
+    assert status == 200 and view["parent"] == failing and [r["name"] for r in view["results"]] == ["agent1"], view
+    _wait(browser, "the re-run to finish",
+          lambda d: (p := _css(d, "section.job")) and p[0].get_attribute("data-status") == "failed")
+    screenshot(browser, "job-rerun")
+
+
 def test_admin_page_join_token_and_audit(fleet: JobsFleet, browser: Any) -> None:
     _go(browser, "#/admin", "admin")
     _css(browser, "#join-labels")[0].send_keys("env=new")
