@@ -290,6 +290,27 @@ def test_rerun_what_failed_from_the_job_page(fleet: JobsFleet, browser: Any) -> 
     screenshot(browser, "job-rerun")
 
 
+def test_cancel_a_running_job_from_its_page(fleet: JobsFleet, browser: Any) -> None:
+    # One agent at a time, each step held up by a health check that never passes: time to press Cancel.
+    status, artifact = fleet.upload(tar_gz({"index.html": b"never healthy"}))
+    assert status == 201, artifact
+    job_id = fleet.job({"action": "files.deploy", "target": {"labels": {"env": "e2e"}},
+                        "params": {"site": SITE, "artifact": artifact["sha256"]},
+                        "strategy": {"batch_size": 1, "retries": 0,
+                                     "health_check": {"path": "/index.html", "contains": "nope", "timeout": 15}}})
+    _go(browser, f"#/jobs/{job_id}", "job")
+    cancel = _wait(browser, "the cancel button",
+                   lambda d: next((b for b in _css(d, "section.job button") if b.text == "Cancel job"), None))
+    cancel.click()
+    _wait(browser, "the job to end cancelled", lambda d: (p := _css(d, "section.job"))
+          and p[0].get_attribute("data-status") in ("cancelled", "failed", "succeeded"))
+    status, view = fleet.call("GET", f"/api/jobs/{job_id}")
+    assert view["status"] == "cancelled" and view["cancel_requested"], view
+    assert view["counts"].get("cancelled", 0) >= 1, view
+    assert [r["status"] for r in view["results"]][1:] == ["cancelled", "cancelled"], view
+    screenshot(browser, "job-cancelled")
+
+
 def test_admin_page_join_token_and_audit(fleet: JobsFleet, browser: Any) -> None:
     _go(browser, "#/admin", "admin")
     _css(browser, "#join-labels")[0].send_keys("env=new")
