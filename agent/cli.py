@@ -27,7 +27,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     run.add_argument("--address", default="127.0.0.1", help="listen address; '*' bindings mean this address")
     run.add_argument("--port", type=int, default=DEFAULT_PORT)
     run.add_argument("--controller", default=None, help="enroll with (or keep reporting to) this controller URL")
-    run.add_argument("--join-token", default=None, help="single-use token for the first enrollment")
+    run.add_argument("--join-token-file", default=None, metavar="PATH",
+                     help="file holding the single-use join token for the first enrollment ('-': read stdin)")
+    run.add_argument("--join-token", default=None, help=argparse.SUPPRESS)  # discouraged: ps shows it
     run.add_argument("--name", default=None, help="agent name in the fleet (default: host name, plus address)")
     run.set_defaults(func=run_agent)
 
@@ -37,6 +39,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     create.add_argument("--state-dir", type=Path, required=True)
     create.add_argument("--purpose", required=True)
     create.add_argument("--expires-on", type=_iso_datetime, default=None, help="ISO 8601 expiry (default: never)")
+    create.add_argument(
+        "--scope",
+        choices=("system", "api", "controller"),
+        default="system",
+        help="system: every policy, as upstream (default); api: no file locations or key management",
+    )
     create.set_defaults(func=create_key)
 
 
@@ -60,7 +68,7 @@ def create_key(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     store = ApiKeyStore(state_dir / "api-keys.json", settings.api_keys.keys)
-    _key, token = store.create(args.purpose, args.expires_on)
+    _key, token = store.create(args.purpose, args.expires_on, scope=args.scope)
     print(token)
     return 0
 
@@ -77,8 +85,25 @@ def run_agent(args: argparse.Namespace) -> int:
     except SettingsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    fleet = (args.controller, args.join_token, args.name) if args.controller else None
+    try:
+        join_token = _join_token(args)
+    except OSError as err:
+        print(f"error: cannot read the join token: {err}", file=sys.stderr)
+        return 2
+    fleet = (args.controller, join_token, args.name) if args.controller else None
     return asyncio.run(_serve(state_dir, settings, args.address, args.port, fleet))
+
+
+def _join_token(args: argparse.Namespace) -> str | None:
+    """The join token from --join-token-file (a path, or '-' for stdin); --join-token still works, with a warning."""
+    if args.join_token_file == "-":
+        return sys.stdin.readline().strip() or None
+    if args.join_token_file:
+        return Path(args.join_token_file).read_text(encoding="utf-8").strip() or None
+    if args.join_token:
+        log.warning("--join-token puts the token on the command line, where other users can read it; "
+                    "use --join-token-file PATH or --join-token-file - (stdin)")
+    return str(args.join_token) if args.join_token else None
 
 
 async def _serve(
@@ -110,13 +135,18 @@ async def _serve(
         return 2
     if enrollment is not None:
         from agent.controller_link import server_context
+        from agent.security.attribution import REQUIRE_CONTROLLER_CERTIFICATE
 
         ssl_context = server_context(enrollment)
+        app[REQUIRE_CONTROLLER_CERTIFICATE] = True
     else:
         ssl_context = server_ssl_context(state_dir, settings, [address])
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    from agent.security.server_limits import LimitedSite
+
+    limits = settings.iisfleet.limits
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=limits.keepalive_timeout)
     await runner.setup()
-    site = web.TCPSite(runner, address, port, ssl_context=ssl_context, reuse_address=True)
+    site = LimitedSite(runner, address, port, limits, ssl_context=ssl_context)
     await site.start()
     log.info("agent listening on https://%s:%d (state %s)", address, port, state_dir)
     stop = asyncio.Event()

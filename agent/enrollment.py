@@ -206,6 +206,7 @@ async def ensure_enrolled(
 ) -> Enrollment:
     """The saved enrollment, or a new one made with `join_token` (creating the controller's API key here)."""
     from agent.security.keystore import ApiKeyStore
+    from agent.security.scopes import CONTROLLER, CONTROLLER_PURPOSE_PREFIX
 
     controller_url = controller_url.rstrip("/")
     if not controller_url.startswith("https://"):
@@ -223,7 +224,8 @@ async def ensure_enrolled(
             "this agent is not enrolled yet; pass --join-token from `iisfleet controller join-token create`"
         )
     keys = ApiKeyStore(state_dir / "api-keys.json")
-    key, token = keys.create(f"iisfleet controller {controller_url}", None)
+    # Scoped: the controller reaches the `api` policy, never file locations or key management.
+    key, token = keys.create(f"{CONTROLLER_PURPOSE_PREFIX}{controller_url}", None, scope=CONTROLLER)
     try:
         return await enroll(state_dir, controller_url, join_token, name=name, url=url, api_key=token, facts=facts)
     except BaseException:

@@ -139,12 +139,28 @@ class TlsSettings(_Model):
     key_file: str = ""
 
 
+class ServerLimits(_Model):
+    """Denial-of-service limits of the agent's API server (agent.security.server_limits)."""
+
+    keepalive_timeout: float = Field(default=15.0, gt=0)
+    """Idle keep-alive; also how long the next request's headers may take to arrive (same clock in aiohttp)."""
+    handshake_timeout: float = Field(default=10.0, gt=0)
+    max_connections: int = Field(default=256, ge=1)
+    auth_failures: int = Field(default=20, ge=1)
+    """Failed token checks per client address within `auth_window` seconds before it gets 429."""
+    auth_window: float = Field(default=60.0, gt=0)
+    hash_workers: int = Field(default=2, ge=1)
+    hash_queue: int = Field(default=64, ge=1)
+    """Token hashes (PBKDF2) waiting or running at once; beyond that new tokens get 503."""
+
+
 class IisFleetSettings(_Model):
     """Settings of this agent that upstream has no member for."""
 
     host_backend: Literal["embedded", "iis"] = "embedded"
     max_request_body: int = Field(default=32 * 1024 * 1024, ge=1024)
     tls: TlsSettings = Field(default_factory=TlsSettings)
+    limits: ServerLimits = Field(default_factory=ServerLimits)
 
 
 class AgentSettings(_Model):

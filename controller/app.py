@@ -14,10 +14,11 @@ from controller.api.gateway_cors import cors_middleware, cors_on_prepare
 from controller.api.middleware import auth_middleware, error_middleware
 from controller.api.routes import ROUTES
 from controller.api.routing import register
+from controller.auth.guard import AuthGuard, GuardLimits
 from controller.console.assets import ASSETS, load_assets
-from controller.keys import AGENT_SESSION, CA, CELERY, SECRET_BOX, SETTINGS, STORE
+from controller.keys import AGENT_SESSION, AUTH_GUARD, CA, CELERY, SECRET_BOX, SETTINGS, STORE
 from controller.pki import CertificateAuthority
-from controller.services import rollout
+from controller.services import retention, rollout
 from controller.services.agent_client import open_agent_session
 from controller.settings import ControllerSettings
 from controller.store import FleetStore
@@ -45,6 +46,16 @@ async def _reap_forever(store: FleetStore, stall_timeout: float) -> None:
             log.warning("job reaper round failed", exc_info=True)
 
 
+async def _sweep_forever(store: FleetStore, settings: ControllerSettings) -> None:
+    """Apply the retention setting now and then every hour (see controller/services/retention.py)."""
+    while True:
+        try:
+            await retention.sweep(store, settings)
+        except Exception:  # noqa: BLE001 - Redis may be restarting; the next round tries again
+            log.warning("retention sweep failed", exc_info=True)
+        await asyncio.sleep(retention.SWEEP_EVERY)
+
+
 def build_app(settings: ControllerSettings, redis_url: str) -> web.Application:
     """The controller application; Redis and the agent HTTPS client open in cleanup_ctx."""
     app = web.Application(middlewares=[cors_middleware, error_middleware, auth_middleware], client_max_size=MAX_BODY)
@@ -53,12 +64,16 @@ def build_app(settings: ControllerSettings, redis_url: str) -> web.Application:
     app[CA] = CertificateAuthority(settings.pki_dir)
     app[SECRET_BOX] = SecretBox(settings.state_dir / "secrets.key")
     app[ASSETS] = load_assets()
+    app[AUTH_GUARD] = AuthGuard(
+        GuardLimits(max_failures=settings.auth_max_failures, window=settings.auth_failure_window)
+    )
 
     async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         redis = open_redis(redis_url)
         app[STORE] = FleetStore(redis, settings.redis_prefix)
         yield
         await redis.aclose()
+        app[AUTH_GUARD].close()
 
     async def agent_session_ctx(app: web.Application) -> AsyncIterator[None]:
         async with open_agent_session(settings, app[CA]) as session:
@@ -68,10 +83,12 @@ def build_app(settings: ControllerSettings, redis_url: str) -> web.Application:
     async def jobs_ctx(app: web.Application) -> AsyncIterator[None]:
         app[CELERY] = make_celery(redis_url, settings.redis_prefix)
         reaper = create_task(_reap_forever(app[STORE], settings.job_stall_timeout), name="job-reaper")
+        sweeper = create_task(_sweep_forever(app[STORE], settings), name="retention-sweep")
         yield
-        reaper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reaper
+        for task in (reaper, sweeper):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     app.cleanup_ctx.extend([redis_ctx, agent_session_ctx, jobs_ctx])
     register(app, ROUTES)

@@ -8,13 +8,17 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
+from controller.key_cli import add_key_commands
 from controller.settings import ControllerSettings, SettingsError, load_settings, parse_duration
 from controller.store import FleetStore
 
+_T = TypeVar("_T")
+
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `controller run`, `controller key create`, `controller join-token create`, `worker run`."""
+    """Register `controller run`, `controller key create|list|revoke`, `controller join-token create`, `worker run`."""
     controller = sub.add_parser("controller", help="the fleet controller")
     csub = controller.add_subparsers(dest="controller_command", required=True)
 
@@ -24,13 +28,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     run.add_argument("--address", default=None, help="listen address (default 0.0.0.0)")
     run.set_defaults(func=run_controller)
 
-    key = csub.add_parser("key", help="operator keys")
-    key_create = key.add_subparsers(dest="key_command", required=True).add_parser(
-        "create", help="print a new operator token, and only the token"
-    )
-    _common(key_create)
-    key_create.add_argument("--purpose", required=True)
-    key_create.set_defaults(func=create_operator_key)
+    add_key_commands(csub, _common)
 
     join = csub.add_parser("join-token", help="join tokens for enrolling agents")
     join_create = join.add_subparsers(dest="join_command", required=True).add_parser(
@@ -39,6 +37,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     _common(join_create)
     join_create.add_argument("--labels", default="", help="labels for the agent, k=v,k2=v2")
     join_create.add_argument("--ttl", default="1h", help="lifetime, e.g. 30m, 1h, 7d (default 1h)")
+    join_create.add_argument("--name", default="", help="the only agent name that may enroll with it")
+    join_create.add_argument("--address", default="", help="the only agent address (URL host) that may use it")
     join_create.set_defaults(func=create_join_token)
 
     worker = sub.add_parser("worker", help="controller background workers (Celery)")
@@ -75,14 +75,6 @@ def run_controller(args: argparse.Namespace) -> int:
     return 0
 
 
-def create_operator_key(args: argparse.Namespace) -> int:
-    """Print a new operator token."""
-    from controller.services.credentials import create_operator_token
-
-    print(_with_store(_settings(args), lambda store: create_operator_token(store, args.purpose)))
-    return 0
-
-
 def create_join_token(args: argparse.Namespace) -> int:
     """Print a new join token."""
     from controller.pki import CertificateAuthority
@@ -98,16 +90,21 @@ def create_join_token(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     fingerprint = CertificateAuthority(settings.pki_dir).fingerprint
-    print(_with_store(settings, lambda store: create(store, labels, ttl, fingerprint)))
+    try:
+        print(_with_store(settings, lambda store: create(store, labels, ttl, fingerprint, name=args.name,
+                                                         address=args.address)))
+    except ServiceError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 
-def _with_store(settings: ControllerSettings, action: Callable[[FleetStore], Awaitable[str]]) -> str:
+def _with_store(settings: ControllerSettings, action: Callable[[FleetStore], Awaitable[_T]]) -> _T:
     from controller.app import open_redis
     from controller.server import redis_for_tools
     from controller.store import FleetStore
 
-    async def go() -> str:
+    async def go() -> _T:
         location = redis_for_tools(settings)
         redis = open_redis(location.url)
         try:

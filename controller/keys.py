@@ -7,6 +7,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from controller.auth.guard import AuthGuard
+from controller.auth.operators import Operator
 from controller.pki import CertificateAuthority
 from controller.services.sessions import Session
 from controller.settings import ControllerSettings
@@ -22,8 +24,11 @@ CELERY: web.AppKey[Any] = web.AppKey("celery")
 AGENT_SESSION = web.AppKey("agent_session", aiohttp.ClientSession)
 """HTTPS client towards agents: verifies them against the CA and presents the controller's certificate."""
 
-OPERATOR = web.RequestKey("operator", str)
-"""The operator key id that authenticated this request."""
+AUTH_GUARD = web.AppKey("auth_guard", AuthGuard)
+"""Failed-authentication limits and token caches of this process."""
+
+OPERATOR = web.RequestKey("operator", Operator)
+"""The operator key that authenticated this request (id, purpose, role, scope)."""
 AGENT_ID = web.RequestKey("agent_id", str)
 """The agent whose client certificate authenticated this request."""
 SESSION = web.RequestKey("session", Session)

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from controller.app import build_app
 from controller.keys import CA
+from controller.limits import LimitedSite, runner_options
 from controller.settings import ControllerSettings
 from controller.tls import server_context
 from shared.redis_url import RedisLocation, locate, read_url_file, start_embedded
@@ -29,15 +30,14 @@ def redis_for_tools(settings: ControllerSettings) -> RedisLocation:
 
 async def serve(settings: ControllerSettings) -> None:
     """Serve the API until SIGINT/SIGTERM."""
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # keys, secrets and the Redis URL live here
     location = locate(settings.state_dir, settings.redis_url, write=True)
     try:
         app = build_app(settings, location.url)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, **runner_options(settings))
         await runner.setup()
-        site = web.TCPSite(
-            runner, settings.address, settings.port, ssl_context=server_context(settings, app[CA]), reuse_address=True
-        )
+        site = LimitedSite(runner, settings.address, settings.port, ssl_context=server_context(settings, app[CA]),
+                           max_connections=settings.max_connections)
         await site.start()
         log.info("controller listening on https://%s:%d (CA %s)", settings.address, settings.port, app[CA].fingerprint)
         stop = asyncio.Event()

@@ -53,6 +53,16 @@ class ControllerSettings:
     """Longest life of a console session; a session never outlives its operator key."""
     cors_origins: tuple[str, ...] = ("https://manage.iis.net",)
     """Browser origins that may call the gateway with credentials (upstream's appsettings.json default)."""
+    retention: float = 30 * 86400.0
+    """Finished jobs (history, events, results, step facts), artifacts, audit entries and retired serials
+    older than this are removed."""
+    auth_max_failures: int = 20
+    """Failed authentications from one address within auth_failure_window before it is answered 429."""
+    auth_failure_window: float = 60.0
+    keepalive_timeout: float = 15.0
+    """Seconds an idle connection stays open, and a client has to send a request head (controller/limits.py)."""
+    max_connections: int = 1024
+    """Concurrent connections per controller process; more are closed at once."""
 
     @property
     def offline_after(self) -> float:
@@ -116,4 +126,9 @@ def load_settings(
         worker_concurrency=int(_env_float(env, "CONTROLLER_WORKER_CONCURRENCY", 16)),
         session_lifetime=_env_float(env, "CONTROLLER_SESSION_LIFETIME", 12 * 3600.0, duration=True),
         cors_origins=cors,
+        retention=_env_float(env, "CONTROLLER_RETENTION", 30 * 86400.0, duration=True),
+        auth_max_failures=int(_env_float(env, "CONTROLLER_AUTH_MAX_FAILURES", 20)),
+        auth_failure_window=_env_float(env, "CONTROLLER_AUTH_FAILURE_WINDOW", 60.0, duration=True),
+        keepalive_timeout=_env_float(env, "CONTROLLER_KEEPALIVE_TIMEOUT", 15.0, duration=True),
+        max_connections=int(_env_float(env, "CONTROLLER_MAX_CONNECTIONS", 1024)),
     )

@@ -2,17 +2,22 @@
 
 Keys (all under the configured prefix, `iisfleet:` by default)::
 
-    operator:{key_id}        hash   token_hash, purpose, created_on
-    join:{token_id}          hash   secret_hash, labels, created_on, used (expires with the token)
+    operator:{key_id}        hash   token_hash, purpose, role, scope, created_on, expires, last_used, revoked_on
+                                    (a key without role predates roles: admin, no expiry)
+    join:{token_id}          hash   secret_hash, labels, created_on, pin_name, pin_address, operator (+ purpose,
+                                    role), used (expires with the token)
     agents                   set    every enrolled agent id
-    agent:{id}               hash   name, url, labels, facts, enrolled_on, cert_serial, cert_expires_on, api_key
+    agent:{id}               hash   name, url, labels, facts, enrolled_on, cert_serial, prev_serial (the one
+                                    renewed from, until the new one is used), cert_expires_on, api_key
     agent:{id}:serials       set    certificate serials issued to the agent
     agent:{id}:summary       string last heartbeat summary (JSON, with computed request rates)
     agent-name:{name}        string agent id; a name belongs to one agent at a time
     directory                hash   agent id -> {"name", "url", "labels"} JSON, so fleet-wide views read one key
-    serial:{serial}          string agent id of a valid certificate (expires with the certificate)
+    serial:{serial}          string agent id of a valid certificate (expires with the certificate; renewal and
+                                    revocation delete it)
+    retired-serials          zset   "agent id:serial" -> time it was retired (trimmed after the retention)
     seen                     zset   agent id -> time of its last heartbeat
-    audit                    stream gateway calls: operator, method, path, agent, status
+    audit                    stream who did what: action, operator (+ purpose, role), agent(s), details
     session:{sha256 of id}   hash   console session: key_id, csrf, expires (expires with it)
     jobs                     zset   job id -> creation time (paged history)
     jobs:active              set    queued and running job ids (the reaper's work list)
@@ -35,12 +40,24 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-# Consume a join token atomically: the secret must match, it must not be used, and it must still exist.
+# Consume a join token atomically: the secret must match, the name and address must be the pinned ones (if
+# any; a mismatch leaves the token unused), it must not be used, and it must still exist.
 _CONSUME = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown', ''} end
 if redis.call('HGET', KEYS[1], 'secret_hash') ~= ARGV[1] then return {'unknown', ''} end
+local pinned_name = redis.call('HGET', KEYS[1], 'pin_name') or ''
+if pinned_name ~= '' and pinned_name ~= ARGV[3] then return {'pinned', 'name'} end
+local pinned_address = redis.call('HGET', KEYS[1], 'pin_address') or ''
+if pinned_address ~= '' and pinned_address ~= ARGV[4] then return {'pinned', 'address'} end
 if redis.call('HSETNX', KEYS[1], 'used', ARGV[2]) == 0 then return {'used', ''} end
 return {'ok', redis.call('HGET', KEYS[1], 'labels') or ''}
+"""
+
+# HSET only when the hash exists (never resurrect a deleted record).
+_UPDATE_EXISTING = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
 """
 
 # Take the per-agent lock when free or already ours (a redelivered step), bump the fence, return it; else 0.
@@ -68,6 +85,7 @@ class FleetStore:
         self._consume = redis.register_script(_CONSUME)
         self._lock = redis.register_script(_LOCK)
         self._unlock = redis.register_script(_UNLOCK)
+        self._update_existing = redis.register_script(_UPDATE_EXISTING)
 
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -82,6 +100,17 @@ class FleetStore:
         """An operator key's fields ({} when unknown)."""
         return dict(await self.redis.hgetall(self._key("operator", key_id)))
 
+    async def operator_key_ids(self) -> list[str]:
+        """Every operator key id, sorted (revoked ones included)."""
+        pattern = self._key("operator", "*")
+        found = [str(key) async for key in self.redis.scan_iter(match=pattern, count=1000)]
+        return sorted(key[len(pattern) - 1 :] for key in found)
+
+    async def update_operator_key(self, key_id: str, fields: Mapping[str, str]) -> bool:
+        """Change fields of an existing operator key; False when the key is unknown."""
+        flat = [item for pair in fields.items() for item in pair]
+        return bool(await self._update_existing(keys=[self._key("operator", key_id)], args=flat))
+
     # -- join tokens -----------------------------------------------------------------------------
 
     async def add_join_token(self, token_id: str, fields: Mapping[str, str], ttl: float) -> None:
@@ -94,9 +123,11 @@ class FleetStore:
             pipe.pexpire(key, max(1, int(ttl * 1000)))
             await pipe.execute()
 
-    async def consume_join_token(self, token_id: str, secret_hash: str, used_on: str) -> tuple[str, str]:
-        """("ok", labels JSON), ("used", "") or ("unknown", "") for unknown, expired or wrong-secret tokens."""
-        result = await self._consume(keys=[self._key("join", token_id)], args=[secret_hash, used_on])
+    async def consume_join_token(
+        self, token_id: str, secret_hash: str, used_on: str, name: str = "", address: str = ""
+    ) -> tuple[str, str]:
+        """("ok", labels JSON), ("used", ""), ("pinned", "name" or "address") or ("unknown", "")."""
+        result = await self._consume(keys=[self._key("join", token_id)], args=[secret_hash, used_on, name, address])
         return str(result[0]), str(result[1])
 
     # -- agents ----------------------------------------------------------------------------------
@@ -182,6 +213,14 @@ class FleetStore:
             pipe.sadd(self._key("agent", agent_id, "serials"), serial)
             await pipe.execute()
 
+    async def retire_serial(self, agent_id: str, serial: str, now: float) -> None:
+        """Make a superseded certificate serial invalid at once, and remember it until the retention ends."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key("serial", serial))
+            pipe.srem(self._key("agent", agent_id, "serials"), serial)
+            pipe.zadd(self._key("retired-serials"), {f"{agent_id}:{serial}": now})
+            await pipe.execute()
+
     async def serial_owner(self, serial: str) -> str | None:
         """The agent a still-valid certificate serial belongs to."""
         value = await self.redis.get(self._key("serial", serial))
@@ -220,9 +259,9 @@ class FleetStore:
         """Append one audit entry, trimming the stream to about `maxlen` entries."""
         await self.redis.xadd(self._key("audit"), dict(fields), maxlen=maxlen, approximate=True)
 
-    async def audit_entries(self, count: int) -> list[dict[str, Any]]:
-        """The newest `count` audit entries, newest first."""
-        rows = await self.redis.xrevrange(self._key("audit"), count=count)
+    async def audit_entries(self, count: int, newest: str = "+", oldest: str = "-") -> list[dict[str, Any]]:
+        """Up to `count` audit entries between two stream ids (inclusive unless prefixed "("), newest first."""
+        rows = await self.redis.xrevrange(self._key("audit"), max=newest, min=oldest, count=count)
         return [{"id": entry_id, **fields} for entry_id, fields in rows]
 
     # -- console sessions ------------------------------------------------------------------------
@@ -289,9 +328,10 @@ class FleetStore:
         """Ids of queued and running jobs."""
         return sorted(await self.redis.smembers(self._key("jobs", "active")))
 
-    async def add_event(self, job_id: str, fields: Mapping[str, str]) -> str:
-        """Append one event to a job's history; returns its stream id."""
-        return str(await self.redis.xadd(self._key("job", job_id, "events"), dict(fields)))
+    async def add_event(self, job_id: str, fields: Mapping[str, str], maxlen: int = 10_000) -> str:
+        """Append one event to a job's history (capped at about `maxlen`); returns its stream id."""
+        key = self._key("job", job_id, "events")
+        return str(await self.redis.xadd(key, dict(fields), maxlen=maxlen, approximate=True))
 
     async def events(self, job_id: str, after: str = "0", count: int = 1000) -> list[tuple[str, dict[str, str]]]:
         """Events after stream id `after`, oldest first."""
@@ -335,6 +375,27 @@ class FleetStore:
             [self._key("lock", "agent", agent_id), self._key("fence", "agent", agent_id)]
         )
         return holder == owner and current is not None and int(current) == fence
+
+    async def jobs_before(self, before: float, count: int = 500) -> list[str]:
+        """Ids of the oldest jobs created before `before`."""
+        return [str(job_id) for job_id in await self.redis.zrangebyscore(
+            self._key("jobs"), "-inf", f"({before}", start=0, num=count)]
+
+    async def delete_job(self, job_id: str, agent_ids: Sequence[str]) -> None:
+        """Remove a job from history with its results, events and step facts."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key("job", job_id), self._key("job", job_id, "results"),
+                        self._key("job", job_id, "events"), self._key("job", job_id, "advance"),
+                        *(self._key("job", job_id, "step", agent_id) for agent_id in agent_ids))
+            pipe.zrem(self._key("jobs"), job_id)
+            await pipe.execute()
+
+    async def trim_before(self, before: float) -> None:
+        """Forget retired serials and audit entries older than `before`."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(self._key("retired-serials"), "-inf", f"({before}")
+            pipe.xtrim(self._key("audit"), minid=str(int(before * 1000)), approximate=False)
+            await pipe.execute()
 
     # -- housekeeping ----------------------------------------------------------------------------
 

@@ -122,6 +122,13 @@ def _job(api: Controller, demo: Demo, body: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
+def _token_file(path: Path, token: str) -> str:
+    """A 0600 file with a join token: the agent reads it, so the token never shows in the process list."""
+    path.touch(mode=0o600)
+    path.write_text(token + "\n", encoding="utf-8")
+    return str(path)
+
+
 def _bring_up(demo: Demo, args: argparse.Namespace) -> dict[str, Any]:
     root = demo.root
     redis = start_embedded(root / "redis")
@@ -141,8 +148,8 @@ def _bring_up(demo: Demo, args: argparse.Namespace) -> dict[str, Any]:
     for n in range(1, args.agents + 1):
         join = api.call("POST", "/api/join-tokens", {"labels": {"env": "demo", "slot": f"s{n}"}, "ttl": "10m"})
         demo.start(f"agent-{n}", "agent", "run", "--state-dir", str(root / f"agent-{n}"), "--address",
-                   f"127.0.0.{n + 1}", "--port", str(args.agent_port), "--controller", url, "--join-token",
-                   join["token"], "--name", f"agent-{n}")
+                   f"127.0.0.{n + 1}", "--port", str(args.agent_port), "--controller", url, "--join-token-file",
+                   _token_file(root / f"agent-{n}.join-token", join["token"]), "--name", f"agent-{n}")
 
     def online() -> list[dict[str, Any]] | None:
         agents = api.call("GET", "/api/agents")["agents"]

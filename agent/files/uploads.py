@@ -16,7 +16,8 @@ Protocol (a superset of upstream's, see docs/compatibility.md):
 * `Content-Range: bytes */total` with an empty body asks for the state of that series: 202 as above, or 404
   when no such upload is in progress.
 * Staging files are dot-files named `.iisfleet-upload-<key>.part` (hidden from listings); series untouched
-  for STALE_SECONDS are removed when another upload starts.
+  for STALE_SECONDS are removed when another upload starts. They are opened through agent.files.staging,
+  which never follows a link planted at their name.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pathlib import Path
 
 from agent.files.paths import STAGING_PREFIX, id_text
 from agent.files.ranges import Span, merge, missing
+from agent.files.staging import adopt_mode, create_staging, open_staging
 from shared.errors import InvalidParameter
 from shared.fsutil import atomic_write_text, fsync_dir
 
@@ -111,13 +113,9 @@ def _pwrite_all(fd: int, data: bytes, offset: int) -> int:
 
 def replace_target(staging: str, target: str) -> None:
     """Sync the staging file and rename it over the target, keeping the target's mode and owner."""
-    with contextlib.suppress(FileNotFoundError):
-        st = os.stat(target)
-        os.chmod(staging, st.st_mode & 0o7777)
-        with contextlib.suppress(PermissionError):
-            os.chown(staging, st.st_uid, st.st_gid)
-    fd = os.open(staging, os.O_RDONLY)
+    fd = open_staging(staging, os.O_RDONLY)
     try:
+        adopt_mode(fd, staging, target)
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -171,7 +169,7 @@ class Uploads:
             return series
         self.sweep()
         staging = os.path.join(os.path.dirname(path), f"{STAGING_PREFIX}upload-{key}.part")
-        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = create_staging(staging)
         try:
             os.ftruncate(fd, total)
         finally:

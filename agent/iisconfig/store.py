@@ -173,11 +173,12 @@ class ConfigStore:
                 await _in_thread(self._begin)
                 try:
                     yield self
+                    if self.document.dirty:
+                        # A failed save (disk full) is rolled back too, or the next write would save it.
+                        await _in_thread(self._commit)
                 except BaseException:
                     self._rollback()
                     raise
-                if self.document.dirty:
-                    await _in_thread(self._commit)
             finally:
                 self._writing = False
                 self._release(handle)
@@ -191,11 +192,11 @@ class ConfigStore:
                 self._begin()
                 try:
                     yield self
+                    if self.document.dirty:
+                        self._commit()
                 except BaseException:
                     self._rollback()
                     raise
-                if self.document.dirty:
-                    self._commit()
             finally:
                 self._writing = False
                 self._release(handle)
@@ -235,7 +236,10 @@ class ConfigStore:
             self._stat = stat
 
     def _rollback(self) -> None:
-        """Throw away every change of the failed block by re-parsing the last committed bytes."""
+        """Throw away every change of the failed block (or failed save) by re-parsing the last committed bytes.
+
+        Safe after a commit that did finish (a cancelled caller): `_committed` is then the new content.
+        """
         self._install(self._committed, self._stat)
 
     def _commit(self) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from agent.api.routing import Handler
+from agent.security.attribution import OPERATOR
 from agent.security.audit_log import entry_text, model_argument
 from agent.security.keys import AUDIT, PRINCIPAL
 
@@ -55,7 +56,8 @@ def _record(request: web.Request, status: int, raw: bytes | None) -> None:
     if not 200 <= status < 400:
         return
     key = request.get(PRINCIPAL)
-    text = entry_text(key.id if key else "", request.method, request.path, _arguments(request, raw))
+    arguments = _arguments(request, raw)
+    text = entry_text(key.id if key else "", request.method, request.path, arguments, operator=request.get(OPERATOR))
     request.app[AUDIT].write(text)
 
 

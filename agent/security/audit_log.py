@@ -45,9 +45,17 @@ def _mask(value: Any) -> Any:
     return value
 
 
-def entry_text(key_id: str, method: str, path: str, arguments: Mapping[str, str]) -> str:
-    """The upstream entry: key id, method, path, then one `name: value` line per argument."""
-    lines = [f"API Key ID: {key_id}", f"Method: {method}", f"Path: {path}"]
+def entry_text(
+    key_id: str, method: str, path: str, arguments: Mapping[str, str], *, operator: str | None = None
+) -> str:
+    """The upstream entry: key id, method, path, then one `name: value` line per argument.
+
+    `operator` (the controller's X-IISFleet-Operator, canonical JSON) follows the key id when present.
+    """
+    lines = [f"API Key ID: {key_id}"]
+    if operator is not None:
+        lines.append(f"Operator: {operator}")
+    lines += [f"Method: {method}", f"Path: {path}"]
     lines += [f"{name}: {value}" for name, value in arguments.items()]
     return "\n".join(lines)
 

@@ -2,6 +2,8 @@
 
 Evaluation order as upstream: forbidden (403, empty body) -> access token (403 Unauthorized Bearer)
 -> users (a valid token satisfies every role, see policies) -> read_only (405, empty body).
+IIS Fleet adds, after the token: the key's scope (403 Forbidden, agent.security.scopes) and the
+operator named by the controller (400 from anybody else, agent.security.attribution).
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ import logging
 from aiohttp import web
 
 from agent.api.routing import Handler
-from agent.security.keys import KEY_STORE, PRINCIPAL, SECURITY
+from agent.security.attribution import attribute
+from agent.security.keys import PRINCIPAL, SECURITY
 from agent.security.keystore import ApiKey
 from agent.security.policies import READ_METHODS, policy_name, requirement
+from agent.security.scopes import require_scope
+from agent.security.throttle import authenticate
 from shared.errors import Unauthorized
 
 log = logging.getLogger("iisfleet.agent.security")
@@ -52,11 +57,14 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         log.warning("refused %s %s: access policy %r is forbidden", request.method, request.path, name)
         return web.Response(status=403)
     token, where = bearer_token(request)
-    key = await request.app[KEY_STORE].averify(token) if token is not None else None
+    key = await authenticate(request, token) if token is not None else None
     if key is None and need.token:
         reason = where if token is None else f"unknown, expired or malformed token in {where}"
         log.warning("rejected %s %s: %s", request.method, request.path, reason)
         raise Unauthorized()
+    if key is not None:
+        require_scope(key.id, key.scope, name)
+    attribute(request, key)
     if need.read_only and request.method not in READ_METHODS:
         log.info("refused %s %s: access policy %r is read-only", request.method, request.path, name)
         return web.Response(status=405, headers={"Allow": "GET, HEAD, OPTIONS"})

@@ -4,12 +4,12 @@ Writers (this agent, `iisfleet agent key create` in another process) serialise o
 lock file, re-read the file under the lock and replace it atomically. Readers need no lock: before every
 lookup the store compares the file's inode/size/mtime with what it last loaded and re-reads on change,
 so a key minted by the CLI is accepted at once. Plaintext tokens are never stored, only their PBKDF2
-hashes; the 30 s verification cache is keyed by sha256 of the token.
+hashes; the 30 s verification cache is keyed by sha256 of the token. Failed checks are remembered for
+FAILED_CACHE_SECONDS (until the keys change), so replaying one bad token costs no PBKDF2.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from agent.security import scopes
+from agent.security.hashing import DEFAULT_POOL, HashPool
 from agent.security.tokens import TOKEN_TYPE, b64url, fingerprint, hash_token, new_key_id, new_token
 from shared import filelock
 from shared.dates import format_date, parse_optional, utcnow
@@ -31,6 +33,7 @@ from shared.fsutil import atomic_write_bytes
 log = logging.getLogger("iisfleet.agent.security")
 
 CACHE_SECONDS = 30.0
+FAILED_CACHE_SECONDS = 5.0
 _CACHE_LIMIT = 4096
 _T = TypeVar("_T")
 
@@ -56,6 +59,8 @@ class ApiKey:
     token_type: str = TOKEN_TYPE
     read_only: bool = False
     """Defined in appsettings `api_keys.keys`: usable and renewable, never written to api-keys.json."""
+    scope: str = scopes.DEFAULT
+    """Which access policies the key may satisfy (agent.security.scopes)."""
 
     def expired(self, now: datetime | None = None) -> bool:
         """Upstream: a key is invalid once `expires_on` <= now."""
@@ -71,6 +76,8 @@ class ApiKey:
             "expires_on": format_date(self.expires_on),
             "token_hash": self.token_hash,
             "token_type": self.token_type,
+            # Always written, so a later purpose never changes how the key is read back.
+            "scope": self.scope,
         }
 
     @classmethod
@@ -82,15 +89,17 @@ class ApiKey:
         created = parse_optional(raw.get("created_on")) or datetime(2000, 1, 1, tzinfo=UTC)
         # Settings keys may omit their id; derive a stable one from the hash so it survives restarts.
         key_id = str(raw.get("id") or b64url(hashlib.sha256(token_hash.encode()).digest()[:16]))
+        purpose = str(raw.get("purpose") or "")
         return cls(
             id=key_id,
-            purpose=str(raw.get("purpose") or ""),
+            purpose=purpose,
             created_on=created,
             last_modified=parse_optional(raw.get("last_modified")) or created,
             expires_on=parse_optional(raw.get("expires_on")),
             token_hash=token_hash,
             token_type=str(raw.get("token_type") or TOKEN_TYPE),
             read_only=read_only,
+            scope=scopes.stored_scope(raw.get("scope"), purpose),
         )
 
 
@@ -109,8 +118,11 @@ def _file_lock(lock_path: Path) -> Iterator[None]:
 class ApiKeyStore:
     """API keys from api-keys.json plus read-only keys from appsettings, with token verification."""
 
-    def __init__(self, path: Path, readonly_keys: Iterable[Mapping[str, Any]] = ()) -> None:
+    def __init__(
+        self, path: Path, readonly_keys: Iterable[Mapping[str, Any]] = (), *, hasher: HashPool | None = None
+    ) -> None:
         self.path = path
+        self.hasher = hasher or DEFAULT_POOL
         self._lock_path = path.with_name(path.name + ".lock")
         self._mutex = threading.RLock()
         self._readonly: dict[str, ApiKey] = {}
@@ -125,6 +137,7 @@ class ApiKeyStore:
         self._by_hash: dict[str, str] = {}
         self._signature: tuple[int, int, int] | None = None
         self._cache: dict[str, tuple[str, str, float]] = {}
+        self._failed: dict[str, float] = {}
         with self._mutex:
             self._install({}, None)
             self._refresh_if_changed()
@@ -159,6 +172,8 @@ class ApiKeyStore:
         self._file_keys = keys
         self._signature = signature
         self._by_hash = {key.token_hash: key.id for key in self._all().values()}
+        # A changed key (a new expiry, say) may make a refused token good again.
+        self._failed = {}
 
     def _all(self) -> dict[str, ApiKey]:
         return {**self._readonly, **self._file_keys}
@@ -200,8 +215,10 @@ class ApiKeyStore:
             self._cache.clear()
             return result
 
-    def create(self, purpose: str, expires_on: datetime | None) -> tuple[ApiKey, str]:
+    def create(self, purpose: str, expires_on: datetime | None, *, scope: str = scopes.DEFAULT) -> tuple[ApiKey, str]:
         """A new key; returns it with its plaintext token (shown once, never stored)."""
+        if scope not in scopes.SCOPES:
+            raise ValueError(f"unknown API key scope {scope!r}; expected one of {', '.join(scopes.SCOPES)}")
         token = new_token()
         token_hash = hash_token(token)
         assert token_hash is not None
@@ -213,6 +230,7 @@ class ApiKeyStore:
             last_modified=now,
             expires_on=expires_on.astimezone(UTC) if expires_on else None,
             token_hash=token_hash,
+            scope=scope,
         )
 
         def add(keys: dict[str, ApiKey]) -> None:
@@ -308,14 +326,41 @@ class ApiKeyStore:
             key = self._cached(token)
             return key if key is not None and not key.expired() else None
 
+    def cached(self, token: str) -> ApiKey | None:
+        """The live key for a token verified within CACHE_SECONDS, without hashing (None otherwise)."""
+        return self._fast_path(token)
+
+    def _failed_recently(self, token: str) -> bool:
+        with self._mutex:
+            self._refresh_if_changed()
+            stamp = self._failed.get(fingerprint(token))
+            return stamp is not None and time.monotonic() - stamp <= FAILED_CACHE_SECONDS
+
+    def _remember_failure(self, token: str) -> None:
+        with self._mutex:
+            now = time.monotonic()
+            if len(self._failed) >= _CACHE_LIMIT:
+                self._failed = {fp: t for fp, t in self._failed.items() if now - t <= FAILED_CACHE_SECONDS}
+                if len(self._failed) >= _CACHE_LIMIT:
+                    self._failed.clear()
+            self._failed[fingerprint(token)] = now
+
     def verify(self, token: str) -> ApiKey | None:
         """The live key for this token; None when unknown, expired or malformed."""
-        return self._fast_path(token) or self._resolve(token, hash_token(token))
+        key = self._fast_path(token)
+        if key is not None or self._failed_recently(token):
+            return key
+        key = self._resolve(token, hash_token(token))
+        if key is None:
+            self._remember_failure(token)
+        return key
 
     async def averify(self, token: str) -> ApiKey | None:
-        """verify() for async code: the PBKDF2 runs in a worker thread."""
+        """verify() for async code: the PBKDF2 runs in the store's bounded pool (may raise HashPoolBusy)."""
         key = self._fast_path(token)
-        if key is not None:
+        if key is not None or self._failed_recently(token):
             return key
-        token_hash = await asyncio.to_thread(hash_token, token)
-        return self._resolve(token, token_hash)
+        key = self._resolve(token, await self.hasher.hash(token))
+        if key is None:
+            self._remember_failure(token)
+        return key

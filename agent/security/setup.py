@@ -9,8 +9,10 @@ from aiohttp import web
 from agent.security.audit_log import AuditLog
 from agent.security.cors import cors_on_prepare
 from agent.security.cors_policy import CorsPolicy
+from agent.security.hashing import HashPool
 from agent.security.keys import AUDIT, CORS, KEY_STORE, SECURITY, XSRF
 from agent.security.keystore import ApiKeyStore
+from agent.security.throttle import THROTTLE, AuthThrottle
 from agent.security.xsrf_tokens import XsrfProtector, load_or_create_secret
 from agent.settings import AgentSettings, expand_path
 
@@ -28,7 +30,10 @@ def audit_directory(settings: AgentSettings, state_dir: Path) -> Path:
 def install_security(app: web.Application, settings: AgentSettings, state_dir: Path) -> None:
     """Create the security objects for `app` from its settings and state directory."""
     app[SECURITY] = settings.security
-    app[KEY_STORE] = ApiKeyStore(state_dir / API_KEYS_FILE, settings.api_keys.keys)
+    limits = settings.iisfleet.limits
+    hasher = HashPool(limits.hash_workers, limits.hash_queue)
+    app[KEY_STORE] = ApiKeyStore(state_dir / API_KEYS_FILE, settings.api_keys.keys, hasher=hasher)
+    app[THROTTLE] = AuthThrottle(limits.auth_failures, limits.auth_window)
     app[XSRF] = XsrfProtector(load_or_create_secret(state_dir / XSRF_KEY_FILE))
     app[CORS] = CorsPolicy(settings.cors.rules)
     audit = AuditLog(
@@ -42,5 +47,6 @@ def install_security(app: web.Application, settings: AgentSettings, state_dir: P
 
     async def close_audit(_: web.Application) -> None:
         audit.close()
+        hasher.close()
 
     app.on_cleanup.append(close_audit)

@@ -7,7 +7,8 @@ from aiohttp import web
 from controller.api.http import read_model
 from controller.bootstrap import records, service
 from controller.bootstrap.models import BootstrapRequest
-from controller.keys import CA, SETTINGS, STORE
+from controller.keys import CA, OPERATOR, SETTINGS, STORE
+from controller.services import audit
 from shared.errors import NotFound
 
 
@@ -15,7 +16,10 @@ async def create_bootstrap(request: web.Request) -> web.Response:
     """POST /api/bootstrap."""
     body = await read_model(request, BootstrapRequest)
     app = request.app
-    view = await service.start(service.context_for(app[STORE], app[SETTINGS], app[CA].fingerprint), body)
+    operator = request[OPERATOR]
+    view = await service.start(service.context_for(app[STORE], app[SETTINGS], app[CA].fingerprint, operator), body)
+    await audit.record(app[STORE], app[SETTINGS].audit_maxlen, operator, "bootstrap.create", bootstrap=view["id"],
+                       host=body.host, name=body.agent_name)
     return web.json_response(view, status=202, headers={"Location": f"/api/bootstrap/{view['id']}"})
 
 

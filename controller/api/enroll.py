@@ -40,4 +40,8 @@ async def renew(request: web.Request) -> web.Response:
     """POST /api/agent/renew: a new certificate for the calling agent."""
     body = await read_model(request, RenewRequest)
     app = request.app
-    return model_response(await enrollment.renew(app[STORE], app[CA], request[AGENT_ID], body, _policy(request)))
+    response = model_response(await enrollment.renew(app[STORE], app[CA], request[AGENT_ID], body, _policy(request)))
+    # Close this connection so the agent's next call handshakes with the new certificate (which retires the
+    # old one).
+    response.force_close()
+    return response

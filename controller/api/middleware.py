@@ -10,9 +10,9 @@ from pydantic import ValidationError
 
 from controller.api.gateway_cors import access_token
 from controller.api.routing import Handler, route_of
-from controller.api.session import session_operator
-from controller.keys import AGENT_ID, OPERATOR, STORE
-from controller.services.credentials import authenticate_operator
+from controller.api.session import COOKIE, session_operator
+from controller.auth.roles import allows
+from controller.keys import AGENT_ID, AUTH_GUARD, OPERATOR, STORE
 from controller.services.enrollment import authenticate_agent
 from controller.services.errors import Conflict, InvalidRequest, NotPermitted, ServiceError, TooLarge, UnknownAgent
 from shared.errors import (
@@ -23,7 +23,6 @@ from shared.errors import (
     NotFound,
     PayloadTooLarge,
     ServerError,
-    Unauthorized,
 )
 
 log = logging.getLogger("iisfleet.controller.api")
@@ -87,7 +86,7 @@ def bearer(request: web.Request) -> str | None:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Operator routes need a valid bearer token; agent routes need a valid, unrevoked client certificate."""
+    """Operator routes need a valid bearer token holding the row's role; agent routes a valid client certificate."""
     route = route_of(request)
     if route is None or route.auth in ("public", "join_token"):
         return await handler(request)
@@ -96,9 +95,13 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         request[AGENT_ID] = await authenticate_agent(store, peer_certificate(request))
         return await handler(request)
     token = bearer(request) or access_token(request)
-    # Without a token, a console session cookie may authenticate (writes need its CSRF header).
-    key_id = await authenticate_operator(store, token) if token else await session_operator(request)
-    if key_id is None:
-        raise Unauthorized()
-    request[OPERATOR] = key_id
+    if token is None and COOKIE in request.cookies:
+        # The console's session cookie stands in for the token; writes need its CSRF header.
+        operator = await session_operator(request)
+    else:
+        operator = await request.app[AUTH_GUARD].authenticate(store, token, request.remote or "")
+    request[OPERATOR] = operator
+    needed = route.needs(request)
+    if not allows(operator.role, needed):
+        raise Forbidden(name="role", detail=f"this needs the {needed} role; key {operator.id} is {operator.role}")
     return await handler(request)

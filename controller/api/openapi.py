@@ -39,6 +39,8 @@ def document(routes: Iterable[Route]) -> dict[str, Any]:
             }
             if params:
                 operation["parameters"] = params
+            if route.auth == "operator":  # the role an operator key needs (controller/auth/roles.py)
+                operation["x-iisfleet-role"] = route.role if isinstance(route.role, str) else "by agent path"
             paths.setdefault(path, {})[method] = operation
     return {
         "openapi": "3.1.0",

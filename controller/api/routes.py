@@ -1,35 +1,43 @@
-"""ROUTES: the controller's one routing table. Auth kinds: public, join_token (in the body), operator, agent."""
+"""ROUTES: the controller's one routing table.
+
+Auth kinds: public, join_token (in the body), operator, agent. Operator rows name the role they need
+(viewer < operator < admin, see controller/auth/roles.py); the gateway's role depends on the agent path.
+"""
 
 from __future__ import annotations
 
-from controller.api import agents, artifacts, bootstrap, enroll, gateway, jobs, metrics, openapi, session
-from controller.api.routing import Handler, Route
+from controller.api import agents, artifacts, bootstrap, enroll, gateway, jobs, metrics, openapi, operator_keys, session
+from controller.api.routing import Handler, RoleRule, Route
+from controller.auth.roles import Role
 from controller.console import handlers as console
 
 
-def _op(method: str, path: str, handler: Handler, name: str, summary: str) -> Route:
-    return Route(method=method, path=path, handler=handler, name=name, auth="operator", summary=summary)
+def _op(method: str, path: str, handler: Handler, name: str, role: Role | RoleRule, summary: str) -> Route:
+    return Route(method=method, path=path, handler=handler, name=name, auth="operator", role=role, summary=summary)
 
 
 JOB_ROUTES: tuple[Route, ...] = (
-    _op("POST", "/api/jobs", jobs.create_job, "jobs.create",
+    _op("POST", "/api/jobs", jobs.create_job, "jobs.create", "operator",
         "Start a fleet job: action, target (agents or labels), params, strategy; 202 + Location"),
-    _op("GET", "/api/jobs", jobs.list_jobs, "jobs.list", "Job history, newest first (page/per_page or cursor)"),
-    _op("GET", "/api/jobs/{id}", jobs.get_job, "jobs.get", "A job's status and per-agent results"),
-    _op("GET", "/api/jobs/{id}/events", jobs.job_events, "jobs.events",
+    _op("GET", "/api/jobs", jobs.list_jobs, "jobs.list", "viewer",
+        "Job history, newest first (page/per_page or cursor)"),
+    _op("GET", "/api/jobs/{id}", jobs.get_job, "jobs.get", "viewer", "A job's status and per-agent results"),
+    _op("GET", "/api/jobs/{id}/events", jobs.job_events, "jobs.events", "viewer",
         "A job's event history, then live events, as server-sent events (Last-Event-ID resumes)"),
-    _op("POST", "/api/jobs/{id}/cancel", jobs.cancel_job, "jobs.cancel", "Cancel a job: no new host starts"),
-    _op("POST", "/api/jobs/{id}/rerun", jobs.rerun_job, "jobs.rerun",
+    _op("POST", "/api/jobs/{id}/cancel", jobs.cancel_job, "jobs.cancel", "operator",
+        "Cancel a job: no new host starts"),
+    _op("POST", "/api/jobs/{id}/rerun", jobs.rerun_job, "jobs.rerun", "operator",
         "Run a finished job again on the hosts that did not succeed"),
-    _op("POST", "/api/artifacts", artifacts.upload_artifact, "artifacts.upload",
+    _op("POST", "/api/artifacts", artifacts.upload_artifact, "artifacts.upload", "operator",
         "Upload a deploy archive (zip/tar, streamed); checked and stored by sha256"),
-    _op("GET", "/api/artifacts/{sha256}", artifacts.get_artifact, "artifacts.get", "An artifact's summary"),
+    _op("GET", "/api/artifacts/{sha256}", artifacts.get_artifact, "artifacts.get", "viewer",
+        "An artifact's summary"),
 )
 
 BOOTSTRAP_ROUTES: tuple[Route, ...] = (
-    _op("POST", "/api/bootstrap", bootstrap.create_bootstrap, "bootstrap.create",
+    _op("POST", "/api/bootstrap", bootstrap.create_bootstrap, "bootstrap.create", "admin",
         "Install and enroll an agent over SSH or WinRM; 202 + Location of the status resource"),
-    _op("GET", "/api/bootstrap/{id}", bootstrap.get_bootstrap, "bootstrap.get",
+    _op("GET", "/api/bootstrap/{id}", bootstrap.get_bootstrap, "bootstrap.get", "admin",
         "A bootstrap's status: step, agent id once online, error and script output"),
 )
 
@@ -40,9 +48,18 @@ CONSOLE_ROUTES: tuple[Route, ...] = (
           auth="public", summary="A static file of the console (?v=<hash>: cached immutable; else ETag + no-cache)"),
     Route(method="POST", path="/api/session", handler=session.create_session, name="session.create",
           auth="public", summary="Sign in with an operator token: an HttpOnly session cookie and its CSRF token"),
-    _op("GET", "/api/session", session.get_session, "session.get",
+    _op("GET", "/api/session", session.get_session, "session.get", "viewer",
         "Who the caller is: key id, purpose, role, scope and expiry (a session also gets its CSRF token)"),
-    _op("DELETE", "/api/session", session.delete_session, "session.delete", "Sign out of the console"),
+    _op("DELETE", "/api/session", session.delete_session, "session.delete", "viewer", "Sign out of the console"),
+)
+
+KEY_ROUTES: tuple[Route, ...] = (
+    _op("POST", "/api/keys", operator_keys.create_key, "keys.create", "admin",
+        "Create an operator key: purpose, role, scope, expires; the token is shown once"),
+    _op("GET", "/api/keys", operator_keys.list_keys, "keys.list", "admin",
+        "Every operator key: id, purpose, role, scope, created, expires, last used (never the secret)"),
+    _op("DELETE", "/api/keys/{id}", operator_keys.revoke_key, "keys.revoke", "admin",
+        "Revoke an operator key; every controller refuses it from the next request on"),
 )
 
 ROUTES: tuple[Route, ...] = (
@@ -52,6 +69,7 @@ ROUTES: tuple[Route, ...] = (
         handler=openapi.openapi,
         name="openapi",
         auth="operator",
+        role="viewer",
         summary="This API's OpenAPI document",
     ),
     Route(
@@ -92,6 +110,7 @@ ROUTES: tuple[Route, ...] = (
         handler=agents.list_agents,
         name="agents.list",
         auth="operator",
+        role="viewer",
         summary="Every enrolled agent with labels, facts, status and last_seen",
     ),
     Route(
@@ -100,6 +119,7 @@ ROUTES: tuple[Route, ...] = (
         handler=agents.get_agent,
         name="agents.get",
         auth="operator",
+        role="viewer",
         summary="One agent",
     ),
     Route(
@@ -108,6 +128,7 @@ ROUTES: tuple[Route, ...] = (
         handler=agents.patch_agent,
         name="agents.patch",
         auth="operator",
+        role="admin",
         summary="Change an agent's labels (null removes a label)",
     ),
     Route(
@@ -116,6 +137,7 @@ ROUTES: tuple[Route, ...] = (
         handler=agents.delete_agent,
         name="agents.delete",
         auth="operator",
+        role="admin",
         summary="Revoke an agent: its certificates are refused from now on",
     ),
     Route(
@@ -124,6 +146,7 @@ ROUTES: tuple[Route, ...] = (
         handler=gateway.proxy,
         name="agents.gateway",
         auth="operator",
+        role=gateway.required_role,
         summary="Forward any IIS Administration API call to the agent (path after /iis/)",
     ),
     Route(
@@ -132,6 +155,7 @@ ROUTES: tuple[Route, ...] = (
         handler=agents.create_join_token_handler,
         name="join_tokens.create",
         auth="operator",
+        role="admin",
         summary="Create a single-use, expiring join token",
     ),
     Route(
@@ -140,6 +164,7 @@ ROUTES: tuple[Route, ...] = (
         handler=agents.list_audit,
         name="audit.list",
         auth="operator",
+        role="viewer",
         summary="The newest gateway calls with operator key id, method, path and status",
     ),
     Route(
@@ -148,6 +173,7 @@ ROUTES: tuple[Route, ...] = (
         handler=metrics.prometheus_targets,
         name="prometheus.targets",
         auth="operator",
+        role="viewer",
         summary="Prometheus HTTP service discovery of agents",
     ),
     Route(
@@ -156,9 +182,11 @@ ROUTES: tuple[Route, ...] = (
         handler=metrics.fleet_metrics,
         name="metrics",
         auth="operator",
+        role="viewer",
         summary="Fleet aggregates in the Prometheus text format",
     ),
     *JOB_ROUTES,
     *BOOTSTRAP_ROUTES,
+    *KEY_ROUTES,
     *CONSOLE_ROUTES,
 )

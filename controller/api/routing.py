@@ -1,4 +1,4 @@
-"""Route rows and their registration; the auth kind of each row drives the auth middleware and OpenAPI."""
+"""Route rows and their registration; each row's auth kind and role drive the auth middleware and OpenAPI."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ from typing import Literal
 
 from aiohttp import web
 
+from controller.auth.roles import Role
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Auth = Literal["public", "operator", "agent", "join_token"]
+RoleRule = Callable[[web.Request], Role]
+"""The role a request needs when the row alone cannot say (the gateway: it depends on the agent path)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,6 +26,12 @@ class Route:
     name: str
     auth: Auth
     summary: str
+    role: Role | RoleRule = "admin"
+    """What an operator key must hold; rows that do not say need admin."""
+
+    def needs(self, request: web.Request) -> Role:
+        """The role this request needs."""
+        return self.role(request) if callable(self.role) else self.role
 
 
 ROUTE_TABLE = web.AppKey("route_table", dict[str, Route])

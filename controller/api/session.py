@@ -7,7 +7,6 @@ this origin over HTTPS ever sends it. Writes made with it must carry the session
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +14,9 @@ from typing import Any
 from aiohttp import web
 
 from controller.api.http import read_object
-from controller.keys import OPERATOR, SESSION, SETTINGS, STORE
+from controller.auth.errors import TokenRefused
+from controller.auth.operators import Operator
+from controller.keys import AUTH_GUARD, OPERATOR, SESSION, SETTINGS, STORE
 from controller.services import sessions
 from shared.errors import Forbidden, InvalidParameter
 
@@ -32,32 +33,31 @@ def _same_origin(request: web.Request) -> bool:
     return origin is None or origin == f"{request.scheme}://{request.host}"
 
 
-async def session_operator(request: web.Request) -> str | None:
-    """The key id of the request's session cookie (None without a live one); Forbidden on a write without CSRF."""
+async def session_operator(request: web.Request) -> Operator:
+    """The operator of the request's session cookie; TokenRefused (401) without a live one from this origin,
+    Forbidden (403) for a write without the session's CSRF token."""
     cookie = request.cookies.get(COOKIE)
-    if not cookie or not _same_origin(request):
-        return None
-    session = await sessions.lookup(request.app[STORE], cookie)
-    if session is None:
-        return None
+    found = await sessions.lookup(request.app[STORE], cookie) if cookie and _same_origin(request) else None
+    if found is None:
+        raise TokenRefused()
+    session, operator = found
     if not sessions.csrf_ok(session, request.method, request.headers.get(CSRF_HEADER)):
         raise Forbidden(name=CSRF_HEADER, detail=f"a write made with the console session needs the {CSRF_HEADER} "
                                                  "header holding the session's CSRF token")
     request[SESSION] = session
-    return session.key_id
+    return operator
 
 
-async def whoami(request: web.Request, key_id: str, session: sessions.Session | None) -> dict[str, Any]:
+async def whoami(request: web.Request, operator: Operator, session: sessions.Session | None) -> dict[str, Any]:
     """The caller's key id, purpose, role, scope and expiry (and the CSRF token of a session)."""
-    record = await request.app[STORE].operator_key(key_id)
-    scope = json.loads(record.get("scope") or "{}")
+    record = await request.app[STORE].operator_key(operator.id)
+    expires = sessions.key_expiry(record)
     body: dict[str, Any] = {
-        "key_id": key_id,
-        "purpose": record.get("purpose", ""),
-        # Keys made before roles existed are admin with no scope (issue 9 keeps that rule).
-        "role": record.get("role") or "admin",
-        "scope": scope if isinstance(scope, dict) else {},
-        "expires_on": record.get("expires_on") or None,
+        "key_id": operator.id,
+        "purpose": operator.purpose,
+        "role": operator.role,
+        "scope": dict(operator.scope),
+        "expires_on": _iso(expires) if expires is not None else None,
         "auth": "session" if session else "bearer",
     }
     if session is not None:
@@ -74,9 +74,10 @@ async def create_session(request: web.Request) -> web.Response:
     token = body.get("token")
     if not isinstance(token, str) or not token.strip():
         raise InvalidParameter("token", "an operator token is required")
-    session_id, session = await sessions.sign_in(request.app[STORE], token.strip(),
-                                                 request.app[SETTINGS].session_lifetime)
-    response = web.json_response(await whoami(request, session.key_id, session), status=201)
+    # The guard checks the token as for any request: failures count towards the address's limit (429).
+    operator = await request.app[AUTH_GUARD].authenticate(request.app[STORE], token.strip(), request.remote or "")
+    session_id, session = await sessions.sign_in(request.app[STORE], operator, request.app[SETTINGS].session_lifetime)
+    response = web.json_response(await whoami(request, operator, session), status=201)
     response.set_cookie(COOKIE, session_id, max_age=max(1, int(session.expires - time.time())), path="/",
                         secure=True, httponly=True, samesite="Strict")
     response.headers["Cache-Control"] = "no-store"

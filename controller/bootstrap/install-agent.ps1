@@ -38,8 +38,12 @@ if ($Wheel) {
 & $Py -c "import agent.cli, shared.cli"
 if ($LASTEXITCODE -ne 0) { throw "iisfleet is not importable by $Py" }
 
+# The token goes into a file only SYSTEM and Administrators read, not onto the service's command line.
+$TokenFile = "$InstallDir\join-token"
+Set-Content -Path $TokenFile -Value $JoinToken -NoNewline -Encoding ascii
+& icacls.exe $TokenFile /inheritance:r /grant:r "*S-1-5-18:F" "*S-1-5-32-544:F" | Out-Null
 $AgentArgs = @("-m", "shared.cli", "agent", "run", "--state-dir", "$InstallDir\state", "--address", $Address,
-    "--port", "$Port", "--controller", $Controller, "--join-token", $JoinToken, "--name", $Name)
+    "--port", "$Port", "--controller", $Controller, "--join-token-file", $TokenFile, "--name", $Name)
 $ArgLine = ($AgentArgs | ForEach-Object { '"' + $_ + '"' }) -join " "
 
 # A second bootstrap of the same agent replaces the running one.

@@ -85,7 +85,7 @@ def agent_args(plan: AgentPlan) -> list[str]:
         "--address", plan.address,
         "--port", str(plan.port),
         "--controller", plan.controller_url,
-        "--join-token", plan.join_token,
+        "--join-token-file", plan.path("join-token"),  # not the token itself: command lines are public
         "--name", plan.name,
     ]  # fmt: skip
 
@@ -94,6 +94,7 @@ _LINUX_BODY = r"""
 set -eu
 umask 077
 mkdir -p "$DIR/state" "$DIR/log"
+printf '%s\n' "$JOIN_TOKEN" > "$DIR/join-token"
 if [ -n "$WHEEL" ]; then
     if [ ! -x "$DIR/venv/bin/python" ]; then
         echo "creating venv $DIR/venv"
@@ -175,6 +176,7 @@ def linux_script(plan: AgentPlan) -> str:
         "SERVICE": plan.service,
         "UNIT": plan.unit,
         "NAME": plan.name,
+        "JOIN_TOKEN": plan.join_token,
         "ARGS": " ".join(agent_args(plan)),
     }
     head = "\n".join(f"{key}={shlex.quote(value)}" for key, value in params.items())

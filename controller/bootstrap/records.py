@@ -76,5 +76,7 @@ async def view(store: FleetStore, bootstrap_id: str, now: float | None = None) -
         "output": raw.get("output", ""),
         "created_on": raw.get("created_on", ""),
         "updated_on": raw.get("updated_on", ""),
+        "operator": ({"id": raw["operator"], "purpose": raw.get("operator_purpose", "")}
+                     if raw.get("operator") else None),
         "_links": {"self": {"href": f"/api/bootstrap/{bootstrap_id}"}},
     }

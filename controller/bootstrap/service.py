@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from controller.auth.operators import SYSTEM, Operator
+from controller.auth.roles import selector_within
 from controller.bootstrap import records
 from controller.bootstrap.errors import BootstrapError
 from controller.bootstrap.models import BootstrapRequest
@@ -25,6 +27,7 @@ from controller.bootstrap.plan import INSTALL_TIMEOUT, AgentPlan, make_plan
 from controller.bootstrap.remote import Remote
 from controller.bootstrap.wheel import installed_wheel
 from controller.services.credentials import check_labels, create_join_token
+from controller.services.errors import NotPermitted
 from controller.services.registry import is_online
 from controller.settings import ControllerSettings
 from controller.store import FleetStore
@@ -54,6 +57,8 @@ class BootstrapContext:
     controller_url: str | None
     controller_port: int
     connect: Connector | None = None
+    operator: Operator = SYSTEM
+    """Who asked for the bootstrap: recorded, and the join token is created in their name."""
     wheel: WheelSource = field(default=installed_wheel)
     poll_interval: float = 0.5
 
@@ -68,9 +73,12 @@ def default_controller_url(settings: ControllerSettings) -> str | None:
     return None
 
 
-def context_for(store: FleetStore, settings: ControllerSettings, ca_fingerprint: str) -> BootstrapContext:
-    """The context of a controller process."""
+def context_for(
+    store: FleetStore, settings: ControllerSettings, ca_fingerprint: str, operator: Operator = SYSTEM
+) -> BootstrapContext:
+    """The context of a controller process, for one operator."""
     return BootstrapContext(
+        operator=operator,
         store=store,
         state_dir=settings.state_dir,
         ca_fingerprint=ca_fingerprint,
@@ -98,6 +106,8 @@ def _now_iso() -> str:
 async def create_record(ctx: BootstrapContext, request: BootstrapRequest) -> str:
     """Check the request and store its record (no credentials); returns the bootstrap id."""
     labels = check_labels(request.labels)
+    if not selector_within(ctx.operator.scope, labels):
+        raise NotPermitted(f"key {ctx.operator.id} is scoped; the agent's labels must include its scope labels")
     bootstrap_id = uuid.uuid4().hex[:16]
     deadline = time.time() + 2 * request.connect_timeout + INSTALL_TIMEOUT + request.wait_timeout + SLACK
     await records.create(ctx.store, bootstrap_id, {
@@ -115,6 +125,7 @@ async def create_record(ctx: BootstrapContext, request: BootstrapRequest) -> str
         "created_on": _now_iso(),
         "updated_on": _now_iso(),
         "deadline": str(deadline),
+        **ctx.operator.attribution(),
     })  # fmt: skip
     return bootstrap_id
 
@@ -169,8 +180,11 @@ async def _bootstrap(ctx: BootstrapContext, bootstrap_id: str, request: Bootstra
         if url is None:
             raise BootstrapError("cannot tell how the agent reaches the controller; give controller_url")
         wheel = None if request.python else await ctx.wheel(bootstrap_dir(ctx.state_dir) / "wheels")
+        # The token is pinned to the agent's name (and address, unless it listens on every address).
+        pinned_address = "" if request.agent_address in ("", "*", "0.0.0.0", "::") else request.agent_address
         token = await create_join_token(store, check_labels(request.labels), request.join_token_ttl,
-                                        ctx.ca_fingerprint)
+                                        ctx.ca_fingerprint, name=request.agent_name, address=pinned_address,
+                                        by=ctx.operator)
         secrets.append(token)
         plan = make_plan(request, controller_url=url, join_token=token, wheel_name=wheel.name if wheel else None)
         await records.update(store, bootstrap_id, step="installing", controller_url=url)
@@ -196,13 +210,18 @@ async def _bootstrap(ctx: BootstrapContext, bootstrap_id: str, request: Bootstra
 
 
 async def _wait_online(ctx: BootstrapContext, plan: AgentPlan, since: float, limit: float) -> str | None:
-    """The agent's id once it has enrolled and sent a heartbeat after `since`; None after `limit` seconds."""
+    """The agent's id once it has enrolled and sent a heartbeat after `since`; None after `limit` seconds.
+
+    Enrollment itself counts as being seen, but only a real heartbeat carries a summary with `ts`, and an
+    agent sends those once it listens: so "online" here means the gateway can reach it.
+    """
     deadline = time.monotonic() + limit
     while True:
         agent_id = await ctx.store.agent_id_by_name(plan.name)
         if agent_id is not None:
             seen = (await ctx.store.last_seen()).get(agent_id)
-            if seen is not None and seen >= since and is_online(seen, time.time(), ctx.offline_after):
+            beat = json.loads(await ctx.store.summary(agent_id) or "{}").get("ts")
+            if seen is not None and seen >= since and beat and is_online(seen, time.time(), ctx.offline_after):
                 return agent_id
         if time.monotonic() >= deadline:
             return None

@@ -14,7 +14,10 @@ from typing import Any
 
 import aiohttp
 
+from controller.auth.operators import HEADER as OPERATOR_HEADER
+from controller.auth.operators import Operator
 from controller.pki import CertificateAuthority
+from controller.services.agent_pin import PIN_HEADER, PinnedConnector
 from controller.settings import ControllerSettings
 from controller.tls import agent_client_context
 
@@ -37,7 +40,7 @@ class PermanentError(StepError):
 
 def open_agent_session(settings: ControllerSettings, ca: CertificateAuthority) -> aiohttp.ClientSession:
     """The HTTPS client towards agents: verifies them against the fleet CA and presents our certificate."""
-    connector = aiohttp.TCPConnector(ssl=agent_client_context(settings, ca), limit=256, limit_per_host=16)
+    connector = PinnedConnector(ssl=agent_client_context(settings, ca), limit=256, limit_per_host=16)
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300)
     return aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False)
 
@@ -51,13 +54,20 @@ async def probe_session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 class AgentClient:
-    """JSON calls to one agent's IIS Administration API with its API key."""
+    """JSON calls to one agent's IIS Administration API with its API key, for one operator.
 
-    def __init__(self, session: aiohttp.ClientSession, url: str, api_key: str, name: str) -> None:
+    Every call pins the agent's registered certificate serial and names the operator it is made for.
+    """
+
+    def __init__(
+        self, session: aiohttp.ClientSession, url: str, api_key: str, name: str, *, serial: str, operator: Operator
+    ) -> None:
         self.session = session
         self.url = url.rstrip("/")
         self.name = name
-        self._headers = {"Access-Token": f"Bearer {api_key}", "Accept": "application/json"}
+        self._headers = {"Access-Token": f"Bearer {api_key}", "Accept": "application/json", PIN_HEADER: serial}
+        if operator.id:  # jobs from before attribution run for the controller itself and name nobody
+            self._headers[OPERATOR_HEADER] = operator.header()
 
     async def call(
         self,

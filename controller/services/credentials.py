@@ -8,17 +8,18 @@ Both secrets are 256 random bits, so one sha256 is enough to make the stored has
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import re
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from controller.auth.operators import OPERATOR_TOKEN, SYSTEM, Operator, check_token, create_key, token_hash
+from controller.auth.roles import selector_within
 from controller.services.errors import InvalidRequest, NotPermitted
+from controller.services.names import check_host_name
 from controller.store import FleetStore
 
-_OPERATOR = re.compile(r"^([0-9a-f]{16})\.([A-Za-z0-9_-]{43})$")
 _JOIN = re.compile(r"^([0-9a-f]{12})\.([A-Za-z0-9_-]{43})(?:\.([0-9a-f]{64}))?$")
 _LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,62}$")
 
@@ -55,30 +56,36 @@ def check_labels(labels: Mapping[str, object]) -> dict[str, str]:
 
 
 async def create_operator_token(store: FleetStore, purpose: str) -> str:
-    """Create an operator key and return its token (the only time it is visible)."""
-    key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
-    await store.add_operator_key(key_id, {"token_hash": _hash(secret), "purpose": purpose, "created_on": _now()})
-    return f"{key_id}.{secret}"
+    """Create an admin key without expiry and return its token (see controller/auth/operators.py for roles)."""
+    token, _view = await create_key(store, purpose, "admin")
+    return token
 
 
 async def authenticate_operator(store: FleetStore, token: str) -> str | None:
-    """The key id of a valid operator token, else None."""
-    match = _OPERATOR.match(token)
+    """The key id of a valid (unexpired, unrevoked) operator token, else None."""
+    match = OPERATOR_TOKEN.match(token)
     if not match:
         return None
-    record = await store.operator_key(match.group(1))
-    expected = record.get("token_hash", "")
-    if not expected or not hmac.compare_digest(expected, _hash(match.group(2))):
-        return None
-    return match.group(1)
+    operator = await check_token(store, match.group(1), token_hash(match.group(2)))
+    return operator.id if operator else None
 
 
-async def create_join_token(store: FleetStore, labels: Mapping[str, str], ttl: float, ca_fingerprint: str) -> str:
-    """Create a single-use join token that expires after `ttl` seconds."""
+async def create_join_token(
+    store: FleetStore, labels: Mapping[str, str], ttl: float, ca_fingerprint: str, *, name: str = "",
+    address: str = "", by: Operator = SYSTEM,
+) -> str:
+    """Create a single-use join token that expires after `ttl` seconds, optionally pinned to a name/address."""
     if ttl <= 0:
         raise InvalidRequest("a join token's ttl must be positive")
+    if name:
+        check_host_name(name, name="name")
+    if address:
+        check_host_name(address, name="address")
+    if not selector_within(by.scope, labels):
+        raise NotPermitted(f"key {by.id} is scoped; the join token's labels must include its scope labels")
     token_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
-    fields = {"secret_hash": _hash(secret), "labels": json.dumps(check_labels(labels)), "created_on": _now()}
+    fields = {"secret_hash": _hash(secret), "labels": json.dumps(check_labels(labels)), "created_on": _now(),
+              "pin_name": name, "pin_address": address, **by.attribution()}
     await store.add_join_token(token_id, fields, ttl)
     return f"{token_id}.{secret}.{ca_fingerprint}"
 
@@ -91,10 +98,12 @@ def split_join_token(token: str) -> tuple[str, str, str | None]:
     return match.group(1), match.group(2), match.group(3)
 
 
-async def consume_join_token(store: FleetStore, token: str) -> dict[str, str]:
-    """Use up a join token and return its labels; refuse unknown, expired and already used tokens."""
+async def consume_join_token(store: FleetStore, token: str, name: str = "", address: str = "") -> dict[str, str]:
+    """Use up a join token and return its labels; refuse unknown, expired, used and pinned-elsewhere tokens."""
     token_id, secret, _pin = split_join_token(token)
-    outcome, labels = await store.consume_join_token(token_id, _hash(secret), _now())
+    outcome, labels = await store.consume_join_token(token_id, _hash(secret), _now(), name, address)
+    if outcome == "pinned":
+        raise NotPermitted(f"join token {token_id} is pinned to another {labels}; it stays unused")
     if outcome == "used":
         raise NotPermitted(f"join token {token_id} has already been used; create a new one")
     if outcome != "ok":

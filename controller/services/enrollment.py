@@ -15,6 +15,7 @@ from cryptography.x509.oid import NameOID
 from controller.pki import CertificateAuthority, CsrError, csr_common_name, load_csr
 from controller.services.credentials import consume_join_token
 from controller.services.errors import Conflict, InvalidRequest, NotPermitted
+from controller.services.names import check_host_name
 from controller.store import FleetStore
 from shared.models import EnrollRequest, EnrollResponse, RenewRequest, RenewResponse
 from shared.secretbox import SecretBox
@@ -32,15 +33,16 @@ def _agent_host(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname or parts.port is None:
         raise InvalidRequest(f"url {url!r} must be https://host:port")
-    if parts.path not in ("", "/") or parts.query:
-        raise InvalidRequest(f"url {url!r} must not have a path or query")
-    return parts.hostname
+    if parts.path not in ("", "/") or parts.query or parts.username or parts.password or parts.fragment:
+        raise InvalidRequest(f"url {url!r} must not have a path, query, user or fragment")
+    return check_host_name(parts.hostname, name="url")
 
 
 async def enroll(
     store: FleetStore, ca: CertificateAuthority, box: SecretBox, request: EnrollRequest, policy: EnrollPolicy
 ) -> EnrollResponse:
     """Check CSR and name, use up the join token, sign the certificate and register the agent."""
+    check_host_name(request.name, name="name")
     host = _agent_host(request.url)
     try:
         csr = load_csr(request.csr)
@@ -51,7 +53,8 @@ async def enroll(
     # Checked before the token is used up, so a name clash does not burn the operator's token.
     if await store.agent_id_by_name(request.name):
         raise Conflict(f"an agent named {request.name!r} is already enrolled; revoke it first or pick another name")
-    labels = await consume_join_token(store, request.token)
+    url = request.url.rstrip("/")
+    labels = await consume_join_token(store, request.token, request.name, host)
     agent_id = uuid.uuid4().hex[:16]
     if not await store.claim_name(request.name, agent_id):
         raise Conflict(f"an agent named {request.name!r} is already enrolled; revoke it first or pick another name")
@@ -65,7 +68,7 @@ async def enroll(
         agent_id,
         {
             "name": request.name,
-            "url": request.url.rstrip("/"),
+            "url": url,
             "labels": json.dumps(labels),
             "facts": request.facts.model_dump_json(),
             "enrolled_on": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -96,7 +99,21 @@ async def authenticate_agent(store: FleetStore, cert_der: bytes | None) -> str:
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     if not record or not names or str(names[0].value) != record.get("name"):
         raise NotPermitted("this certificate is revoked or unknown; the agent must enroll again")
-    return agent_id
+    serial = format(cert.serial_number, "x")
+    if serial == record.get("cert_serial"):
+        if record.get("prev_serial"):  # the agent uses its renewed certificate: the old one is done
+            await store.retire_serial(agent_id, record["prev_serial"], time.time())
+            await store.put_agent(agent_id, {"prev_serial": ""})
+        return agent_id
+    if serial == record.get("prev_serial"):
+        return agent_id  # renewed, but the agent has not switched yet (the answer may have been lost)
+    raise NotPermitted("this certificate has been superseded by a renewal; use the current one")
+
+
+def agent_serials(record: dict[str, str]) -> str:
+    """The certificate serials an agent may present (PIN_HEADER form): the current one, and the one it
+    renewed from until it has used the new one."""
+    return ",".join(serial for serial in (record.get("cert_serial"), record.get("prev_serial")) if serial)
 
 
 async def renew(
@@ -112,8 +129,13 @@ async def renew(
         )
     except CsrError as err:
         raise NotPermitted(f"renewal refused: {err}") from err
+    # The serial renewed from stays valid until the agent first uses the new one (then it is retired), so
+    # an answer lost on the way cannot lock the agent out; a serial older than that is retired now.
+    if record.get("prev_serial"):
+        await store.retire_serial(agent_id, record["prev_serial"], time.time())
     await store.add_serial(agent_id, issued.serial, issued.not_after.timestamp() - time.time())
-    await store.put_agent(
-        agent_id, {"cert_serial": issued.serial, "cert_expires_on": issued.not_after.isoformat(timespec="seconds")}
-    )
+    await store.put_agent(agent_id, {
+        "cert_serial": issued.serial, "prev_serial": record.get("cert_serial", ""),
+        "cert_expires_on": issued.not_after.isoformat(timespec="seconds"),
+    })
     return RenewResponse(certificate=issued.pem)

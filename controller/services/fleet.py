@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from controller.auth.roles import in_scope
 from controller.services.registry import is_online
 from controller.store import FleetStore
 
@@ -29,10 +30,16 @@ class FleetAggregates:
     """(agent name, pool, worker processes started so far) where the agent knows it."""
 
 
-async def prometheus_targets(store: FleetStore) -> list[dict[str, Any]]:
-    """Prometheus HTTP service discovery groups: one per agent, with its labels."""
+async def _directory(store: FleetStore, scope: dict[str, str] | None) -> list[tuple[str, dict[str, Any]]]:
+    """The directory sorted by agent id, limited to the agents inside `scope` (all without one)."""
+    entries = sorted((await store.directory()).items())
+    return [(agent_id, entry) for agent_id, entry in entries if in_scope(scope or {}, entry["labels"])]
+
+
+async def prometheus_targets(store: FleetStore, scope: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Prometheus HTTP service discovery groups: one per agent (inside `scope`), with its labels."""
     groups: list[dict[str, Any]] = []
-    for agent_id, entry in sorted((await store.directory()).items()):
+    for agent_id, entry in await _directory(store, scope):
         parts = urlsplit(entry["url"])
         if not parts.hostname or parts.port is None:
             continue
@@ -42,13 +49,13 @@ async def prometheus_targets(store: FleetStore) -> list[dict[str, Any]]:
     return groups
 
 
-async def aggregates(store: FleetStore, offline_after: float) -> FleetAggregates:
-    """Sum the latest heartbeat summaries of online agents."""
+async def aggregates(store: FleetStore, offline_after: float, scope: dict[str, str] | None = None) -> FleetAggregates:
+    """Sum the latest heartbeat summaries of online agents (inside `scope`)."""
     now = time.time()
     seen = await store.last_seen()
     result = FleetAggregates()
     online: list[tuple[str, str]] = []
-    for agent_id, entry in sorted((await store.directory()).items()):
+    for agent_id, entry in await _directory(store, scope):
         up = is_online(seen.get(agent_id), now, offline_after)
         result.agents.append((agent_id, entry["name"], up))
         if up:

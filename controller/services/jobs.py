@@ -15,11 +15,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from controller.auth.operators import SYSTEM, Operator
+from controller.auth.roles import ROLES, Role
 from controller.services.actions import ACTIONS
 from controller.services.errors import InvalidRequest, UnknownAgent
+from controller.services.job_access import authorise, check_scope
 from controller.services.job_models import FINISHED, STEP_DONE, JobRequest
+from controller.services.redact import redact
 from controller.settings import ControllerSettings
 from controller.store import FleetStore
+from shared.secretbox import SecretBox
 
 MAX_PER_PAGE = 200
 
@@ -80,19 +85,45 @@ async def resolve_target(store: FleetStore, request: JobRequest) -> list[tuple[s
     return pairs
 
 
+def _stored_params(settings: ControllerSettings, params: dict[str, Any]) -> dict[str, str]:
+    """`params` redacted for the history, plus the real ones sealed when they hold a secret."""
+    shown = redact(params)
+    fields = {"params": dumps(shown)}
+    if shown != params:
+        fields["params_sealed"] = SecretBox(settings.state_dir / "secrets.key").seal(dumps(params))
+    return fields
+
+
+def job_params(job: dict[str, str], box: SecretBox) -> dict[str, Any]:
+    """The params a step runs with: the sealed originals when the history shows a redacted copy."""
+    sealed = job.get("params_sealed")
+    loaded: dict[str, Any] = json.loads(box.open(sealed) if sealed else job["params"])
+    return loaded
+
+
 def plan_batches(agent_ids: Sequence[str], batch_size: int) -> list[list[str]]:
     """Consecutive batches of `batch_size` agents (all in one batch for 0)."""
     size = batch_size or len(agent_ids)
     return [list(agent_ids[start : start + size]) for start in range(0, len(agent_ids), size)]
 
 
+def job_operator(job: dict[str, str]) -> Operator:
+    """The operator a job runs for (jobs stored before attribution run for the controller itself)."""
+    if not job.get("operator"):
+        return SYSTEM
+    role: Role = next((r for r in ROLES if r == job.get("operator_role")), "viewer")
+    return Operator(id=job["operator"], purpose=job.get("operator_purpose", ""), role=role)
+
+
 async def create_job(
     store: FleetStore, settings: ControllerSettings, request: JobRequest, *, parent: str | None = None,
-    agents: list[tuple[str, str]] | None = None,
+    agents: list[tuple[str, str]] | None = None, operator: Operator = SYSTEM,
 ) -> str:
-    """Validate and store a queued job; returns its id (the caller enqueues its first rollout step)."""
+    """Validate, authorise and store a queued job; returns its id (the caller enqueues its first rollout step)."""
     params = _validate_params(request.action, request.params, settings)
+    authorise(operator, request.action, params)
     pairs = agents if agents is not None else await resolve_target(store, request)
+    await check_scope(store, operator, request, [agent_id for agent_id, _ in pairs])
     batches = plan_batches([agent_id for agent_id, _ in pairs], request.strategy.batch_size)
     job_id = uuid.uuid4().hex[:16]
     now = time.time()
@@ -100,7 +131,7 @@ async def create_job(
     fields = {
         "action": request.action,
         "target": request.target.model_dump_json(exclude_none=True),
-        "params": dumps(params),
+        **_stored_params(settings, params),
         "strategy": request.strategy.model_dump_json(),
         "status": "queued",
         "agents": dumps([agent_id for agent_id, _ in pairs]),
@@ -110,6 +141,7 @@ async def create_job(
         "created": f"{now:.3f}",
         "touched": f"{now:.3f}",
         "parent": parent or "",
+        **operator.attribution(),
     }
     results = {
         agent_id: dumps({"status": "pending", "batch": index, "attempts": 0})
@@ -154,6 +186,8 @@ async def job_view(store: FleetStore, job_id: str, *, with_results: bool = True)
         "error": job.get("error") or None,
         "parent": job.get("parent") or None,
         "cancel_requested": job.get("cancel") == "1",
+        "operator": {"id": job["operator"], "purpose": job.get("operator_purpose", ""),
+                     "role": job.get("operator_role", "")} if job.get("operator") else None,
         "_links": {"self": f"/api/jobs/{job_id}", "events": f"/api/jobs/{job_id}/events"},
     }
     if with_results:
@@ -183,7 +217,9 @@ async def request_cancel(store: FleetStore, job_id: str) -> dict[str, Any]:
     return await job_view(store, job_id)
 
 
-async def rerun_request(store: FleetStore, job_id: str) -> tuple[JobRequest, list[tuple[str, str]]]:
+async def rerun_request(
+    store: FleetStore, job_id: str, box: SecretBox
+) -> tuple[JobRequest, list[tuple[str, str]]]:
     """The request and the agents of a re-run: every agent that did not succeed in a finished job."""
     job = await store.job(job_id)
     if not job:
@@ -204,7 +240,7 @@ async def rerun_request(store: FleetStore, job_id: str) -> tuple[JobRequest, lis
     if not again:
         raise InvalidRequest("the agents that failed have all been removed from the fleet", name="id")
     request = JobRequest.model_validate(
-        {"action": job["action"], "target": {"agents": [a for a, _ in again]}, "params": json.loads(job["params"]),
+        {"action": job["action"], "target": {"agents": [a for a, _ in again]}, "params": job_params(job, box),
          "strategy": json.loads(job["strategy"])}
     )
     return request, again

@@ -2,8 +2,8 @@
 
 A session lives in Redis under the hash of its id with the operator key id and a CSRF token (synchronizer
 pattern: the console sends it back in `X-CSRF-Token` on every write). It expires with the operator key
-(when the key has an expiry) and never later than the session lifetime. Each use re-checks the key, so a
-revoked key ends its sessions on the next request.
+(when the key has an expiry) and never later than the session lifetime. Each use re-reads the key, so a
+revoked key ends its sessions on the next request and a changed role or scope applies at once.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from controller.services.credentials import authenticate_operator
+from controller.auth.operators import Operator, _operator
 from controller.services.errors import NotPermitted
 from controller.store import FleetStore
 
@@ -47,38 +47,37 @@ def key_expiry(record: dict[str, str]) -> float | None:
     return None
 
 
-async def sign_in(store: FleetStore, token: str, lifetime: float) -> tuple[str, Session]:
-    """A new session for a valid operator token: (session id for the cookie, session)."""
-    key_id = await authenticate_operator(store, token)
-    if key_id is None:
-        raise NotPermitted("the operator token is unknown, revoked or expired")
+async def sign_in(store: FleetStore, operator: Operator, lifetime: float) -> tuple[str, Session]:
+    """A new session for an authenticated operator key: (session id for the cookie, session)."""
     expires = time.time() + lifetime
-    key_expires = key_expiry(await store.operator_key(key_id))
+    key_expires = key_expiry(await store.operator_key(operator.id))
     if key_expires is not None:
         expires = min(expires, key_expires)
     if expires <= time.time():
         raise NotPermitted("the operator token has expired")
     session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    await store.add_session(_hash(session_id), {"key_id": key_id, "csrf": csrf, "expires": f"{expires:.3f}"},
+    await store.add_session(_hash(session_id), {"key_id": operator.id, "csrf": csrf, "expires": f"{expires:.3f}"},
                             expires - time.time())
-    return session_id, Session(key_id=key_id, csrf=csrf, expires=expires)
+    return session_id, Session(key_id=operator.id, csrf=csrf, expires=expires)
 
 
-async def lookup(store: FleetStore, session_id: str) -> Session | None:
-    """The live session of a cookie value, or None (unknown, expired, or its key is gone)."""
+async def lookup(store: FleetStore, session_id: str) -> tuple[Session, Operator] | None:
+    """The live session of a cookie value and its operator, or None (unknown, expired, or its key is gone)."""
     if not session_id or len(session_id) > 128:
         return None
     record = await store.session(_hash(session_id))
     if not record or float(record.get("expires", "0")) <= time.time():
         return None
     key = await store.operator_key(record["key_id"])
-    if not key or key.get("revoked_on"):
+    key_expires = key_expiry(key)
+    if not key or key.get("revoked_on") or (key_expires is not None and key_expires <= time.time()):
         await store.delete_session(_hash(session_id))
         return None
-    key_expires = key_expiry(key)
-    if key_expires is not None and key_expires <= time.time():
+    # The key's role and scope are read on every request, as for a token (controller/auth/operators.py).
+    operator = _operator(record["key_id"], key)
+    if operator is None:
         return None
-    return Session(key_id=record["key_id"], csrf=record["csrf"], expires=float(record["expires"]))
+    return Session(key_id=record["key_id"], csrf=record["csrf"], expires=float(record["expires"])), operator
 
 
 def csrf_ok(session: Session, method: str, header: str | None) -> bool:

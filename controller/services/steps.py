@@ -24,8 +24,9 @@ from controller.pki import CertificateAuthority
 from controller.services.actions import ACTIONS
 from controller.services.actions.base import StepContext
 from controller.services.agent_client import AgentClient, StepError, open_agent_session, probe_session
+from controller.services.enrollment import agent_serials
 from controller.services.job_models import FINISHED, STEP_DONE, Strategy
-from controller.services.jobs import dumps, emit
+from controller.services.jobs import dumps, emit, job_operator, job_params
 from controller.services.rollout import Dispatch, advance
 from controller.settings import ControllerSettings
 from controller.store import FleetStore
@@ -115,7 +116,7 @@ async def _attempt(
 ) -> StepOutcome:
     strategy = Strategy.model_validate_json(job["strategy"])
     spec = ACTIONS[job["action"]]
-    params = spec.params.model_validate(json.loads(job["params"]))
+    params = spec.params.model_validate(job_params(job, env.secrets))
     record = await env.store.agent(agent_id)
     attempts = int(result.get("attempts", 0)) + 1
     started = time.time()
@@ -124,7 +125,8 @@ async def _attempt(
     try:
         if not record:
             raise StepError(f"agent {agent_id} is no longer enrolled")
-        client = AgentClient(env.session, record["url"], env.secrets.open(record["api_key"]), record.get("name", ""))
+        client = AgentClient(env.session, record["url"], env.secrets.open(record["api_key"]), record.get("name", ""),
+                             serial=agent_serials(record), operator=job_operator(job))
         ctx = StepContext(store=env.store, settings=env.settings, client=client, probe=env.probe, job_id=job_id,
                           agent_id=agent_id, job=job, strategy=strategy, owner=owner, fence=fence,
                           facts=await env.store.step_facts(job_id, agent_id))

@@ -16,12 +16,14 @@ from aiohttp import web
 
 from controller.app import build_app, open_redis
 from controller.keys import CA, STORE
+from controller.limits import LimitedSite, runner_options
 from controller.pki import CertificateAuthority
 from controller.services.credentials import create_join_token, create_operator_token
 from controller.settings import ControllerSettings
 from controller.store import FleetStore
 from controller.tls import server_context
 from shared.redis_url import RedisLocation, start_embedded
+from tests.controller.standin import StandIn, start_standin
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -102,9 +104,10 @@ async def controller(tmp_path: Path, redis_url: str, prefix: str) -> AsyncIterat
     )
     settings.state_dir.mkdir()
     app = build_app(settings, redis_url)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, **runner_options(settings))
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", settings.port, ssl_context=server_context(settings, app[CA]))
+    site = LimitedSite(runner, "127.0.0.1", settings.port, ssl_context=server_context(settings, app[CA]),
+                       max_connections=settings.max_connections)
     await site.start()
     token = await create_operator_token(app[STORE], "tests")
     try:
@@ -114,3 +117,14 @@ async def controller(tmp_path: Path, redis_url: str, prefix: str) -> AsyncIterat
         await FleetStore(cleanup, prefix).clear()
         await cleanup.aclose()
         await runner.cleanup()
+
+
+@pytest.fixture
+async def standin(controller: ControllerUnderTest, tmp_path: Path) -> AsyncIterator[StandIn]:
+    """A stand-in agent "web1" on 127.0.0.2 with the label env=test."""
+    port = free_port("127.0.0.2")
+    agent = await start_standin(
+        tmp_path / "agent", controller.url, await controller.join_token({"env": "test"}), "web1", "127.0.0.2", port
+    )
+    yield agent
+    await agent.stop()

@@ -26,6 +26,7 @@ async def echo(request: web.Request) -> web.StreamResponse:
             "X-Method": request.method,
             "X-Query": request.rel_url.raw_query_string,
             "X-Client-Cert": "yes" if request.transport and _peer(request) else "no",
+            "X-Operator": request.headers.get("X-IISFleet-Operator", ""),
         }
     )
     await response.prepare(request)

@@ -85,7 +85,9 @@ def test_linux_script_installs_into_a_venv_and_restarts(tmp_path: Path) -> None:
         os.kill(first_pid, 0)
         logged = calls.read_text()
         assert f"-m pip install --quiet --disable-pip-version-check --upgrade {plan.wheel_path}" in logged
-        assert f"--join-token {TOKEN} --name web1" in logged
+        token_file = Path(plan.install_dir) / "join-token"
+        assert f"--join-token-file {token_file} --name web1" in logged and TOKEN not in logged
+        assert token_file.read_text().strip() == TOKEN and token_file.stat().st_mode & 0o777 == 0o600
         # A second run reuses the venv and replaces the running agent.
         second = _run_script(plan)
         assert second.returncode == 0, second.stderr
@@ -131,7 +133,7 @@ class FakeRemote:
         if self.enrolls and self.exit_status == 0:
             await self.store.claim_name(plan.name, "agent-1")
             await self.store.put_agent("agent-1", {"name": plan.name, "url": "https://x:1", "labels": "{}"})
-            await self.store.record_heartbeat("agent-1", time.time() + 0.01, "{}", "{}")
+            await self.store.record_heartbeat("agent-1", time.time() + 0.01, "{}", '{"ts": 1}')  # a real beat
         return CommandResult(self.exit_status, f"installing with {plan.join_token}\nstarted pid 42\n")
 
     async def log_tail(self, plan: AgentPlan) -> str:

@@ -89,12 +89,12 @@ async def test_session_reads_freely_and_writes_only_with_the_csrf_token(controll
     # Another site's page is never authenticated by the cookie, even with the token.
     status, _, _ = await _request(controller, "GET", "/api/agents",
                                   headers={**cookie, "Origin": "https://evil.example"})
-    assert status == 403
+    assert status == 401
 
 
 async def test_sign_in_refusals_and_sign_out(controller: ControllerUnderTest) -> None:
     status, body, _ = await _request(controller, "POST", "/api/session", json={"token": "0123456789abcdef." + "A" * 43})
-    assert status == 403 and "unknown" in body["detail"]
+    assert status == 401 and body["title"] == "Unauthorized", body
     status, body, _ = await _request(controller, "POST", "/api/session", json={})
     assert status == 400 and body["name"] == "token"
     status, _, _ = await _request(controller, "POST", "/api/session", json={"token": controller.token},
@@ -107,20 +107,40 @@ async def test_sign_in_refusals_and_sign_out(controller: ControllerUnderTest) ->
     status, _, headers = await _request(controller, "DELETE", "/api/session", headers={**cookie, "X-CSRF-Token": csrf})
     assert status == 204 and COOKIE in headers["Set-Cookie"]
     status, _, _ = await _request(controller, "GET", "/api/agents", headers=cookie)
-    assert status == 403
+    assert status == 401
     assert not [k for k in await controller.store.keys() if ":session:" in k]
 
 
 async def test_session_ends_with_an_expired_key(controller: ControllerUnderTest) -> None:
     session_id, _, _ = await _sign_in(controller)
     key_id = controller.token.split(".")[0]
-    await controller.store.redis.hset(f"{controller.settings.redis_prefix}operator:{key_id}",
-                                      "expires_on", "2000-01-01T00:00:00+00:00")
+    await controller.store.redis.hset(f"{controller.settings.redis_prefix}operator:{key_id}", "expires", "946684800")
     status, _, _ = await _request(controller, "GET", "/api/agents", headers={"Cookie": f"{COOKIE}={session_id}"})
-    assert status == 403
+    assert status == 401
 
 
 async def test_whoami_with_a_bearer_token(controller: ControllerUnderTest) -> None:
     status, body, _ = await _request(controller, "GET", "/api/session", headers=controller.auth())
     assert status == 200 and body["auth"] == "bearer" and "csrf_token" not in body
     assert body["purpose"] == "tests" and body["role"] == "admin" and body["scope"] == {}
+
+
+async def test_a_viewer_session_reads_but_cannot_write_and_revocation_ends_it(controller: ControllerUnderTest) -> None:
+    from controller.auth.operators import create_key, revoke_key
+
+    token, view = await create_key(controller.store, "console viewer", "viewer", {"env": "prod"}, 3600)
+    status, body, headers = await _request(controller, "POST", "/api/session", json={"token": token})
+    assert status == 201 and (body["role"], body["scope"], body["key_id"]) == ("viewer", {"env": "prod"}, view["id"])
+    assert body["expires_on"] and body["session_expires_on"] <= body["expires_on"]
+    cookie = SimpleCookie(headers["Set-Cookie"])[COOKIE]
+    assert int(cookie["max-age"]) <= 3600  # the session ends with the key
+    auth = {"Cookie": f"{COOKIE}={cookie.value}"}
+    status, _, _ = await _request(controller, "GET", "/api/agents", headers=auth)
+    assert status == 200
+    job = {"action": "pool.recycle", "target": {"labels": {"env": "prod"}}, "params": {"name": "x"}}
+    status, body, _ = await _request(controller, "POST", "/api/jobs", json=job,
+                                     headers={**auth, "X-CSRF-Token": body["csrf_token"]})
+    assert status == 403 and body["name"] == "role", body
+    await revoke_key(controller.store, view["id"])
+    status, _, _ = await _request(controller, "GET", "/api/agents", headers=auth)
+    assert status == 401

@@ -6,21 +6,10 @@ import os
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from agent.security.tls import create_self_signed
 from tests.controller.conftest import ControllerUnderTest, free_port
 from tests.controller.standin import StandIn, start_standin
-
-
-@pytest.fixture
-async def standin(controller: ControllerUnderTest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    port = free_port("127.0.0.2")
-    agent = await start_standin(
-        tmp_path / "agent", controller.url, await controller.join_token({"env": "test"}), "web1", "127.0.0.2", port
-    )
-    yield agent
-    await agent.stop()
 
 
 async def test_gateway_get_reaches_agent(controller: ControllerUnderTest, standin: StandIn) -> None:

@@ -39,7 +39,7 @@ async def test_wrong_operator_token_is_refused(controller: ControllerUnderTest, 
             async with http.get(
                 controller.url + path, headers={"Authorization": header}, ssl=controller.client_ssl()
             ) as r:
-                assert r.status == 403, path
+                assert r.status == 401, path
                 assert (await r.json())["title"] == "Unauthorized"
 
 

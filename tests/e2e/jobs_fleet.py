@@ -66,7 +66,7 @@ class JobsFleet(Fleet):
             join = self.cli("controller", "join-token", "create", "--state-dir", str(self.state), *self.redis_args(),
                             "--labels", f"env=e2e,slot=s{index}", "--ttl", "10m")
             self.agent_ports[f"agent{index}"] = (address, _free_port(address))
-            self.start_agent(f"agent{index}", "--join-token", join)
+            self.start_agent(f"agent{index}", "--join-token-file", self.token_file(f"agent{index}", join))
         return wait_for(f"{count} agents online", lambda: self._online(count), timeout=60)
 
     def start_agent(self, name: str, *extra: str) -> None:

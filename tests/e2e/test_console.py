@@ -316,8 +316,8 @@ def test_admin_page_join_token_and_audit(fleet: JobsFleet, browser: Any) -> None
     _css(browser, "#join-labels")[0].send_keys("env=new")
     _css(browser, "form[aria-label='Create a join token'] button")[0].click()
     command = _wait(browser, "the agent command line", lambda d: (_css(d, "code.command") or [None])[0])
-    assert command.text.startswith("iisfleet agent run ") and f"--controller {fleet.url}" in command.text
-    assert "--join-token " in command.text
+    assert command.text.startswith("echo '") and "| iisfleet agent run " in command.text
+    assert f"--controller {fleet.url}" in command.text and command.text.endswith("--join-token-file -")
     assert "/iis/api" in browser.find_element("css selector", "#audit-h").find_element("xpath", "..").text
     screenshot(browser, "admin")
 
@@ -331,6 +331,43 @@ def test_a_forged_write_without_the_csrf_token_is_refused(fleet: JobsFleet, brow
           .then(async (r) => done({status: r.status, body: await r.json()}), (e) => done({error: String(e)}));
     """)
     assert answer["status"] == 403 and answer["body"]["name"] == "X-CSRF-Token", answer
+
+
+def test_a_viewer_sees_no_action_buttons_and_is_refused_server_side(fleet: JobsFleet) -> None:
+    require_chromium()
+    viewer = fleet.cli("controller", "key", "create", "--state-dir", str(fleet.state), *fleet.redis_args(),
+                       "--purpose", "e2e viewer", "--role", "viewer")
+    agent = fleet.agents()["agent1"]
+    with chromium() as driver:
+        _sign_in(driver, fleet, viewer)
+        assert "viewer" in _css(driver, "#who")[0].text
+        _go(driver, f"#/agents/{agent['id']}", "agent")
+        _wait(driver, "the pools", lambda d: SITE in d.find_element("css selector", "main").text)
+        _wait(driver, "a chart", lambda d: _css(d, "svg.spark"))
+        assert not _css(driver, "main button[data-action]"), "a viewer must not see start/stop/recycle"
+        screenshot(driver, "agent-viewer")
+        _go(driver, "#/deploy", "deploy")
+        assert not _css(driver, "main form button") and "viewer" in driver.find_element("css selector", "main").text
+        _go(driver, "#/admin", "admin")
+        assert not _css(driver, "main form"), "a viewer must not see key or join-token forms"
+        screenshot(driver, "admin-viewer")
+        # Hand-made writes: without the CSRF token 403; with it, the role check still says 403.
+        answer = driver.execute_async_script("""
+            const [done, agentId] = [arguments[arguments.length - 1], arguments[0]];
+            const body = JSON.stringify({action: 'pool.recycle', target: {agents: [agentId]}, params: {name: 'x'}});
+            const post = (headers) => fetch('/api/jobs', {method: 'POST', credentials: 'same-origin', body,
+                                                          headers: {'Content-Type': 'application/json', ...headers}});
+            (async () => {
+              const session = await (await fetch('/api/session')).json();
+              const forged = await post({});
+              const withToken = await post({'X-CSRF-Token': session.csrf_token});
+              done({forged: [forged.status, await forged.json()], role: [withToken.status, await withToken.json()]});
+            })().catch((e) => done({error: String(e)}));
+        """, agent["id"])
+        assert answer["forged"][0] == 403 and answer["forged"][1]["name"] == "X-CSRF-Token", answer
+        assert answer["role"][0] == 403 and answer["role"][1]["name"] == "role", answer
+    status, jobs = fleet.call("GET", "/api/jobs?per_page=50")
+    assert all(job["params"].get("name") != "x" for job in jobs["jobs"]), "a refused write started a job"
 
 
 def test_narrow_and_dark_layouts(fleet: JobsFleet) -> None:

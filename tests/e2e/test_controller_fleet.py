@@ -85,6 +85,13 @@ class Fleet:
         assert done.returncode == 0, done.stderr.decode()
         return done.stdout.decode().strip()
 
+    def token_file(self, name: str, token: str) -> str:
+        """A 0600 file holding a join token (tokens stay off command lines)."""
+        path = self.tmp / f"{name}.join-token"
+        path.touch(mode=0o600)
+        path.write_text(token + "\n", encoding="utf-8")
+        return str(path)
+
     def start(self, label: str, *args: str) -> subprocess.Popen[bytes]:
         """Start a long-running `iisfleet` command, logging to a file."""
         with open(self.tmp / f"{label}.log", "ab") as log:  # the child keeps its own copy of the descriptor
@@ -193,8 +200,8 @@ def test_fleet_enrolls_proxies_goes_offline_and_revokes(fleet: Fleet) -> None:
             str(_free_port(address)),
             "--controller",
             fleet.url,
-            "--join-token",
-            join,
+            "--join-token-file",
+            fleet.token_file(name, join),
             "--name",
             name,
         )

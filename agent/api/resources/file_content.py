@@ -23,6 +23,7 @@ from agent.files import ranges
 from agent.files.errors import PreconditionFailed, os_error
 from agent.files.info import FileInfo, content_type, etag, http_date
 from agent.files.paths import STAGING_PREFIX
+from agent.files.staging import create_staging, open_staging
 from agent.files.uploads import Series, replace_target, write_stream
 from shared.asyncio_utils import create_task
 from shared.errors import InvalidParameter, NotFound
@@ -168,7 +169,7 @@ def _link(ctx: FilesCtx, path: str) -> str:
 
 
 def _open_for_write(path: str) -> int:
-    return os.open(path, os.O_WRONLY)
+    return open_staging(path)
 
 
 async def _put_chunk(request: web.Request, ctx: FilesCtx, info: FileInfo, header: str) -> web.Response:
@@ -209,7 +210,7 @@ def _discard(path: str) -> None:
 
 async def _put_whole(request: web.Request, ctx: FilesCtx, info: FileInfo) -> web.Response:
     staging = os.path.join(os.path.dirname(info.path), f"{STAGING_PREFIX}put-{secrets.token_hex(8)}.part")
-    fd = await asyncio.to_thread(os.open, staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = await asyncio.to_thread(create_staging, staging)
     try:
         try:
             await write_stream(fd, 0, request.content.iter_chunked(READ_BLOCK), None)

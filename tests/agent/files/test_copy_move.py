@@ -7,7 +7,6 @@ import filecmp
 import io
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from agent.files.runtime import FILES_RUNTIME
 from agent.keys import FILE_LOCATIONS, SETTINGS
 from agent.settings import FileLocation
 from tests.agent.files.conftest import HAL, FilesEnv
+from tests.tmpfs import tmpfs
 
 
 def make_tree(root: Path, dirs: int = 5, files: int = 5, size: int = 10_000) -> None:
@@ -107,15 +107,8 @@ async def test_copy_conflicts_and_validation(env: FilesEnv) -> None:
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB tmpfs; skipped where mounting is not possible."""
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
-    try:
+    with tmpfs(tmp_path / "tiny", "1m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 async def test_full_disk_fails_cleanly(env: FilesEnv, tiny_disk: Path, monkeypatch: pytest.MonkeyPatch) -> None:

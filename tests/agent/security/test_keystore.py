@@ -26,8 +26,9 @@ def test_create_verify_and_file_format(tmp_path: Path) -> None:
     assert secret_part(token).encode() not in data
     entry = json.loads(data)["keys"][0]
     assert sorted(entry) == sorted(
-        ["id", "purpose", "created_on", "last_modified", "expires_on", "token_hash", "token_type"]
+        ["id", "purpose", "created_on", "last_modified", "expires_on", "token_hash", "token_type", "scope"]
     )
+    assert entry["scope"] == "system"  # an IIS Fleet member (docs/compatibility.md); upstream ignores it
     assert entry["expires_on"] == ""
     assert entry["token_type"] == "SWT"
     assert entry["token_hash"] == hash_token(token)

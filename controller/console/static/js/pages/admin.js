@@ -90,7 +90,8 @@ function joinSection() {
     event.preventDefault();
     act(button, async () => {
       const answer = await call('POST', '/api/join-tokens', { labels: parseLabels(labels.value), ttl: ttl.value.trim() || '1h' });
-      const command = `iisfleet agent run --state-dir /var/lib/iisfleet-agent --controller ${location.origin} --join-token ${answer.token}`;
+      // The token goes in on stdin, not as an argument, so it never shows in the process list.
+      const command = `echo '${answer.token}' | iisfleet agent run --state-dir /var/lib/iisfleet-agent --controller ${location.origin} --join-token-file -`;
       out.replaceChildren(h('div', { class: 'note ok' },
         h('p', {}, `Single use, valid for ${Math.round(answer.expires_in / 60)} minutes. Run this on the new server:`),
         h('pre', {}, h('code', { class: 'command' }, command)), copyButton(command, 'Copy command line')));

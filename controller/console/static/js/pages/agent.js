@@ -47,6 +47,10 @@ export default async function agentPage(ctx, agentId) {
     }));
   }
 
+  // Viewers get no Actions column at all; the server refuses their writes either way.
+  const actionColumn = canOperate() ? ['Actions'] : [];
+  const actionCell = (kind, name) => (canOperate() ? [buttons(kind, name)] : []);
+
   function chartCell(name) {
     if (!charts.has(name)) charts.set(name, h('span', { class: 'charts' }));
     return charts.get(name);
@@ -64,21 +68,21 @@ export default async function agentPage(ctx, agentId) {
     const [siteList, poolList, workerList, requestList] = await Promise.allSettled([
       iis(agentId, '/api/webserver/websites', { signal: ctx.signal }),
       iis(agentId, '/api/webserver/application-pools', { signal: ctx.signal }),
-      iis(agentId, '/api/webserver/worker-processes', { signal: ctx.signal }),
+      iis(agentId, '/api/webserver/worker-processes?fields=process_id,status,start_time,application_pool', { signal: ctx.signal }),
       iis(agentId, '/api/webserver/http-request-monitor/requests', { signal: ctx.signal }),
     ]);
     if (!ctx.alive()) return;
     const problem = (result) => h('p', { class: 'note error', role: 'alert' }, result.reason.message || String(result.reason));
     sites.replaceChildren(sites.firstChild, siteList.status === 'rejected' ? problem(siteList)
-      : table(['Site', 'State', 'Actions'], list(siteList.value, 'websites').map((s) => [s.name, badge(s.status), buttons('site', s.name)])));
+      : table(['Site', 'State', ...actionColumn], list(siteList.value, 'websites').map((s) => [s.name, badge(s.status), ...actionCell('site', s.name)])));
     pools.replaceChildren(pools.firstChild, poolList.status === 'rejected' ? problem(poolList)
-      : table(['Pool', 'State', 'Requests/s and CPU', 'Actions'], list(poolList.value, 'app_pools').map((p) => [p.name, badge(p.status), chartCell(p.name), buttons('pool', p.name)])));
+      : table(['Pool', 'State', 'Requests/s and CPU', ...actionColumn], list(poolList.value, 'app_pools').map((p) => [p.name, badge(p.status), chartCell(p.name), ...actionCell('pool', p.name)])));
     const requests = requestList.status === 'fulfilled' ? list(requestList.value, 'requests') : [];
     workers.replaceChildren(workers.firstChild, workerList.status === 'rejected' ? problem(workerList)
       : table(['Process', 'Pool', 'State', 'Started'], list(workerList.value, 'worker_processes').map((w) => [
         String(w.process_id ?? w.name ?? w.id), (w.application_pool && w.application_pool.name) || '—', badge(w.status || 'running'), w.start_time ? when(w.start_time) : '—'])),
       h('h3', {}, `Requests in flight: ${requests.length}`),
-      requests.length ? table(['Method', 'URL', 'Time (ms)', 'Client'], requests.slice(0, 50).map((r) => [r.method || '', r.url || r.path || '', String(r.time_elapsed ?? ''), r.client_ip_address || ''])) : null);
+      ...(requests.length ? [table(['Method', 'URL', 'Time (ms)', 'Client'], requests.slice(0, 50).map((r) => [r.method || '', r.url || r.path || '', String(r.time_elapsed ?? ''), r.client_ip_address || '']))] : []));
     drawCharts();
   }
 

@@ -1,0 +1,1 @@
+"""Operator authentication and authorisation: keys with roles and scopes, path rules, failed-login limits."""
