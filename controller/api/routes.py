@@ -50,7 +50,8 @@ CONSOLE_ROUTES: tuple[Route, ...] = (
           auth="public", summary="Sign in with an operator token: an HttpOnly session cookie and its CSRF token"),
     _op("GET", "/api/session", session.get_session, "session.get", "viewer",
         "Who the caller is: key id, purpose, role, scope and expiry (a session also gets its CSRF token)"),
-    _op("DELETE", "/api/session", session.delete_session, "session.delete", "viewer", "Sign out of the console"),
+    Route(method="DELETE", path="/api/session", handler=session.delete_session, name="session.delete",
+          auth="public", summary="Sign out of the console (with the session's X-CSRF-Token)"),
 )
 
 KEY_ROUTES: tuple[Route, ...] = (

@@ -91,10 +91,13 @@ async def get_session(request: web.Request) -> web.Response:
 
 
 async def delete_session(request: web.Request) -> web.Response:
-    """DELETE /api/session: sign out (the cookie is cleared and the session forgotten)."""
+    """DELETE /api/session: sign out (public, so any role can; the session's CSRF token is still required)."""
     cookie = request.cookies.get(COOKIE)
-    if cookie and request.get(SESSION) is not None:
-        await sessions.sign_out(request.app[STORE], cookie)
+    found = await sessions.lookup(request.app[STORE], cookie) if cookie and _same_origin(request) else None
+    if found is not None:
+        if not sessions.csrf_ok(found[0], request.method, request.headers.get(CSRF_HEADER)):
+            raise Forbidden(name=CSRF_HEADER, detail=f"signing out needs the {CSRF_HEADER} header")
+        await sessions.sign_out(request.app[STORE], cookie or "")
     response = web.Response(status=204)
     response.del_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="Strict")
     return response
