@@ -10,10 +10,12 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from redis.asyncio import Redis
 
+from controller.api.gateway_cors import cors_middleware, cors_on_prepare
 from controller.api.middleware import auth_middleware, error_middleware
 from controller.api.routes import ROUTES
 from controller.api.routing import register
 from controller.auth.guard import AuthGuard, GuardLimits
+from controller.console.assets import ASSETS, load_assets
 from controller.keys import AGENT_SESSION, AUTH_GUARD, CA, CELERY, SECRET_BOX, SETTINGS, STORE
 from controller.pki import CertificateAuthority
 from controller.services import retention, rollout
@@ -57,11 +59,13 @@ async def _sweep_forever(store: FleetStore, settings: ControllerSettings) -> Non
 
 def build_app(settings: ControllerSettings, redis_url: str) -> web.Application:
     """The controller application; Redis and the agent HTTPS client open in cleanup_ctx."""
-    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[cors_middleware, error_middleware, auth_middleware], client_max_size=MAX_BODY)
+    app.on_response_prepare.append(cors_on_prepare)
     app[SETTINGS] = settings
     app[CA] = CertificateAuthority(settings.pki_dir)
     with state_lock(settings.state_dir):  # processes sharing the state directory share one secrets key
         app[SECRET_BOX] = SecretBox(settings.state_dir / "secrets.key")
+    app[ASSETS] = load_assets()
     app[AUTH_GUARD] = AuthGuard(
         GuardLimits(max_failures=settings.auth_max_failures, window=settings.auth_failure_window)
     )

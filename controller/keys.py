@@ -10,6 +10,7 @@ from aiohttp import web
 from controller.auth.guard import AuthGuard
 from controller.auth.operators import Operator
 from controller.pki import CertificateAuthority
+from controller.services.sessions import Session
 from controller.settings import ControllerSettings
 from controller.store import FleetStore
 from shared.secretbox import SecretBox
@@ -30,3 +31,5 @@ OPERATOR = web.RequestKey("operator", Operator)
 """The operator key that authenticated this request (id, purpose, role, scope)."""
 AGENT_ID = web.RequestKey("agent_id", str)
 """The agent whose client certificate authenticated this request."""
+SESSION = web.RequestKey("session", Session)
+"""The console session that authenticated this request (absent for bearer tokens)."""

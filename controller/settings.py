@@ -49,6 +49,10 @@ class ControllerSettings:
     artifact_max_unpacked: int = 16 * 1024**3
     """Refuse archives that would unpack to more than this (compression bombs)."""
     worker_concurrency: int = 16
+    session_lifetime: float = 12 * 3600.0
+    """Longest life of a console session; a session never outlives its operator key."""
+    cors_origins: tuple[str, ...] = ("https://manage.iis.net",)
+    """Browser origins that may call the gateway with credentials (upstream's appsettings.json default)."""
     retention: float = 30 * 86400.0
     """Finished jobs (history, events, results, step facts), artifacts, audit entries and retired serials
     older than this are removed."""
@@ -102,6 +106,9 @@ def load_settings(
     """Combine command-line values (which win) with the `CONTROLLER_` environment."""
     env = os.environ if environ is None else environ
     names = tuple(n.strip() for n in env.get("CONTROLLER_TLS_NAMES", "").split(",") if n.strip())
+    origins = env.get("CONTROLLER_CORS_ORIGINS")
+    cors = ("https://manage.iis.net",) if origins is None else tuple(
+        o.strip().rstrip("/") for o in origins.split(",") if o.strip())
     return ControllerSettings(
         state_dir=state_dir.resolve(),
         address=address or env.get("CONTROLLER_ADDRESS") or "0.0.0.0",
@@ -119,6 +126,8 @@ def load_settings(
         artifact_max_bytes=int(_env_float(env, "CONTROLLER_ARTIFACT_MAX_BYTES", 4 * 1024.0**3)),
         artifact_max_unpacked=int(_env_float(env, "CONTROLLER_ARTIFACT_MAX_UNPACKED", 16 * 1024.0**3)),
         worker_concurrency=int(_env_float(env, "CONTROLLER_WORKER_CONCURRENCY", 16)),
+        session_lifetime=_env_float(env, "CONTROLLER_SESSION_LIFETIME", 12 * 3600.0, duration=True),
+        cors_origins=cors,
         retention=_env_float(env, "CONTROLLER_RETENTION", 30 * 86400.0, duration=True),
         auth_max_failures=int(_env_float(env, "CONTROLLER_AUTH_MAX_FAILURES", 20)),
         auth_failure_window=_env_float(env, "CONTROLLER_AUTH_FAILURE_WINDOW", 60.0, duration=True),

@@ -22,6 +22,7 @@ Keys (all under the configured prefix, `iisfleet:` by default)::
     scrapers                 set    serials of scrape certificates issued and not revoked
     scrapers:revoked         zset   revoked scrape certificate serial -> its expiry time (agents refuse these)
     audit                    stream who did what: action, operator (+ purpose, role), agent(s), details
+    session:{sha256 of id}   hash   console session: key_id, csrf, expires (expires with it)
     jobs                     zset   job id -> creation time (paged history)
     jobs:active              set    queued and running job ids (the reaper's work list)
     job:{id}                 hash   action, target, params, strategy, status, batches, batch, times, error
@@ -119,7 +120,9 @@ class FleetStore(JobRecords):
 
     async def add_join_token(self, token_id: str, fields: Mapping[str, str], ttl: float) -> None:
         """Store a join token that Redis forgets after `ttl` seconds."""
-        key = self._key("join", token_id)
+        await self._hset_expiring(self._key("join", token_id), fields, ttl)
+
+    async def _hset_expiring(self, key: str, fields: Mapping[str, str], ttl: float) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=dict(fields))
             pipe.pexpire(key, max(1, int(ttl * 1000)))
@@ -306,6 +309,20 @@ class FleetStore(JobRecords):
         """Up to `count` audit entries between two stream ids (inclusive unless prefixed "("), newest first."""
         rows = await self.redis.xrevrange(self._key("audit"), max=newest, min=oldest, count=count)
         return [{"id": entry_id, **fields} for entry_id, fields in rows]
+
+    # -- console sessions ------------------------------------------------------------------------
+
+    async def add_session(self, id_hash: str, fields: Mapping[str, str], ttl: float) -> None:
+        """Store a console session under the hash of its id; Redis forgets it after `ttl` seconds."""
+        await self._hset_expiring(self._key("session", id_hash), fields, ttl)
+
+    async def session(self, id_hash: str) -> dict[str, str]:
+        """A console session's fields ({} when unknown or expired)."""
+        return dict(await self.redis.hgetall(self._key("session", id_hash)))
+
+    async def delete_session(self, id_hash: str) -> None:
+        """Forget a console session."""
+        await self.redis.delete(self._key("session", id_hash))
 
     # -- housekeeping ----------------------------------------------------------------------------
 

@@ -60,7 +60,8 @@ def _zip_entries(archive: zipfile.ZipFile) -> Iterator[Entry]:
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
             raise ArchiveRefused(f"archive entry {info.filename!r} is a link")
-        if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        # Python's writestr and some tools store permission bits without a file type: that is a plain file.
+        if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
             raise ArchiveRefused(f"archive entry {info.filename!r} is a device, FIFO or other special file")
         name = _relative(info.filename)
         if info.is_dir():

@@ -19,6 +19,7 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from controller.api.gateway_rewrite import Rewriter, gateway_prefix, read_json
 from controller.auth.operators import HEADER as OPERATOR_HEADER
 from controller.auth.paths import normalise_agent_path
 from controller.auth.roles import Role, agent_path_role, in_scope
@@ -44,6 +45,8 @@ _DROP = frozenset(
         "host",
         "authorization",
         "access-token",
+        "cookie",  # the console session is for the controller only
+        "x-csrf-token",
         OPERATOR_HEADER.lower(),  # only the controller says which operator a call is for
         PIN_HEADER.lower(),
     }
@@ -105,12 +108,18 @@ async def proxy(request: web.Request) -> web.StreamResponse:
             auto_decompress=False,
         ) as upstream:
             status = upstream.status
+            rewriter = Rewriter(gateway_prefix(agent_id), record["url"])
+            buffered = await read_json(upstream, rewriter) if request.method != "HEAD" else None
             response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-            response.headers.update(_forward_headers(upstream.headers, drop_length=True))
-            if upstream.content_length is not None and request.method != "HEAD":
+            response.headers.update(rewriter.headers(_forward_headers(upstream.headers, drop_length=True)))
+            if buffered is not None and buffered.complete:
+                response.content_length = len(buffered.body)
+            elif upstream.content_length is not None and request.method != "HEAD":
                 response.content_length = upstream.content_length
             await response.prepare(request)
-            if request.method != "HEAD":
+            if buffered is not None:
+                await response.write(buffered.body)
+            if request.method != "HEAD" and (buffered is None or not buffered.complete):
                 async for chunk in upstream.content.iter_chunked(CHUNK):
                     await response.write(chunk)
             await response.write_eof()

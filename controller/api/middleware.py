@@ -8,7 +8,9 @@ import ssl
 from aiohttp import web
 from pydantic import ValidationError
 
+from controller.api.gateway_cors import access_token
 from controller.api.routing import Handler, route_of
+from controller.api.session_auth import COOKIE, session_operator
 from controller.auth.operators import SCRAPER
 from controller.auth.roles import allows
 from controller.keys import AGENT_ID, AUTH_GUARD, OPERATOR, STORE
@@ -98,7 +100,12 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         # A scrape certificate reads the whole fleet's metrics and targets, and nothing else.
         request[OPERATOR] = SCRAPER
         return await handler(request)
-    operator = await request.app[AUTH_GUARD].authenticate(store, bearer(request), request.remote or "")
+    token = bearer(request) or access_token(request)
+    if token is None and COOKIE in request.cookies:
+        # The console's session cookie stands in for the token; writes need its CSRF header.
+        operator = await session_operator(request)
+    else:
+        operator = await request.app[AUTH_GUARD].authenticate(store, token, request.remote or "")
     request[OPERATOR] = operator
     needed = route.needs(request)
     if not allows(operator.role, needed):

@@ -7,9 +7,10 @@ controller/auth/roles.py); the gateway's role depends on the agent path.
 
 from __future__ import annotations
 
-from controller.api import agents, artifacts, bootstrap, enroll, gateway, jobs, metrics, openapi, operator_keys
+from controller.api import agents, artifacts, bootstrap, enroll, gateway, jobs, metrics, openapi, operator_keys, session
 from controller.api.routing import Handler, RoleRule, Route
 from controller.auth.roles import Role
+from controller.console import handlers as console
 
 
 def _op(method: str, path: str, handler: Handler, name: str, role: Role | RoleRule, summary: str) -> Route:
@@ -39,6 +40,19 @@ BOOTSTRAP_ROUTES: tuple[Route, ...] = (
         "Install and enroll an agent over SSH or WinRM; 202 + Location of the status resource"),
     _op("GET", "/api/bootstrap/{id}", bootstrap.get_bootstrap, "bootstrap.get", "admin",
         "A bootstrap's status: step, agent id once online, error and script output"),
+)
+
+CONSOLE_ROUTES: tuple[Route, ...] = (
+    Route(method="GET", path="/", handler=console.index, name="console.index", auth="public",
+          summary="The fleet web console (it signs in with an operator token)"),
+    Route(method="GET", path="/console/{name:[A-Za-z0-9_./-]+}", handler=console.asset, name="console.asset",
+          auth="public", summary="A static file of the console (?v=<hash>: cached immutable; else ETag + no-cache)"),
+    Route(method="POST", path="/api/session", handler=session.create_session, name="session.create",
+          auth="public", summary="Sign in with an operator token: an HttpOnly session cookie and its CSRF token"),
+    _op("GET", "/api/session", session.get_session, "session.get", "viewer",
+        "Who the caller is: key id, purpose, role, scope and expiry (a session also gets its CSRF token)"),
+    Route(method="DELETE", path="/api/session", handler=session.delete_session, name="session.delete",
+          auth="public", summary="Sign out of the console (with the session's X-CSRF-Token)"),
 )
 
 KEY_ROUTES: tuple[Route, ...] = (
@@ -176,4 +190,5 @@ ROUTES: tuple[Route, ...] = (
     *JOB_ROUTES,
     *BOOTSTRAP_ROUTES,
     *KEY_ROUTES,
+    *CONSOLE_ROUTES,
 )

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TypeAlias
 
 from iisfleet.client import commands
+from iisfleet.client.agents import add_agents_commands
 from iisfleet.client.http import ClientError, Controller, add_connection_flags
 from iisfleet.client.progress import fail
 
@@ -37,7 +38,8 @@ def _leaf(
 
 
 def add_commands(sub: Sub) -> None:
-    """Register `sites`, `pools`, `deploy`, `rollback` and `jobs`."""
+    """Register `sites`, `pools`, `deploy`, `rollback`, `jobs` and `agents`."""
+    add_agents_commands(sub, _leaf)
     sites = sub.add_parser("sites", help="create, delete, start or stop a site across the fleet (a job)")
     site_sub = sites.add_subparsers(dest="sites_command", required=True)
     create = _leaf(site_sub, "create", "create a site, its pool and content folder", commands.sites_command)

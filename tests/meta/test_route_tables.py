@@ -29,7 +29,7 @@ AGENT_MULTI = {
 }
 # Helper modules of each package: no handlers of their own.
 AGENT_HELPERS = {"base", "bindings", "file_models", "mixins", "physical_paths", "schemas", "status_changes"}
-CONTROLLER_HELPERS = {"http", "middleware", "routes", "routing"}
+CONTROLLER_HELPERS = {"http", "middleware", "routes", "routing", "session_auth"}
 
 
 def _name(handler: Any) -> str:
