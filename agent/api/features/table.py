@@ -8,6 +8,7 @@ from agent.api.features.rows_auth import AUTH_SPECS, container_links
 from agent.api.features.spec import EntrySpec, Extension, FeatureSpec, SectionMap
 from agent.api.mapping import Attr, Bool, Choice, Enum, Flags, Int, Minutes, Str
 from agent.ids import Purpose as P
+from agent.security.confine import FileName
 
 WS = "system.webServer/"
 UINT = Int(0, 4294967295)
@@ -47,7 +48,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         install_name="IIS-DefaultDocument", images=("defdoc.dll",),
         children=(EntrySpec(
             route="files", plural="files", purpose=P.DEFAULT_DOCUMENT_FILE, resource=MS + "DefaultDocuments.File",
-            holder="files", keys=(Attr("name", "value", Str()),), required=("name",), first=True, count=False,
+            holder="files", keys=(Attr("name", "value", FileName()),), required=("name",), first=True, count=False,
         ),),
     ),
     FeatureSpec(
