@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from agent.security.confine import host_directory
 from shared.paths import expand_path
 
 SITES = "system.applicationHost/sites"
@@ -266,7 +267,5 @@ def read_server(store: Any, address: str) -> ServerSpec:
 
 def log_directory(spec: LogSpec, state_dir: Path) -> Path:
     """Where a site's log files go: the configured directory, or state_dir/logs when it is a Windows path."""
-    text = physical(spec.directory)
-    if "%" in text or (len(text) > 1 and text[1] == ":") or not text.startswith("/"):
-        return state_dir / "logs" / "LogFiles"
-    return Path(text)
+    text = host_directory(spec.directory)
+    return state_dir / "logs" / "LogFiles" if text is None else Path(text)
