@@ -27,6 +27,8 @@ class EnrollPolicy:
 
     cert_ttl: float
     heartbeat_interval: float
+    reserved: frozenset[str] = frozenset()
+    """Names and addresses in the controller's own certificate (controller/tls.py: controller_names)."""
 
 
 def _agent_host(url: str) -> str:
@@ -44,6 +46,10 @@ async def enroll(
     """Check CSR and name, use up the join token, sign the certificate and register the agent."""
     check_host_name(request.name, name="name")
     host = _agent_host(request.url)
+    for field, value in (("name", request.name), ("url", host)):
+        if value.lower().rstrip(".") in policy.reserved:
+            raise NotPermitted(f"{field} {value!r} is a name of the controller's own certificate; an agent "
+                               "certificate for it would let its holder pose as the controller")
     try:
         csr = load_csr(request.csr)
     except CsrError as err:
