@@ -20,7 +20,8 @@ class RequestParams(Strict):
     """One call; by default any 2xx answer succeeds."""
 
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] = "GET"
-    path: str = Field(pattern=r"^/api(/|$)")
+    # No `#`: a fragment is never sent, so it would hide the real agent path from the role lookup (job_access.py).
+    path: str = Field(pattern=r"^/api(/[^#]*)?(\?[^#]*)?$")
     body: Any = None
     expect_status: list[int] | None = None
 
