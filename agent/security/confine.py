@@ -12,11 +12,13 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.files.locations import FileLocations
 from shared.errors import Forbidden, InvalidParameter
 from shared.paths import expand_path
+
+if TYPE_CHECKING:  # type only: the worker zygote imports this module and must not load the settings models
+    from agent.files.locations import FileLocations
 
 # Separators of either platform, NUL and the drive/stream colon; "." and ".." are refused on their own.
 _NOT_PLAIN = re.compile(r"[/\\\x00:]")
