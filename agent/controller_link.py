@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 from cryptography import x509
 
+from agent.controller_identity import ControllerConnector
 from agent.enrollment import Enrollment, client_context, new_identity
 from agent.security.metrics_cert import RevokedSerials
 from shared.fsutil import atomic_write_bytes
@@ -119,7 +120,7 @@ class ControllerLink:
 
     async def run(self) -> None:
         """Beat until cancelled or refused."""
-        connector = aiohttp.TCPConnector(ssl=self.client_ssl, limit=2)
+        connector = ControllerConnector(ssl=self.client_ssl, limit=2)  # the controller's certificate only
         timeout = aiohttp.ClientTimeout(total=max(10.0, self.interval * 2))
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             # A random first delay spreads agents that start together over one interval.

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from agent.controller_identity import ControllerConnector
 from shared.fsutil import atomic_write_bytes, atomic_write_text
 from shared.models import AgentFacts, EnrollRequest, EnrollResponse
 
@@ -170,14 +171,15 @@ async def enroll(
     ca_pem = await discover_ca(controller_url, pin)
     key_pem, csr_pem = new_identity(name)
     request = EnrollRequest(token=token, name=name, url=url, csr=csr_pem, api_key=api_key, facts=facts)
+    # The API key goes only to a peer holding the controller's certificate (controller_identity.py).
+    connector = ControllerConnector(ssl=client_context(ca_pem))
     try:
         async with (
-            aiohttp.ClientSession(timeout=TIMEOUT) as session,
+            aiohttp.ClientSession(timeout=TIMEOUT, connector=connector) as session,
             session.post(
                 f"{controller_url}/api/enroll",
                 data=request.model_dump_json(),
                 headers={"Content-Type": "application/json"},
-                ssl=client_context(ca_pem),
             ) as response,
         ):
             body = await response.read()

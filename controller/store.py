@@ -128,6 +128,10 @@ class FleetStore(JobRecords):
             pipe.pexpire(key, max(1, int(ttl * 1000)))
             await pipe.execute()
 
+    async def join_token(self, token_id: str) -> dict[str, str]:
+        """A join token's stored fields (empty when unknown or expired); reading does not use it up."""
+        return dict(await self.redis.hgetall(self._key("join", token_id)))
+
     async def consume_join_token(
         self, token_id: str, secret_hash: str, used_on: str, name: str = "", address: str = ""
     ) -> tuple[str, str]:

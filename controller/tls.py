@@ -51,3 +51,16 @@ def agent_client_context(settings: ControllerSettings, ca: CertificateAuthority)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(cert_file, key_file)
     return context
+
+
+def controller_names(settings: ControllerSettings) -> frozenset[str]:
+    """The DNS names and IP addresses (lower case) the controller's certificate is valid for; no agent gets them."""
+    cert_file, _ = controller_cert_files(settings)
+    try:
+        cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return frozenset()
+    dns = sans.get_values_for_type(x509.DNSName)
+    ips = [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)]
+    return frozenset(name.lower().rstrip(".") for name in [*dns, *ips])

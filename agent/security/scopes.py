@@ -8,6 +8,8 @@ Upstream has no scopes: any valid token satisfies every policy. Here a key carri
 - `controller`: the reach of `api`, and the one identity allowed to name an operator in
   X-IISFleet-Operator. The key an agent hands its controller at enrollment has it, so a stolen
   controller (or its gateway) cannot open a files location at `/` or mint keys on the agent.
+  Nor may it renew its own token (POST /api/access-token): the answer would hand the controller's key
+  to whoever made the controller send the call, and kill the copy the controller keeps.
 """
 
 from __future__ import annotations
@@ -57,3 +59,14 @@ def stored_scope(raw_scope: object, purpose: str) -> str:
     if isinstance(raw_scope, str) and raw_scope:
         return raw_scope
     return CONTROLLER if purpose.startswith(CONTROLLER_PURPOSE_PREFIX) else DEFAULT
+
+
+def require_self_renewal(key_id: str, scope: str) -> None:
+    """Raise Forbidden (403, upstream body) when a key of `scope` may not renew its own token.
+
+    The controller's key is rotated by enrollment only: an operator reaching /api/access-token through
+    the controller's gateway or a job must not receive it.
+    """
+    if scope == CONTROLLER:
+        log.warning("refused key %s: a controller key does not renew its own token", key_id)
+        raise Forbidden(name="security", detail="a controller-scoped API key may not renew its token")

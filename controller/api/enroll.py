@@ -8,12 +8,14 @@ from controller.api.http import model_response, read_model
 from controller.keys import AGENT_ID, CA, SECRET_BOX, SETTINGS, STORE
 from controller.services import enrollment, heartbeats, scrape_credentials
 from controller.services.enrollment import EnrollPolicy
+from controller.tls import controller_names
 from shared.models import EnrollRequest, HeartbeatRequest, HeartbeatResponse, RenewRequest
 
 
 def _policy(request: web.Request) -> EnrollPolicy:
     settings = request.app[SETTINGS]
-    return EnrollPolicy(cert_ttl=settings.agent_cert_ttl, heartbeat_interval=settings.heartbeat_interval)
+    return EnrollPolicy(cert_ttl=settings.agent_cert_ttl, heartbeat_interval=settings.heartbeat_interval,
+                        reserved=controller_names(settings))
 
 
 async def ca_certificate(request: web.Request) -> web.Response:

@@ -33,6 +33,8 @@ class PathRule:
 # First match wins; paths are normalised (controller/auth/paths.py) before they are looked up.
 GATEWAY_RULES: tuple[PathRule, ...] = (
     PathRule("/security", read="admin", write="admin"),  # API keys and access tokens of the agent
+    # Renewing "this request's" token renews the controller's own key (the agent refuses it too): docs/security.md
+    PathRule("/api/access-token", read="viewer", write="admin"),
     PathRule("/api/files/locations", read="viewer", write="admin"),  # what the file API may reach on disk
     PathRule("/", read="viewer", write="operator"),
 )

@@ -21,6 +21,9 @@ from controller.services.agent_pin import PIN_HEADER, PinnedConnector
 from controller.settings import ControllerSettings
 from controller.tls import agent_client_context
 
+ANSWER_LIMIT = 32 * 1024 * 1024
+"""Bytes of one agent answer a service reads into memory; a bigger answer fails the step (a worker is shared)."""
+
 
 class StepError(Exception):
     """A step could not do its work; the message goes into the agent's result."""
@@ -67,6 +70,8 @@ class AgentClient:
     Every call pins the agent's registered certificate serial and names the operator it is made for.
     """
 
+    answer_limit = ANSWER_LIMIT
+
     def __init__(
         self, session: aiohttp.ClientSession, url: str, api_key: str, name: str, *, serial: str, operator: Operator
     ) -> None:
@@ -98,8 +103,10 @@ class AgentClient:
             async with self.session.request(
                 method, self.url + path, data=payload, headers=sent, params=params, allow_redirects=False
             ) as response:
-                raw = await response.read()
+                raw = await _read_capped(response, self.answer_limit)
                 status = response.status
+        except AnswerTooLarge as err:
+            raise PermanentError(f"{self.name} answered {method} {path} with {err}") from err
         except (aiohttp.ClientError, ssl.SSLError, TimeoutError, OSError) as err:
             raise TransientError(f"{self.name} is unreachable: {err or type(err).__name__}") from err
         decoded = _decode(raw)
@@ -114,6 +121,24 @@ class AgentClient:
         """The agent's address, which `*` site bindings mean."""
         rest = self.url.split("://", 1)[-1].split("/", 1)[0]
         return rest.rsplit(":", 1)[0].strip("[]")
+
+
+class AnswerTooLarge(Exception):
+    """An agent's answer is over the client's limit; the rest is not read."""
+
+
+async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body, or AnswerTooLarge once it (or its announced length) passes `limit` bytes."""
+    if response.content_length is not None and response.content_length > limit:
+        raise AnswerTooLarge(f"{response.content_length} bytes, over the {limit}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise AnswerTooLarge(f"more than {limit} bytes, over the limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _decode(raw: bytes) -> Any:

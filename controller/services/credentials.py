@@ -98,6 +98,23 @@ def split_join_token(token: str) -> tuple[str, str, str | None]:
     return match.group(1), match.group(2), match.group(3)
 
 
+async def check_join_token(store: FleetStore, token: str, name: str = "", address: str = "") -> None:
+    """Refuse, as consume_join_token would, a token that could not enroll `name` at `address`; use nothing up.
+
+    Enrollment calls this before anything that depends on other agents (a name clash), so a caller without a
+    valid token learns nothing about which names exist.
+    """
+    token_id, secret, _pin = split_join_token(token)
+    fields = await store.join_token(token_id)
+    if not fields or not secrets.compare_digest(fields.get("secret_hash", ""), _hash(secret)):
+        raise NotPermitted(f"join token {token_id} is unknown or has expired; create a new one")
+    for pin, value in (("name", name), ("address", address)):
+        if fields.get(f"pin_{pin}") and fields[f"pin_{pin}"] != value:
+            raise NotPermitted(f"join token {token_id} is pinned to another {pin}; it stays unused")
+    if fields.get("used"):
+        raise NotPermitted(f"join token {token_id} has already been used; create a new one")
+
+
 async def consume_join_token(store: FleetStore, token: str, name: str = "", address: str = "") -> dict[str, str]:
     """Use up a join token and return its labels; refuse unknown, expired, used and pinned-elsewhere tokens."""
     token_id, secret, _pin = split_join_token(token)

@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from controller.pki import CertificateAuthority, CsrError, csr_common_name, load_csr
-from controller.services.credentials import consume_join_token
+from controller.services.credentials import check_join_token, consume_join_token
 from controller.services.errors import Conflict, InvalidRequest, NotPermitted
 from controller.services.names import check_host_name
 from controller.store import FleetStore
@@ -27,6 +27,8 @@ class EnrollPolicy:
 
     cert_ttl: float
     heartbeat_interval: float
+    reserved: frozenset[str] = frozenset()
+    """Names and addresses in the controller's own certificate (controller/tls.py: controller_names)."""
 
 
 def _agent_host(url: str) -> str:
@@ -44,13 +46,19 @@ async def enroll(
     """Check CSR and name, use up the join token, sign the certificate and register the agent."""
     check_host_name(request.name, name="name")
     host = _agent_host(request.url)
+    for field, value in (("name", request.name), ("url", host)):
+        if value.lower().rstrip(".") in policy.reserved:
+            raise NotPermitted(f"{field} {value!r} is a name of the controller's own certificate; an agent "
+                               "certificate for it would let its holder pose as the controller")
     try:
         csr = load_csr(request.csr)
     except CsrError as err:
         raise InvalidRequest(str(err)) from err
     if csr_common_name(csr) != request.name:
         raise NotPermitted(f"the CSR is for {csr_common_name(csr)!r}, but the agent enrolls as {request.name!r}")
-    # Checked before the token is used up, so a name clash does not burn the operator's token.
+    # The token is checked (not used up) before the name clash, which would otherwise tell anyone which names
+    # exist; it is used up only after, so a clash does not burn the operator's token.
+    await check_join_token(store, request.token, request.name, host)
     if await store.agent_id_by_name(request.name):
         raise Conflict(f"an agent named {request.name!r} is already enrolled; revoke it first or pick another name")
     url = request.url.rstrip("/")

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from controller.auth.operators import SYSTEM
+from controller.auth.roles import agent_path_role
 from controller.keys import SECRET_BOX
 from controller.services import retention
 from controller.services.actions.base import StepContext
@@ -19,6 +21,7 @@ from controller.services.actions.request import RequestParams, run
 from controller.services.agent_client import AgentClient
 from controller.services.job_models import Strategy
 from controller.services.jobs import job_params
+from controller.services.redact import is_credential_path, redact
 from tests.controller.conftest import ControllerUnderTest, free_port
 
 SECRET = "hunter2-do-not-store-me"
@@ -107,3 +110,19 @@ async def test_secret_files_of_the_controller_are_private(controller: Controller
     state = controller.settings.state_dir
     for path in (url_file(tmp_path), state / "secrets.key", state / "pki" / "ca.key", state / "pki" / "controller.key"):
         assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+def test_redaction_hides_token_values_in_any_case() -> None:
+    """Security review: a renewed token comes back as `value`; key-like members hide whatever their case."""
+    answer = {"id": "t", "Value": SECRET, "api_key": {"id": "k"}, "ACCESS_TOKEN": SECRET, "Token": SECRET,
+              "KEY": SECRET, "Password": SECRET, "clientSecret": SECRET, "name": "kept"}
+    shown = redact(answer)
+    assert SECRET not in json.dumps(shown) and shown["name"] == "kept" and shown["id"] == "t"
+    assert all(is_credential_path(p) for p in ("/api/access-token", "/API/Access-Token/", "/security/api-keys?x"))
+    assert not is_credential_path("/api/webserver/application-pools")
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH", "DELETE", "PUT"])
+def test_renewing_the_controller_token_needs_admin(method: str) -> None:
+    assert agent_path_role(method, "/api/access-token") == "admin"
+    assert agent_path_role("GET", "/api/access-token") == "viewer"

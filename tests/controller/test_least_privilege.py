@@ -131,6 +131,18 @@ async def test_iis_request_to_security_needs_admin(controller: ControllerUnderTe
     assert await controller.store.job_count() == 0
 
 
+@pytest.mark.parametrize("path", ["/api/access-token#x", "/api/files/locations#/", "/api/x#/../files/locations"])
+async def test_iis_request_path_with_fragment_is_refused(controller: ControllerUnderTest, standin: StandIn,
+                                                         path: str) -> None:
+    """Security review: `#` hid the real agent path from the role lookup (the fragment is never sent)."""
+    operator = await _key(controller, "operator")
+    job = {"action": "iis.request", "target": {"labels": {"env": "test"}},
+           "params": {"method": "POST", "path": path, "body": {}}}
+    status, body = await _call(controller, operator, "POST", "/api/jobs", job)
+    assert status == 400 and "path" in json.dumps(body), body
+    assert await controller.store.job_count() == 0
+
+
 @pytest.mark.parametrize(("name", "url"), [
     ("web9", "https://*.corp.example:9"),
     ("iisfleet-controller", "https://127.0.0.3:9"),

@@ -90,6 +90,21 @@ async def test_csr_for_another_agents_name_is_refused(controller: ControllerUnde
             assert r.status == 403
 
 
+async def test_enrollment_hides_taken_names_without_a_valid_token(controller: ControllerUnderTest,
+                                                                 tmp_path: Path) -> None:
+    """Security review: a name clash (409) was answered before the join token was checked."""
+    await _enroll(controller, tmp_path, "web1")
+    token_id, _secret, pin = (await controller.join_token()).split(".")
+    for name in ("web1", "nobody"):  # taken or not: the same refusal for a forged token
+        with pytest.raises(EnrollmentError, match="unknown or has expired"):
+            await _enroll(controller, tmp_path, name, f"{token_id}.{'A' * 43}.{pin}")
+    # With a valid token the clash is reported, and the token stays usable for another name.
+    token = await controller.join_token()
+    with pytest.raises(EnrollmentError, match="already enrolled"):
+        await _enroll(controller, tmp_path, "web1", token)
+    assert (await _enroll(controller, tmp_path, "web2", token)).name == "web2"
+
+
 async def test_client_certificate_not_signed_by_ca_is_refused(controller: ControllerUnderTest, tmp_path: Path) -> None:
     create_self_signed(tmp_path / "rogue.crt", tmp_path / "rogue.key", ["web1"])
     context = controller.client_ssl()

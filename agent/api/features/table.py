@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from agent.api.features.custom import filtering, ip, logging, modules, ssl
+from agent.api.features.custom import directories, filtering, ip, logging, modules, ssl
 from agent.api.features.rows import RF_CHILDREN, TRACING, URL_REWRITE
 from agent.api.features.rows_auth import AUTH_SPECS, container_links
 from agent.api.features.spec import EntrySpec, Extension, FeatureSpec, SectionMap
 from agent.api.mapping import Attr, Bool, Choice, Enum, Flags, Int, Minutes, Str
 from agent.ids import Purpose as P
+from agent.security.confine import FileName
 
 WS = "system.webServer/"
 UINT = Int(0, 4294967295)
@@ -47,7 +48,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         install_name="IIS-DefaultDocument", images=("defdoc.dll",),
         children=(EntrySpec(
             route="files", plural="files", purpose=P.DEFAULT_DOCUMENT_FILE, resource=MS + "DefaultDocuments.File",
-            holder="files", keys=(Attr("name", "value", Str()),), required=("name",), first=True, count=False,
+            holder="files", keys=(Attr("name", "value", FileName()),), required=("name",), first=True, count=False,
         ),),
     ),
     FeatureSpec(
@@ -152,6 +153,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         endpoint="http-response-compression", link="response_compression", resource=MS + "Compression",
         purpose=P.COMPRESSION, modules=("StaticCompressionModule", "DynamicCompressionModule"), display="Compression",
         installable=True, install_name="Compression", images=("compstat.dll", "compdyn.dll"),
+        write=directories.check_directory,  # the compressed-file cache directory
         sections=(
             SectionMap(WS + "urlCompression", (Attr("do_dynamic_compression", "doDynamicCompression", Bool()),
                                                Attr("do_static_compression", "doStaticCompression", Bool()))),

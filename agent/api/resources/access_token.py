@@ -11,6 +11,7 @@ from agent.keys import KEY_STORE
 from agent.security.api_key_store import ApiKey, UnknownKey
 from agent.security.auth import current_key
 from agent.security.models import ACCESS_TOKEN_PATH, token_model
+from agent.security.scopes import require_self_renewal
 from shared.errors import NotFound
 
 RESOURCE = "Microsoft.WebServer.AccessToken"
@@ -34,6 +35,7 @@ async def get_access_token(request: web.Request) -> web.StreamResponse:
 async def renew_access_token(request: web.Request) -> web.StreamResponse:
     """Give the calling key a new token; the one used for this request dies at once."""
     key = _caller(request)
+    require_self_renewal(key.id, key.scope)
     try:
         renewed, token = await asyncio.to_thread(request.app[KEY_STORE].renew, key.id)
     except UnknownKey as err:

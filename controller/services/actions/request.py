@@ -10,7 +10,7 @@ from pydantic import Field
 from controller.services.actions.base import StepContext
 from controller.services.agent_client import PermanentError
 from controller.services.job_models import Strict
-from controller.services.redact import redact
+from controller.services.redact import HIDDEN, is_credential_path, redact
 
 RESULT_LIMIT = 16 * 1024
 """Bytes of the answer kept in the job result; the job history is not a data store."""
@@ -20,7 +20,8 @@ class RequestParams(Strict):
     """One call; by default any 2xx answer succeeds."""
 
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] = "GET"
-    path: str = Field(pattern=r"^/api(/|$)")
+    # No `#`: a fragment is never sent, so it would hide the real agent path from the role lookup (job_access.py).
+    path: str = Field(pattern=r"^/api(/[^#]*)?(\?[^#]*)?$")
     body: Any = None
     expect_status: list[int] | None = None
 
@@ -32,7 +33,8 @@ async def run(ctx: StepContext, params: RequestParams) -> dict[str, Any]:
             return dict(json.loads(ctx.facts.get("answer") or "{}")) | {"redelivered": True}
         await ctx.guard()
     status, answer_body = await ctx.client.call(params.method, params.path, body=params.body, allow=range(400, 500))
-    body = redact(answer_body)  # the job history keeps no token, password or key the agent answered with
+    # The job history keeps no token, password or key the agent answered with, nor any credential endpoint's answer.
+    body = HIDDEN if is_credential_path(params.path) and answer_body not in (None, "") else redact(answer_body)
     expected = params.expect_status or list(range(200, 300))
     text = json.dumps(body) if not isinstance(body, str) else body
     answer = {"status": status, "body": body if len(text) <= RESULT_LIMIT else text[:RESULT_LIMIT] + "…"}

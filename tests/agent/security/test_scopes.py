@@ -35,6 +35,19 @@ async def test_controller_key_cannot_mint_keys(client: Client, state_dir: Path) 
     assert len(store_of(client).list()) == 1
 
 
+async def test_controller_key_cannot_renew_its_token(client: Client) -> None:
+    """Security review: renewing via /api/access-token handed the controller's key to whoever made it call."""
+    _, token = store_of(client).create("iisfleet controller https://c:8443", None, scope=scopes.CONTROLLER)
+    response = await client.post("/api/access-token", json={}, headers=bearer(token))
+    assert response.status == 403
+    body = await response.json(content_type=None)
+    assert body["title"] == "Forbidden" and "value" not in body
+    assert (await client.get("/api/things", headers=bearer(token))).status == 200  # the key still works
+    assert (await client.get("/api/access-token", headers=bearer(token))).status == 200  # reading stays allowed
+    _, local = store_of(client).create("automation", None, scope=scopes.API_ONLY)
+    assert (await client.post("/api/access-token", json={}, headers=bearer(local))).status == 201
+
+
 @pytest.mark.parametrize("scope", [scopes.SYSTEM, None])
 @pytest.mark.parametrize("path", SYSTEM_PATHS)
 async def test_system_and_unscoped_keys_reach_everything(client: Client, path: str, scope: str | None) -> None:

@@ -10,6 +10,7 @@ from agent.api.features.target import Target
 from agent.api.mapping import Attr, Bool, Choice, Flags, Int, Str
 from agent.iisconfig import ConfigElement
 from agent.iisconfig.schema_apphost import LOG_EXT_FILE_FLAGS
+from agent.security.confine import validate_write_directory
 from shared.errors import InvalidParameter
 
 LOG = "system.applicationHost/log"
@@ -104,6 +105,8 @@ def logging_write(target: Target, body: dict[str, Any]) -> Callable[[], None] | 
     encoding = ENCODING.from_json(body["log_file_encoding"], "log_file_encoding") \
         if server and body.get("log_file_encoding") is not None else None  # fmt: skip
     enabled = Bool().from_json(body["enabled"], "enabled") if body.get("enabled") is not None else None
+    if body.get("directory") is not None:  # the host creates it and writes there: a writable location only
+        validate_write_directory(target.ctx.locations, body["directory"])
     file_changes = mapping.parse(body, SITE_FILE)
     custom = _custom_fields(body["custom_log_fields"]) if body.get("custom_log_fields") is not None else None
 

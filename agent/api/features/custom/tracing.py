@@ -12,6 +12,7 @@ from agent.api.features.custom.trace_providers import traces_read, traces_write
 from agent.api.features.target import Target
 from agent.api.mapping import Attr, Bool, Int, Str
 from agent.iisconfig import ConfigElement
+from agent.security.confine import validate_write_directory
 from shared.errors import InvalidParameter
 
 SITES = "system.applicationHost/sites"
@@ -42,10 +43,8 @@ def tracing_write(target: Target, body: dict[str, Any]) -> Callable[[], None] | 
     if target.site is None or target.path != "/":
         return None
     changes = mapping.parse(body, (Attr("enabled", "enabled", Bool()), *LOGGING))
-    for attr, value in changes:
-        if attr.json == "directory" and not str(value).replace("\\", "/").startswith(("/", "%")) \
-                and ":" not in str(value):  # fmt: skip
-            raise InvalidParameter("directory")
+    if body.get("directory") is not None:  # the host writes trace files there: a writable location only
+        validate_write_directory(target.ctx.locations, body["directory"])
     if not changes:
         return None
     return lambda: mapping.apply(_logging(target, target.ctx.store.section(SITES)), changes)

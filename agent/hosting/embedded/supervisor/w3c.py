@@ -7,6 +7,7 @@ sc-substatus; the supervisor owns the file, so one writer per site needs no cros
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -138,8 +139,10 @@ class SiteLog:
         if path != self._path or self._file is None:
             self.close()
             self.directory.mkdir(parents=True, exist_ok=True)
-            fresh = not path.exists() or path.stat().st_size == 0
-            self._file = path.open("a", encoding="utf-8", newline="\r\n")
+            # O_NOFOLLOW: a link planted as today's log file must not redirect the agent's writes elsewhere.
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
+            fresh = os.fstat(fd).st_size == 0
+            self._file = open(fd, "a", encoding="utf-8", newline="\r\n")  # noqa: SIM115 - kept open across flushes
             self._path = path
             if fresh:
                 self._header(when)

@@ -131,7 +131,8 @@ async def test_traces_outside_the_file_locations_are_not_read(api: TestClient[An
     outside = tmp_path / "elsewhere"
     (outside / f"W3SVC{site['key']}").mkdir(parents=True)
     (outside / f"W3SVC{site['key']}" / "fr000001.xml").write_text(FREB.format(site=site["key"]))
+    # The host writes trace files there, so a directory outside the writable locations is refused, as upstream.
     patched = await api.patch(f"{BASE}/{feature['id']}", json={"directory": str(outside)})
-    assert patched.status == 200
+    assert patched.status == 403
     listed = await api.get(feature["_links"]["traces"]["href"])
     assert listed.status == 200 and (await listed.json())["traces"] == []

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from agent.hosting.embedded.worker.context import HttpContext
+from agent.security.confine import plain_file_name
 
 SECTION = "system.webServer/defaultDocument"
 
@@ -23,10 +24,12 @@ class DefaultDocumentSettings:
 
 
 def load(section: Any) -> DefaultDocumentSettings:
-    """Read the effective section once per generation and path."""
-    return DefaultDocumentSettings(
-        bool(section.get("enabled")), tuple(str(f.get("value")) for f in section.collection("files"))
-    )
+    """Read the effective section once per generation and path; names that are not plain file names are skipped.
+
+    The API refuses them; one written to web.config by hand would otherwise reach outside the directory.
+    """
+    names = (str(f.get("value")) for f in section.collection("files"))
+    return DefaultDocumentSettings(bool(section.get("enabled")), tuple(n for n in names if plain_file_name(n)))
 
 
 def courtesy_redirect(ctx: HttpContext) -> bool:
