@@ -3,8 +3,9 @@
 Eligibility is decided from the effective configuration, default-deny: the handoff is used only where every
 module enabled at the URL is in BODY_PASSTHROUGH, i.e. known not to transform response bodies. A module that
 compresses, rewrites outbound content or replaces error bodies is simply left out of that set and keeps the
-whole path through the worker; a module that transforms only some responses may be added to the set and clear
-`StaticFileResponse.handoff` (or set `ctx.items[NO_HANDOFF]`) on the responses it changes.
+whole path through the worker; a module that transforms only some responses may be added to the set and call
+`forbid(ctx)` on the requests whose body it changes, in any stage. aiohttp compression (`enable_compression`)
+turns the handoff off by itself.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ BODY_PASSTHROUGH = frozenset({
     "DirectoryListingModule", "StaticFileModule", "ProtocolSupportModule", "HttpLoggingModule",
 })  # fmt: skip
 NO_HANDOFF = "no_file_handoff"
-"""ctx.items key: a module sets it (any value) to keep this request's body on the worker's path."""
+"""ctx.items key that `forbid` sets: this request's body stays on the worker's path."""
 
 
 def _passthrough_only(section: Any) -> bool:
@@ -46,6 +47,15 @@ def eligible(ctx: HttpContext) -> bool:
     if ctx.request.headers.get(file_handoff.HEADER) != file_handoff.OFFER or NO_HANDOFF in ctx.items:
         return False
     return ctx.settings(MODULES_SECTION, _passthrough_only)
+
+
+def forbid(ctx: HttpContext) -> None:
+    """Keep this request's body on the worker's path (a module that will transform it calls this)."""
+    from agent.hosting.embedded.worker.modules.static_file import StaticFileResponse  # it imports this module
+
+    ctx.items[NO_HANDOFF] = True
+    if isinstance(ctx.response, StaticFileResponse):  # already made: a later stage than the handler
+        ctx.response.handoff = False
 
 
 def strip_forged(response: web.StreamResponse) -> None:
