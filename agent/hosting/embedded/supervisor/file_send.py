@@ -17,7 +17,9 @@ from agent.hosting.embedded.supervisor.dispatch import ClientGone
 from agent.hosting.embedded.supervisor.splice import flush_transport
 from agent.hosting.embedded.supervisor.upstream import ResponseHead, UpstreamConnection, UpstreamError
 
-SENDFILE = getattr(os, "sendfile", None)
+# Set IISFLEET_FILE_HANDOFF=0 in the agent's environment to keep every body on the relay (for comparisons).
+SWITCH = "IISFLEET_FILE_HANDOFF"
+SENDFILE = getattr(os, "sendfile", None) if os.environ.get(SWITCH, "1") != "0" else None
 OFFER = (file_handoff.HEADER, file_handoff.OFFER)
 """The request header that offers the handoff (only where the relay could splice: plain TCP, no maxBandwidth)."""
 
