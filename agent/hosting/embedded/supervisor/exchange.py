@@ -7,8 +7,9 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
-from agent.hosting.embedded import http1
-from agent.hosting.embedded.cache_policy import BYPASS_HEADERS, CACHE_HEADER, MAX_BODY, FileIdentity, decode_identities
+from agent.hosting.embedded import cache_policy, http1
+from agent.hosting.embedded.cache_policy import CACHE_HEADER, MAX_BODY, FileIdentity, decode_identities
+from agent.hosting.embedded.supervisor import file_send
 from agent.hosting.embedded.supervisor.dispatch import Client, ClientGone
 from agent.hosting.embedded.supervisor.pool import AppPool, PoolUnavailable
 from agent.hosting.embedded.supervisor.response_cache import DATE, Entry, Key, ResponseCache
@@ -46,6 +47,7 @@ class Exchange:
         self.cache_epoch = 0
         self.pool_name = ""
         self.sent_version = ""
+        self.offer_file = False  # the worker may hand a large static file over for us to sendfile (file_handoff)
 
     async def run(self) -> bool:
         """Serve the request; True to keep the connection open."""
@@ -108,7 +110,7 @@ class Exchange:
         head = self.head
         site = self.site
         entry = None
-        if self.body_done and head.method in ("GET", "HEAD") and _plain(head.headers):
+        if self.body_done and cache_policy.request_cacheable(head.method, [key for key, _ in head.headers]):
             conn = self.conn
             self.cache_key = (site.spec.id, conn.local_ip, conn.local_port, conn.tls, head.host.lower(), head.target)
             self.cache_epoch = cache.epoch
@@ -202,6 +204,8 @@ class Exchange:
             ("X-IISFleet-Config", self.sent_version),
             ("X-IISFleet-Request-Id", str(record.id)),
         ]  # fmt: skip
+        self.offer_file = self.head.method == "GET" and file_send.SENDFILE is not None and self._can_splice()
+        headers += [file_send.OFFER] if self.offer_file else []
         return headers
 
     def _request_bytes(self, record: InFlight) -> bytes:
@@ -301,6 +305,7 @@ class Exchange:
 
     async def _relay(self, conn: UpstreamConnection, resp: ResponseHead) -> bool:
         head = self.head
+        handed = await file_send.accept(conn, resp) if self.offer_file else None  # (offset, count) of a passed file
         self.status = resp.status
         self.substatus = int(resp.header("X-IISFleet-Substatus", "0") or 0)
         self.win32 = int(resp.header("X-IISFleet-Win32", "0") or 0)
@@ -314,7 +319,7 @@ class Exchange:
             if lower in http1.HOP_BY_HOP or lower.startswith(http1.INTERNAL_PREFIX):
                 continue
             lines.append(f"{key}: {value}")
-        files = self._cache_files(resp)
+        files = self._cache_files(resp) if handed is None else None
         # What a cache hit replays: the same end-to-end headers, with a fresh Date each time.
         cached_lines = [line for line in lines[1:] if not line.lower().startswith("date:")] if files else []
         no_body = head.method == "HEAD" or resp.status in (204, 304) or resp.status < 200
@@ -332,6 +337,9 @@ class Exchange:
         out = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         if no_body:
             await self._write(out)
+        elif handed is not None:
+            await self._write(out)
+            await file_send.send(conn, self.conn.writer, *handed, self.conn.listener.timeout(), self._moved)
         elif resp.content_length is not None:
             # The head and whatever body bytes came with it leave in one write (a small file: one send).
             length = resp.content_length
@@ -341,7 +349,8 @@ class Exchange:
             remaining = length - len(first)
             body = [first] if files else None
             if remaining >= SPLICE_MIN and self._can_splice():
-                await self._splice(conn, remaining)
+                # worker -> pipe -> client in the kernel, counting what the client got
+                await splice_body(conn, self.conn.writer, remaining, self.conn.listener.timeout(), self._moved)
             else:
                 while remaining:
                     data = await conn.read_some(min(CHUNK, remaining))
@@ -368,14 +377,10 @@ class Exchange:
             and self.conn.writer.get_extra_info("socket") is not None
         )  # fmt: skip
 
-    async def _splice(self, conn: UpstreamConnection, remaining: int) -> None:
-        """Relay `remaining` body bytes worker -> pipe -> client in the kernel, counting what the client got."""
-
-        def count(moved: int) -> None:
-            self.sent += moved
-            self.site.counters.bytes_sent += moved
-
-        await splice_body(conn, self.conn.writer, remaining, self.conn.listener.timeout(), count)
+    def _moved(self, size: int) -> None:
+        """Count body bytes the kernel moved to the client outside `_write`."""
+        self.sent += size
+        self.site.counters.bytes_sent += size
 
     async def _write(self, data: bytes) -> None:
         self.sent += len(data)
@@ -396,8 +401,3 @@ class Exchange:
             status=self.status, substatus=self.substatus, win32=self.win32, bytes_sent=self.sent,
             bytes_received=self.received, time_taken_ms=int((time.monotonic() - self.started) * 1000),
         ))  # fmt: skip
-
-
-def _plain(headers: list[tuple[str, str]]) -> bool:
-    """No header that makes the answer depend on more than URL + config (Range, If-*, Authorization, a body)."""
-    return not any(key.lower() in BYPASS_HEADERS for key, _ in headers)

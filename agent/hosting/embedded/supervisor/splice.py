@@ -18,16 +18,7 @@ async def splice_body(conn: UpstreamConnection, writer: asyncio.StreamWriter, re
     """Relay `remaining` body bytes worker -> pipe -> client; `count` gets each batch the client took."""
     assert SPLICE is not None
     transport = writer.transport
-    if transport.get_write_buffer_size():  # splice must not overtake bytes still queued in the transport
-        low, high = transport.get_write_buffer_limits()
-        transport.set_write_buffer_limits(high=0, low=0)
-        try:
-            async with asyncio.timeout(limit):
-                await writer.drain()
-        except (ConnectionError, TimeoutError) as err:
-            raise ClientGone() from err
-        finally:
-            transport.set_write_buffer_limits(high=high, low=low)
+    await flush_transport(writer, limit)  # splice must not overtake bytes still queued in the transport
     loop = asyncio.get_running_loop()
     # Our own descriptor of the client socket: the transport keeps its reader registered on the original.
     client = os.dup(writer.get_extra_info("socket").fileno())
@@ -72,6 +63,21 @@ async def splice_body(conn: UpstreamConnection, writer: asyncio.StreamWriter, re
                 await _ready(loop, conn.fd, writable=False, limit=None)
     finally:
         os.close(client)
+
+
+async def flush_transport(writer: asyncio.StreamWriter, limit: float) -> None:
+    """Wait until the transport has handed every queued byte to the kernel (ClientGone after `limit` s)."""
+    transport = writer.transport
+    if transport.get_write_buffer_size():
+        low, high = transport.get_write_buffer_limits()
+        transport.set_write_buffer_limits(high=0, low=0)
+        try:
+            async with asyncio.timeout(limit):
+                await writer.drain()
+        except (ConnectionError, TimeoutError) as err:
+            raise ClientGone() from err
+        finally:
+            transport.set_write_buffer_limits(high=high, low=low)
 
 
 async def _ready(loop: asyncio.AbstractEventLoop, fd: int, *, writable: bool, limit: float | None) -> None:

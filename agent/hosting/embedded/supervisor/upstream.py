@@ -7,6 +7,7 @@ Content-Length body with splice(2) (worker socket -> pipe -> client socket) with
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import fcntl
@@ -24,6 +25,8 @@ MAX_IDLE = 512
 CONNECT_SECONDS = 30.0
 F_SETPIPE_SZ = 1031
 PIPE_SIZE = 256 * 1024
+# Room for the descriptors a worker may pass with a response (file_handoff.py passes one).
+FD_SPACE = socket.CMSG_SPACE(4 * array.array("i").itemsize)
 
 
 class UpstreamError(Exception):
@@ -100,6 +103,7 @@ class UpstreamConnection:
         self.idle_since = 0.0
         self.pipe: tuple[int, int] | None = None
         self.pipe_size = 0
+        self.fds: list[int] = []  # descriptors received by SCM_RIGHTS and not yet taken
         self.loop = asyncio.get_running_loop()
 
     async def send(self, data: bytes) -> None:
@@ -110,13 +114,47 @@ class UpstreamConnection:
             raise UpstreamError(f"send to worker failed: {err}", before_response=True) from err
 
     async def _recv(self, before_response: bool = False) -> None:
-        try:
-            data = await self.loop.sock_recv(self.sock, RECV)
-        except OSError as err:
-            raise UpstreamError(f"worker connection failed: {err}", before_response=before_response) from err
+        # recvmsg, not recv: a plain recv would read past a passed descriptor and the kernel would close it.
+        while True:
+            try:
+                data, ancillary, _, _ = self.sock.recvmsg(RECV, FD_SPACE)
+                break
+            except (BlockingIOError, InterruptedError):
+                await self._readable()
+            except OSError as err:
+                raise UpstreamError(f"worker connection failed: {err}", before_response=before_response) from err
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds = array.array("i")
+                fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+                self.fds.extend(fds)
         if not data:
             raise UpstreamError("worker closed the connection", before_response=before_response)
         self.buf += data
+
+    async def _readable(self) -> None:
+        ready: asyncio.Future[None] = self.loop.create_future()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        self.loop.add_reader(self.fd, wake)
+        try:
+            await ready
+        finally:
+            self.loop.remove_reader(self.fd)
+
+    def take_fd(self) -> int | None:
+        """The oldest descriptor the worker passed (the caller closes it); None when there is none."""
+        return self.fds.pop(0) if self.fds else None
+
+    def close_fds(self) -> None:
+        """Close descriptors received and not taken."""
+        fds, self.fds = self.fds, []
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     async def read_head(self) -> ResponseHead:
         """The next response head; 1xx interim responses are skipped."""
@@ -194,8 +232,9 @@ class UpstreamConnection:
         return self.pipe
 
     def close(self) -> None:
-        """Close the socket and the pipe."""
+        """Close the socket, the pipe and any passed descriptor not taken."""
         self.sock.close()
+        self.close_fds()
         if self.pipe is not None:
             for fd in self.pipe:
                 with contextlib.suppress(OSError):
@@ -245,7 +284,7 @@ class Upstream:
 
     def release(self, conn: UpstreamConnection, reusable: bool) -> None:
         """Back to the pool when the response was read completely and the worker keeps the connection."""
-        if reusable and not self.closed and not conn.buf and len(self.idle) < MAX_IDLE:
+        if reusable and not self.closed and not conn.buf and not conn.fds and len(self.idle) < MAX_IDLE:
             conn.idle_since = time.monotonic()
             self.idle.append(conn)
         else:

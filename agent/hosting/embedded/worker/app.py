@@ -12,6 +12,7 @@ from aiohttp import web
 
 from agent.hosting.embedded import cache_policy
 from agent.hosting.embedded.urlmap import map_path, match_app, normalize_url_path
+from agent.hosting.embedded.worker import handoff
 from agent.hosting.embedded.worker.context import SERVER_HEADER, ConfigView, HttpContext
 from agent.hosting.embedded.worker.modules.static_file import StaticFileResponse
 from agent.hosting.embedded.worker.pipeline import PipelineFactory
@@ -52,6 +53,7 @@ class WorkerApp:
         response = await self.pipelines.for_request(ctx).run(ctx)
         if isinstance(response, StaticFileResponse):
             _offer_to_kernel_cache(ctx, response)
+        handoff.strip_forged(response)  # only StaticFileResponse may set it, later, while it is sent
         response.headers["Server"] = SERVER_HEADER
         response.headers["X-IISFleet-Substatus"] = str(ctx.substatus)
         response.headers["X-IISFleet-Win32"] = str(ctx.win32)
