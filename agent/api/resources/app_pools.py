@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.api import mapping
+from agent.api import mapping, model_cache
 from agent.api.context import Ctx
 from agent.api.http import render
 from agent.api.mapping import Attr, Bool, Enum, Flags, HexMask, Int, Minutes, Seconds, Str
@@ -181,6 +181,8 @@ class AppPools(CrudMixin[ConfigElement]):
     ref_fields = REF_FIELDS
     getters = GETTERS
     purpose = Purpose.APP_POOL
+    cache_sections = (model_cache.POOLS,)
+    live = frozenset({"status"})
 
     def item_id(self, ctx: Ctx, item: ConfigElement) -> str:
         return pool_id(ctx, str(item.get("name")))

@@ -7,11 +7,12 @@ and how a change is applied.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from agent.api.context import Ctx
 from agent.api.http import Getter, render
+from agent.api.model_cache import model_cache
 from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
 
@@ -33,6 +34,10 @@ class ConfigResource(Generic[T]):
     purpose: ClassVar[Purpose]
     id_parts: ClassVar[int] = 1
     """How many parts the id's plaintext has (site key; site key and path; ...)."""
+    cache_sections: ClassVar[tuple[str, ...] | None] = None
+    """The sections a model reads besides its own site or pool (agent.api.model_cache); None: never cached."""
+    live: ClassVar[frozenset[str]] = frozenset()
+    """Members computed on every request even from a cached model: runtime state, references to other items."""
 
     def item_id(self, ctx: Ctx, item: T) -> str:
         """The opaque id of an item."""
@@ -61,10 +66,42 @@ class ConfigResource(Generic[T]):
         return element
 
     def model(self, ctx: Ctx, item: T) -> dict[str, Any]:
-        """The full model (or the `fields=` selection of it)."""
-        return render(ctx, item, self.getters, ctx.fields, self.getters.keys(), self.links, hal=ctx.hal)
+        """The full model (or the `fields=` selection of it); a new dict the caller may change at the top."""
+        return self._answer(ctx, item, self.getters.keys(), ref=False)
 
     def ref(self, ctx: Ctx, item: T) -> dict[str, Any]:
         """The reference form a list answers with (only the `self` link)."""
-        fields = self.ref_fields
-        return render(ctx, item, self.getters, ctx.fields, fields, self.links, hal=ctx.hal, ref_links_only=True)
+        return self._answer(ctx, item, self.ref_fields, ref=True)
+
+    def _answer(self, ctx: Ctx, item: T, default: Iterable[str], *, ref: bool) -> dict[str, Any]:
+        """Render, or copy the cached rendering and fill in the live members."""
+        if self.cache_sections is None:
+            return render(ctx, item, self.getters, ctx.fields, default, self.links, hal=ctx.hal, ref_links_only=ref)
+        elements = tuple(part.element for part in item) if isinstance(item, tuple) else (self.element(item).element,)
+        if None in elements:
+            return render(ctx, item, self.getters, ctx.fields, default, self.links, hal=ctx.hal, ref_links_only=ref)
+        fields = ctx.request.query.get("fields")
+        key = (type(self), ref, elements, ctx.hal, fields)
+        cache = model_cache(ctx.store)
+        static = cache.get(key)
+        if static is None:
+            getters = {name: (_placeholder if name in self.live else get) for name, get in self.getters.items()}
+            static = render(ctx, item, getters, ctx.fields, default, self.links, hal=ctx.hal, ref_links_only=ref)
+            cache.put(key, elements[0], self.cache_sections, static)
+        out = static.copy()
+        for name in self.live:
+            if name in out:
+                out[name] = self._live(ctx, item, name, fields is None)
+        return out
+
+    def _live(self, ctx: Ctx, item: T, name: str, whole: bool) -> Any:
+        """One live member, narrowed by `fields=` like any other."""
+        getter = self.getters[name]
+        if whole:
+            return getter(ctx, item)
+        return render(ctx, item, {name: getter}, ctx.fields, (name,), hal=False)[name]
+
+
+def _placeholder(ctx: Ctx, item: Any) -> None:
+    """Stands in for a live member in a cached model, keeping its place in the member order."""
+    return None

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.api import mapping
+from agent.api import mapping, model_cache
 from agent.api.context import Ctx
 from agent.api.features.links import feature_links
 from agent.api.mapping import Attr, Bool, Int, Seconds
@@ -146,6 +146,8 @@ class Websites(CrudMixin[ConfigElement]):
     ref_fields = REF_FIELDS
     getters = GETTERS
     purpose = Purpose.SITE
+    cache_sections = (model_cache.SITES,)
+    live = frozenset({"status", "application_pool"})
 
     def item_id(self, ctx: Ctx, item: ConfigElement) -> str:
         return site_id(ctx, item)
@@ -170,8 +172,9 @@ class Websites(CrudMixin[ConfigElement]):
         sites = ctx.index.sites
         if "application_pool.id" in request.query:
             pool = find_pool(ctx, request.query["application_pool.id"])
-            using = {id(site) for site, _app in ctx.index.apps_by_pool.get(str(pool.get("name")).lower(), [])}
-            sites = [site for site in sites if id(site) in using]
+            # The index lists (site, app) pairs in site order: no walk over every site of the server.
+            pairs = ctx.index.apps_by_pool.get(str(pool.get("name")).lower(), [])
+            return list(dict.fromkeys(site for site, _app in pairs))
         return list(sites)
 
     def check_create(self, body: dict[str, Any]) -> None:
