@@ -45,7 +45,7 @@ class ModelCache:
     def __init__(self) -> None:
         self._doc: Document | None = None
         self._seen = 0
-        self._models: dict[Key, dict[str, Any]] = {}
+        self._models: dict[Key, Any] = {}
         self._by_owner: dict[Element, set[Key]] = {}
         self._by_section: dict[str, set[Key]] = {}
 
@@ -68,11 +68,11 @@ class ModelCache:
         self._by_owner.clear()
         self._by_section.clear()
 
-    def get(self, key: Key) -> dict[str, Any] | None:
+    def get(self, key: Key) -> Any | None:
         """The cached model for `key` (call sync first)."""
         return self._models.get(key)
 
-    def put(self, key: Key, owner: Element | None, sections: tuple[str, ...], model: dict[str, Any]) -> None:
+    def put(self, key: Key, owner: Element | None, sections: tuple[str, ...], model: Any) -> None:
         """Keep `model`, to be dropped when `owner` or any of `sections` changes."""
         if len(self._models) >= MAX_ENTRIES:
             self.clear()

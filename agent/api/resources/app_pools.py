@@ -120,7 +120,7 @@ def _settings(ctx: Ctx, pool: ConfigElement) -> dict[str, Any]:
 GETTERS: dict[str, Any] = {
     "name": lambda ctx, p: str(p.get("name")),
     "id": lambda ctx, p: pool_id(ctx, str(p.get("name"))),
-    "status": lambda ctx, p: ctx.host.pool_status(str(p.get("name"))).value,
+    "status": lambda ctx, p: ctx.host.pool_status(p.get_raw("name") or "").value,
 }
 for _member in ("auto_start", "pipeline_mode", "managed_runtime_version", "enable_32bit_win64", "queue_length",
                 "start_mode", "cpu", "process_model", "identity", "recycling", "rapid_fail_protection",

@@ -12,7 +12,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from agent.api.context import Ctx
 from agent.api.http import Getter, render
-from agent.api.model_cache import model_cache
+from agent.api.model_cache import ModelCache, model_cache
+from agent.api.resources.templates import Template, dumps, encode, template
 from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
 
@@ -73,31 +74,67 @@ class ConfigResource(Generic[T]):
         """The reference form a list answers with (only the `self` link)."""
         return self._answer(ctx, item, self.ref_fields, ref=True)
 
-    def _answer(self, ctx: Ctx, item: T, default: Iterable[str], *, ref: bool) -> dict[str, Any]:
-        """Render, or copy the cached rendering and fill in the live members."""
+    def model_json(self, ctx: Ctx, item: T) -> bytes:
+        """`model` as the JSON body, from a cached template when the family does not override `model`."""
+        if type(self).model is not ConfigResource.model:
+            return dumps(self.model(ctx, item))
+        return self._json(ctx, item, self.getters.keys(), ref=False)
+
+    def refs_json(self, ctx: Ctx, items: Iterable[T]) -> list[bytes]:
+        """`ref` of each item as JSON, from cached templates when the family does not override `ref`."""
+        if type(self).ref is not ConfigResource.ref:
+            return [dumps(self.ref(ctx, item)) for item in items]
+        cache = model_cache(ctx.store)  # synced once for the whole list
+        return [self._json(ctx, item, self.ref_fields, ref=True, cache=cache) for item in items]
+
+    def _static(
+        self, ctx: Ctx, item: T, default: Iterable[str], ref: bool, kind: str, cache: ModelCache | None = None
+    ) -> Any | None:
+        """The cached rendering of `kind` ("dict" or "json"), made on a miss; None when this item is not cached."""
         if self.cache_sections is None:
-            return render(ctx, item, self.getters, ctx.fields, default, self.links, hal=ctx.hal, ref_links_only=ref)
+            return None
         elements = tuple(part.element for part in item) if isinstance(item, tuple) else (self.element(item).element,)
         if None in elements:
-            return render(ctx, item, self.getters, ctx.fields, default, self.links, hal=ctx.hal, ref_links_only=ref)
-        fields = ctx.request.query.get("fields")
-        key = (type(self), ref, elements, ctx.hal, fields)
-        cache = model_cache(ctx.store)
-        static = cache.get(key)
+            return None
+        key = (type(self), kind, ref, elements, ctx.hal, ctx.request.query.get("fields"))
+        cache = cache or model_cache(ctx.store)
+        static: Any = cache.get(key)
         if static is None:
             getters = {name: (_placeholder if name in self.live else get) for name, get in self.getters.items()}
-            static = render(ctx, item, getters, ctx.fields, default, self.links, hal=ctx.hal, ref_links_only=ref)
+            model = render(ctx, item, getters, ctx.fields, default, self.links, hal=ctx.hal, ref_links_only=ref)
+            static = template(model, self.live) if kind == "json" else model
             cache.put(key, elements[0], self.cache_sections, static)
+        return static
+
+    def _answer(self, ctx: Ctx, item: T, default: Iterable[str], *, ref: bool) -> dict[str, Any]:
+        """Render, or copy the cached rendering and fill in the live members."""
+        static: dict[str, Any] | None = self._static(ctx, item, default, ref, "dict")
+        if static is None:
+            return render(ctx, item, self.getters, ctx.fields, default, self.links, hal=ctx.hal, ref_links_only=ref)
         out = static.copy()
         for name in self.live:
             if name in out:
-                out[name] = self._live(ctx, item, name, fields is None)
+                out[name] = self._live(ctx, item, name)
         return out
 
-    def _live(self, ctx: Ctx, item: T, name: str, whole: bool) -> Any:
+    def _json(self, ctx: Ctx, item: T, default: Iterable[str], *, ref: bool, cache: ModelCache | None = None) -> bytes:
+        """The JSON of `_answer`: cached bytes around the live members, which alone are encoded per request."""
+        static: Template | None = self._static(ctx, item, default, ref, "json", cache)
+        if static is None:
+            return dumps(self._answer(ctx, item, default, ref=ref))
+        chunks, names = static
+        if not names:
+            return chunks[0]
+        parts = [chunks[0]]
+        for name, chunk in zip(names, chunks[1:], strict=True):
+            parts.append(encode(self._live(ctx, item, name)))
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def _live(self, ctx: Ctx, item: T, name: str) -> Any:
         """One live member, narrowed by `fields=` like any other."""
         getter = self.getters[name]
-        if whole:
+        if ctx.fields.tree is None:
             return getter(ctx, item)
         return render(ctx, item, {name: getter}, ctx.fields, (name,), hal=False)[name]
 

@@ -66,7 +66,7 @@ GETTERS: dict[str, Any] = {
     "id": site_id,
     "physical_path": _physical_path,
     "key": lambda ctx, s: site_key(s),
-    "status": lambda ctx, s: ctx.host.site_status(str(s.get("name"))).value,
+    "status": lambda ctx, s: ctx.host.site_status(s.get_raw("name") or "").value,
     "server_auto_start": lambda ctx, s: bool(s.get("serverAutoStart")),
     "enabled_protocols": _enabled_protocols,
     "limits": lambda ctx, s: mapping.read(s, ATTRS[1:])["limits"],

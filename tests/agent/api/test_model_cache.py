@@ -199,3 +199,17 @@ async def test_live_members_are_not_frozen_and_fields_select_from_the_cache(api:
     pool_id = full["application_pool"]["id"]
     assert (await api.delete(f"/api/webserver/application-pools/{pool_id}")).status == 204
     assert (await (await api.get(f"{SITES}/{site_id}")).json())["application_pool"] is None
+
+
+async def test_cached_bodies_are_the_same_bytes_json_response_would_send(api: TestClient[Any, Any]) -> None:
+    from agent.api.resources.templates import dumps
+
+    site_id = (await (await api.get(SITES)).json())["websites"][0]["id"]
+    for url in (SITES, f"{SITES}/{site_id}", f"{SITES}/{site_id}?fields=name,status,bindings.port",
+                f"{SITES}?fields=*", "/api/webserver/application-pools", "/api/webserver/webapps?website.id=" + site_id):
+        for accept in ("application/hal+json", "application/json"):
+            for _ in range(2):  # a miss, then a hit
+                response = await api.get(url, headers={"Accept": accept})
+                assert response.status == 200, url
+                raw = await response.read()
+                assert raw == dumps(await response.json()), url
