@@ -29,6 +29,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from lxml import etree
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 LISTED = 100
@@ -69,14 +71,25 @@ def seed(state: Path, count: int) -> None:
     store = open_config_store(state)
     with store.write_sync():
         store.section("system.applicationHost/applicationPools").collection().add({"name": POOL})
-        sites = store.section("system.applicationHost/sites").collection()
-        for site in sites:
+        sites = store.section("system.applicationHost/sites")
+        for site in sites.collection():
             site.set("serverAutoStart", False)
+        # Raw lxml, then mark_changed: the collection API re-indexes on every add (quadratic for 10,000).
+        parent = sites.element
+        assert parent is not None
+        anchor = parent.find("siteDefaults")
         for n in range(2, count + 2):
-            site = sites.add({"name": f"site{n}", "id": n, "serverAutoStart": False})
-            site.collection("bindings").add({"protocol": "http", "bindingInformation": f"*:{20000 + n % 20000}:s{n}"})
-            app = site.collection().add({"path": "/", "applicationPool": POOL if n <= LISTED + 1 else "DefaultAppPool"})
-            app.collection().add({"path": "/", "physicalPath": str(content)})
+            site = etree.Element("site", {"name": f"site{n}", "id": str(n), "serverAutoStart": "false"})
+            pool = POOL if n <= LISTED + 1 else "DefaultAppPool"
+            etree.SubElement(etree.SubElement(site, "bindings"), "binding",
+                             {"protocol": "http", "bindingInformation": f"*:{20000 + n % 20000}:s{n}"})
+            app = etree.SubElement(site, "application", {"path": "/", "applicationPool": pool})
+            etree.SubElement(app, "virtualDirectory", {"path": "/", "physicalPath": str(content)})
+            if anchor is not None:
+                anchor.addprevious(site)
+            else:
+                parent.append(site)
+        store.mark_changed()
 
 
 def _get(url: str, token: str | None, context: ssl.SSLContext) -> tuple[bytes, str]:
