@@ -29,6 +29,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -108,6 +109,14 @@ def _wait(url: str, context: ssl.SSLContext) -> None:
     raise RuntimeError(f"{url} never answered")
 
 
+def _settle(pid: int) -> None:
+    """Wait until the agent has finished starting up (the embedded host reconciling 10,000 sites takes a while)."""
+    proc = psutil.Process(pid)
+    deadline = time.monotonic() + 120
+    while proc.cpu_percent(interval=1.0) > 10 and time.monotonic() < deadline:
+        pass
+
+
 def wrk(url: str, seconds: int, connections: int, token: str | None) -> float:
     """Requests/s from one wrk run (fails on any non-2xx answer)."""
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url]
@@ -141,6 +150,7 @@ def measure(count: int, seconds: int, repeat: int, connections: int) -> dict[str
     base = f"https://127.0.0.1:{port}"
     try:
         _wait(f"{base}/api/ping", insecure)
+        _settle(agent.pid)
         pools, _ = _get(f"{base}/api/webserver/application-pools", token, insecure)
         pool_id = next(p["id"] for p in json.loads(pools)["app_pools"] if p["name"] == POOL)
         list_url = f"{base}/api/webserver/websites?application_pool.id={pool_id}"
