@@ -6,9 +6,10 @@ Protocol (a superset of upstream's, see docs/compatibility.md):
   target in one rename. A failed or cut-off upload leaves the old content in place.
 * With `Content-Range: bytes a-b/total` the chunk is written at offset `a` of a staging file that belongs to
   the upload of that file with that total size (key = sha256 of file id text + total). Chunks may come in any
-  order, overlap, repeat, or run concurrently. The received spans are kept in a sidecar JSON file under
-  `<state dir>/uploads/`, written only after the chunk's bytes are on disk (fdatasync), so a crash or restart
-  never counts a chunk that was not stored and the series can be resumed.
+  order, overlap, repeat, or run concurrently. A chunk counts as received once written; every FLUSH_BEHIND
+  bytes (and on completion) the staging file is fdatasynced and only then are the received spans saved in a
+  sidecar JSON file under `<state dir>/uploads/`, so a crash or restart never counts a chunk that was not
+  stored (at worst recent chunks are listed as missing again) and the series can be resumed.
 * While bytes are missing, the PUT answers **202** with header `X-Missing-Ranges: bytes=a-b,c-d` and a JSON
   body `{"total": N, "received": bytes, "missing": [{"first": a, "last": b}, ...]}`; the target is untouched.
 * The chunk that completes the series answers **200** with an empty body (as upstream): the staging file is
@@ -158,6 +159,9 @@ class Uploads:
         self.dir = state_dir / "uploads"
         self._locks: dict[str, asyncio.Lock] = {}
         self._writers: dict[str, int] = {}
+        # What this process has received: a superset of the sidecar, which lists only synced spans.
+        self._live: dict[str, Series] = {}
+        self._unsynced: dict[str, int] = {}
 
     def _lock(self, key: str) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
@@ -195,7 +199,7 @@ class Uploads:
         """The series in progress for this file and total, if any."""
         key = series_key(path, total)
         async with self._lock(key):
-            return await asyncio.to_thread(self._load, key)
+            return self._live.get(key) or await asyncio.to_thread(self._load, key)
 
     async def begin(self, path: str, total: int) -> Series:
         """Load or start the series for this file and total and count one writer in it."""
@@ -206,7 +210,7 @@ class Uploads:
             return series
 
     def _begin(self, key: str, path: str, total: int) -> Series:
-        series = self._load(key)
+        series = self._live.get(key) or self._load(key)
         if series is not None and os.path.exists(series.staging):
             return series
         self.sweep()
@@ -218,6 +222,7 @@ class Uploads:
             os.close(fd)
         series = Series(key, path, total, staging)
         self._save(series)
+        self._live[key] = series
         return series
 
     async def end(self, series: Series, span: Span | None) -> Series:
@@ -237,14 +242,34 @@ class Uploads:
             return current
 
     def _record(self, series: Series, span: Span | None, last_writer: bool) -> Series:
-        current = self._load(series.key) or series
+        """Count a written chunk; sync and persist progress every FLUSH_BEHIND bytes; complete the series.
+
+        The chunk's bytes are written (not yet synced) when it is counted here, so the answer may list it as
+        received. The sidecar is only rewritten right after an fdatasync of the staging file, so it never
+        lists a span that is not on disk: a machine crash forgets at most FLUSH_BEHIND bytes of progress,
+        which the next answer lists as missing again (docs/files-sync.md).
+        """
+        key = series.key
+        current = self._live.get(key) or self._load(key) or series
+        self._live[key] = current
         if span is not None:
             current.received = merge(current.received, span)
-            self._save(current)
+            self._unsynced[key] = self._unsynced.get(key, 0) + span[1] - span[0] + 1
         if last_writer and not current.missing:
-            replace_target(current.staging, current.path)
-            self._sidecar(current.key).unlink(missing_ok=True)
+            replace_target(current.staging, current.path)  # fsync, rename, fsync of the directory
+            self._sidecar(key).unlink(missing_ok=True)
             current.done = True
+            self._live.pop(key, None)
+            self._unsynced.pop(key, None)
+        elif self._unsynced.get(key, 0) >= FLUSH_BEHIND:
+            synced = Series(key, current.path, current.total, current.staging, list(current.received))
+            fd = open_staging(current.staging, os.O_RDONLY)
+            try:
+                datasync(fd)  # every counted span was fully written before it was counted
+            finally:
+                os.close(fd)
+            self._save(synced)
+            self._unsynced[key] = 0
         return current
 
     def sweep(self, max_age: float = STALE_SECONDS) -> None:
@@ -260,3 +285,5 @@ class Uploads:
                     if series is not None:
                         Path(series.staging).unlink(missing_ok=True)
                     sidecar.unlink(missing_ok=True)
+                    self._live.pop(sidecar.stem, None)
+                    self._unsynced.pop(sidecar.stem, None)

@@ -23,7 +23,7 @@ from agent.files.errors import PreconditionFailed, os_error
 from agent.files.info import FileInfo, content_type, etag, http_date
 from agent.files.paths import STAGING_PREFIX
 from agent.files.staging import create_staging, open_staging
-from agent.files.uploads import Series, datasync, replace_target, write_stream
+from agent.files.uploads import Series, replace_target, write_stream
 from shared.asyncio_utils import create_task
 from shared.errors import InvalidParameter, NotFound
 
@@ -186,9 +186,8 @@ async def _put_chunk(request: web.Request, ctx: FilesCtx, info: FileInfo, header
     try:
         fd = await asyncio.to_thread(_open_for_write, series.staging)
         try:
+            # Counted once written; synced (with the progress record) every 64 MiB and on completion.
             written = await write_stream(fd, first, request.content.iter_any(), expected)
-            # On disk before the sidecar counts it: a crash must never mark an unwritten chunk as received.
-            await asyncio.to_thread(datasync, fd)
         finally:
             os.close(fd)
         if written != expected:

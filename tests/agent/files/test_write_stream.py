@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from agent.files import uploads
-from agent.files.uploads import write_stream
+from agent.files.staging import open_staging
+from agent.files.uploads import Series, Uploads, write_stream
 from shared.errors import InvalidParameter
 
 
@@ -61,3 +62,35 @@ async def test_a_body_past_the_limit_is_refused(tmp_path: Path, small_blocks: li
             await write_stream(fd, 0, _pieces(os.urandom(500_000), [10_000]), 499_999)
     finally:
         os.close(fd)
+
+
+async def _chunk(store: Uploads, path: Path, total: int, first: int, data: bytes) -> Series:
+    series = await store.begin(str(path), total)
+    fd = open_staging(series.staging)
+    try:
+        os.pwrite(fd, data, first)
+    finally:
+        os.close(fd)
+    return await store.end(series, (first, first + len(data) - 1))
+
+
+async def test_chunk_progress_is_persisted_only_after_a_sync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(uploads, "FLUSH_BEHIND", 100)
+    syncs: list[int] = []
+    monkeypatch.setattr(uploads, "datasync", lambda fd: syncs.append(fd))
+    target = tmp_path / "site" / "f.bin"
+    target.parent.mkdir()
+    target.write_bytes(b"old")
+    state = tmp_path / "state"
+    store = Uploads(state)
+    series = await _chunk(store, target, 300, 0, b"a" * 60)
+    assert series.missing == [(60, 299)] and not syncs  # counted, not yet synced
+    after_crash = await Uploads(state).find(str(target), 300)
+    assert after_crash is not None and after_crash.received == []  # the record never runs ahead of the disk
+    series = await _chunk(store, target, 300, 60, b"b" * 100)
+    assert len(syncs) == 1
+    after_crash = await Uploads(state).find(str(target), 300)
+    assert after_crash is not None and after_crash.received == [(0, 159)]
+    series = await _chunk(store, target, 300, 160, b"c" * 140)
+    assert series.done
+    assert target.read_bytes() == b"a" * 60 + b"b" * 100 + b"c" * 140
