@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from agent.api.context import Ctx
 from agent.api.http import Getter, render
 from agent.api.model_cache import ModelCache, model_cache
-from agent.api.resources.templates import Template, dumps, encode, template
+from agent.api.templates import Template, dumps, encode, template
 from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
 

@@ -14,7 +14,7 @@ from aiohttp import web
 from agent.api.context import Ctx, context
 from agent.api.http import created_response, json_bytes_response, read_json, updated_response
 from agent.api.resources.base import ConfigResource, T
-from agent.api.resources.templates import dumps
+from agent.api.templates import dumps
 from shared.errors import NotFound
 from shared.handler import Handler
 

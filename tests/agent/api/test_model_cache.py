@@ -202,11 +202,12 @@ async def test_live_members_are_not_frozen_and_fields_select_from_the_cache(api:
 
 
 async def test_cached_bodies_are_the_same_bytes_json_response_would_send(api: TestClient[Any, Any]) -> None:
-    from agent.api.resources.templates import dumps
+    from agent.api.templates import dumps
 
     site_id = (await (await api.get(SITES)).json())["websites"][0]["id"]
+    webapps = "/api/webserver/webapps?website.id=" + site_id
     for url in (SITES, f"{SITES}/{site_id}", f"{SITES}/{site_id}?fields=name,status,bindings.port",
-                f"{SITES}?fields=*", "/api/webserver/application-pools", "/api/webserver/webapps?website.id=" + site_id):
+                f"{SITES}?fields=*", "/api/webserver/application-pools", webapps):
         for accept in ("application/hal+json", "application/json"):
             for _ in range(2):  # a miss, then a hit
                 response = await api.get(url, headers={"Accept": accept})
