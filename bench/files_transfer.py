@@ -15,7 +15,13 @@ Against a running agent (HTTPS with its self-signed certificate)::
 
 Or let it start one (`iisfleet agent run` on a fresh state directory, token from `iisfleet agent key create`)::
 
-    .venv/bin/python bench/files_transfer.py --start-agent [--sizes 256M,1G] [--chunk 8M]
+    .venv/bin/python bench/files_transfer.py --start-agent [--sizes 256M,1G] [--chunk 8M] [--repeat 3]
+
+rsync needs key login over SSH on loopback. Without a system sshd, run one of your own (as in
+bench/RESULTS.md): a host key and a client key made with ssh-keygen, an sshd_config with `Port 22413`,
+`ListenAddress 127.0.0.1`, `HostKey`, `AuthorizedKeysFile` (the client's public key) and `PidFile`, started
+with `/usr/sbin/sshd -f sshd_config`, then `--ssh "ssh -p 22413 -i CLIENT_KEY -o BatchMode=yes
+-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"`.
 """
 
 from __future__ import annotations
