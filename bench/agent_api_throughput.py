@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import socket
 import ssl
 import statistics
@@ -182,6 +183,7 @@ def measure(count: int, seconds: int, repeat: int, connections: int) -> dict[str
             if proc is not None:
                 proc.terminate()
                 proc.wait(15)
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def main() -> None:
