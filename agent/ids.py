@@ -105,6 +105,7 @@ class IdCodec:
         raw = encryptor.update(data) + encryptor.finalize()
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
+    @lru_cache(maxsize=65536)  # noqa: B019 - every GET by id decodes; only ids that decode are kept (bounded LRU)
     def decode(self, purpose: Purpose, resource_id: str) -> str:
         """The plaintext behind `resource_id`; NotFound when it is not an id of this purpose."""
         try:

@@ -15,17 +15,25 @@ Against a running agent (HTTPS with its self-signed certificate)::
 
 Or let it start one (`iisfleet agent run` on a fresh state directory, token from `iisfleet agent key create`)::
 
-    .venv/bin/python bench/files_transfer.py --start-agent [--sizes 256M,1G] [--chunk 8M]
+    .venv/bin/python bench/files_transfer.py --start-agent [--sizes 256M,1G] [--chunk 8M] [--repeat 3]
+
+rsync needs key login over SSH on loopback. Without a system sshd, run one of your own (as in
+bench/RESULTS.md): a host key and a client key made with ssh-keygen, an sshd_config with `Port 22413`,
+`ListenAddress 127.0.0.1`, `HostKey`, `AuthorizedKeysFile` (the client's public key) and `PidFile`, started
+with `/usr/sbin/sshd -f sshd_config`, then `--ssh "ssh -p 22413 -i CLIENT_KEY -o BatchMode=yes
+-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -74,9 +82,16 @@ class RssSampler:
 
     def _run(self) -> None:
         assert self.proc is not None
+        children: list[psutil.Process] = []
+        found = 0.0
         while not self._stop.is_set():
             try:
-                rss = self.proc.memory_info().rss + sum(c.memory_info().rss for c in self.proc.children(True))
+                if time.monotonic() - found > 1.0:  # children() walks all of /proc: not every 20 ms
+                    children, found = self.proc.children(True), time.monotonic()
+                rss = self.proc.memory_info().rss
+                for child in children:
+                    with contextlib.suppress(psutil.Error):
+                        rss += child.memory_info().rss
             except psutil.Error:
                 return
             self.peak = max(self.peak, rss)
@@ -184,22 +199,24 @@ def timed_cp(source: Path, target: Path) -> float:
     return time.perf_counter() - start
 
 
-def ssh_ready(host: str) -> str | None:
+SSH = "ssh -o BatchMode=yes -o StrictHostKeyChecking=no"
+
+
+def ssh_ready(host: str, ssh: str = SSH) -> str | None:
     """None when rsync over SSH to `host` works, else the reason it is skipped."""
     if not shutil.which("rsync") or not shutil.which("ssh"):
         return "rsync/ssh not installed (apt-get install -y openssh-server rsync)"
-    probe = subprocess.run(["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", host, "true"],
-                           capture_output=True, timeout=20)
+    probe = subprocess.run([*ssh.split(), host, "true"], capture_output=True, timeout=20)
     if probe.returncode != 0:
         return f"ssh {host} needs key login (ssh-keygen; add the key to authorized_keys; start sshd)"
     return None
 
 
-def timed_rsync(source: Path, host: str, target: Path) -> float:
-    """rsync over SSH on loopback, in seconds."""
+def timed_rsync(source: Path, host: str, target: Path, ssh: str = SSH) -> float:
+    """rsync over SSH on loopback, in seconds (rsync's default: no fsync at all)."""
     start = time.perf_counter()
-    subprocess.run(["rsync", "--whole-file", "-e", "ssh -o BatchMode=yes -o StrictHostKeyChecking=no",
-                    str(source), f"{host}:{target}"], check=True, capture_output=True)
+    subprocess.run(["rsync", "--whole-file", "-e", ssh, str(source), f"{host}:{target}"], check=True,
+                   capture_output=True)
     return time.perf_counter() - start
 
 
@@ -244,7 +261,7 @@ async def bench(args: argparse.Namespace, url: str, token: str, cafile: str | No
         context = ssl.create_default_context(cafile=cafile)
         context.check_hostname = False  # the chain is still verified against the agent's own certificate
     sampler = RssSampler(pid)
-    ssh_skip = ssh_ready(args.ssh_host)
+    ssh_skip = ssh_ready(args.ssh_host, args.ssh)
     peaks: dict[int, int] = {}
     timeout = aiohttp.ClientTimeout(total=None, sock_read=600)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context), timeout=timeout) as session:
@@ -258,27 +275,29 @@ async def bench(args: argparse.Namespace, url: str, token: str, cafile: str | No
             make_source(source, size)
             file_id = await agent.fresh_file(root, f"bench-{size}.bin")
             sampler.peak = 0
-            results: dict[str, float] = {}
-            with sampler.watch():
-                for label, job in (
-                    ("upload chunked", agent.upload_chunked(file_id, source, args.chunk)),
-                    ("upload single", agent.upload_whole(file_id, source)),
-                    ("download", agent.download(file_id)),
-                ):
-                    start = time.perf_counter()
-                    await job
-                    results[label] = time.perf_counter() - start
+            samples: dict[str, list[float]] = {}
+            for _ in range(args.repeat):  # interleaved, so agent and baselines share the machine's mood
+                with sampler.watch():
+                    for label, job in (
+                        ("upload chunked", agent.upload_chunked(file_id, source, args.chunk)),
+                        ("upload single", agent.upload_whole(file_id, source)),
+                        ("download", agent.download(file_id)),
+                    ):
+                        start = time.perf_counter()
+                        await job
+                        samples.setdefault(label, []).append(time.perf_counter() - start)
+                copy_target = local_dir / f"bench-cp-{size}.bin"
+                samples.setdefault("cp (+fsync)", []).append(await asyncio.to_thread(timed_cp, source, copy_target))
+                copy_target.unlink(missing_ok=True)
+                if ssh_skip is None:
+                    samples.setdefault("rsync over ssh", []).append(await asyncio.to_thread(
+                        timed_rsync, source, args.ssh_host, local_dir / f"bench-rsync-{size}.bin", args.ssh))
+                    (local_dir / f"bench-rsync-{size}.bin").unlink(missing_ok=True)
             peaks[size] = sampler.peak
-            copy_target = local_dir / f"bench-cp-{size}.bin"
-            results["cp (+fsync)"] = await asyncio.to_thread(timed_cp, source, copy_target)
-            copy_target.unlink(missing_ok=True)
-            if ssh_skip is None:
-                results["rsync over ssh"] = await asyncio.to_thread(
-                    timed_rsync, source, args.ssh_host, local_dir / f"bench-rsync-{size}.bin")
-                (local_dir / f"bench-rsync-{size}.bin").unlink(missing_ok=True)
+            results = {label: statistics.median(values) for label, values in samples.items()}
             await agent.call("DELETE", f"/api/files/{file_id}")
             source.unlink()
-            print(f"\n{size / 1024**2:.0f} MiB")
+            print(f"\n{size / 1024**2:.0f} MiB (median of {args.repeat})")
             for label, seconds in results.items():
                 ratio_cp = results["cp (+fsync)"] / seconds
                 ratio_rsync = f"  {results['rsync over ssh'] / seconds:5.2f}x rsync" if "rsync over ssh" in results \
@@ -307,6 +326,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="256M,1G", type=lambda s: [parse_size(x) for x in s.split(",")])
     parser.add_argument("--chunk", default="8M", type=parse_size)
     parser.add_argument("--ssh-host", default="127.0.0.1")
+    parser.add_argument("--ssh", default=SSH, help="the ssh command rsync runs (port, identity, options)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per size; the table shows medians")
     parser.add_argument("--workdir", type=Path, default=None, help="where source files are made (default: a temp dir)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="files-bench-") as tmp:

@@ -144,8 +144,22 @@ def json_response(
     headers: Mapping[str, str] | None = None,
 ) -> web.Response:
     """A JSON response with upstream's media type and cache headers."""
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json_bytes_response(request, data, status=status, resource=resource, location=location, headers=headers)
+
+
+def json_bytes_response(
+    request: web.Request,
+    data: bytes,
+    *,
+    status: int = 200,
+    resource: str | None = None,
+    location: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> web.Response:
+    """json_response for a body already encoded (the same compact UTF-8 JSON), e.g. from a cached template."""
     response = web.Response(
-        body=json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8"),
+        body=data,
         status=status,
         content_type=media_type(resource, wants_hal(request)).split(";")[0],
         charset="utf-8",

@@ -6,9 +6,10 @@ Protocol (a superset of upstream's, see docs/compatibility.md):
   target in one rename. A failed or cut-off upload leaves the old content in place.
 * With `Content-Range: bytes a-b/total` the chunk is written at offset `a` of a staging file that belongs to
   the upload of that file with that total size (key = sha256 of file id text + total). Chunks may come in any
-  order, overlap, repeat, or run concurrently. The received spans are kept in a sidecar JSON file under
-  `<state dir>/uploads/`, written only after the chunk's bytes are on disk (fdatasync), so a crash or restart
-  never counts a chunk that was not stored and the series can be resumed.
+  order, overlap, repeat, or run concurrently. A chunk counts as received once written; every FLUSH_BEHIND
+  bytes (and on completion) the staging file is fdatasynced and only then are the received spans saved in a
+  sidecar JSON file under `<state dir>/uploads/`, so a crash or restart never counts a chunk that was not
+  stored (at worst recent chunks are listed as missing again) and the series can be resumed.
 * While bytes are missing, the PUT answers **202** with header `X-Missing-Ranges: bytes=a-b,c-d` and a JSON
   body `{"total": N, "received": bytes, "missing": [{"first": a, "last": b}, ...]}`; the target is untouched.
 * The chunk that completes the series answers **200** with an empty body (as upstream): the staging file is
@@ -27,6 +28,7 @@ import contextlib
 import hashlib
 import json
 import os
+import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -36,11 +38,17 @@ from agent.files.paths import STAGING_PREFIX, id_text
 from agent.files.ranges import Span, merge, missing
 from agent.files.staging import adopt_mode, create_staging, open_staging
 from shared.errors import InvalidParameter
-from shared.fsutil import atomic_write_text, fsync_dir
+from shared.fsutil import fsync_dir
 
-WRITE_BLOCK = 4 * 1024 * 1024
-"""Bytes gathered from the socket before one pwrite: bounds memory per upload, keeps thread hops few."""
+WRITE_BLOCK = 8 * 1024 * 1024
+"""Bytes gathered from the socket before one write: bounds memory per upload, keeps thread hops few."""
+MAX_IOV = 512
+"""Socket pieces in one pwritev (IOV_MAX is 1024 on Linux); a block is written sooner when it has this many."""
+FLUSH_BEHIND = 64 * 1024 * 1024
+"""Written bytes after which the data already written is synced in the background while the upload goes on,
+so the sync before the final rename finds little left to do (and dirty pages stay bounded)."""
 STALE_SECONDS = 24 * 3600
+datasync = getattr(os, "fdatasync", os.fsync)  # macOS and Windows have no fdatasync
 
 
 @dataclass(slots=True)
@@ -73,42 +81,63 @@ def series_key(path: str, total: int) -> str:
 async def write_stream(fd: int, offset: int, chunks: AsyncIterator[bytes], limit: int | None) -> int:
     """Write a request body at `offset`; 400 `Content-Length` past `limit` bytes.
 
-    Pieces of WRITE_BLOCK bytes go to a worker thread while the next piece is read from the socket, so disk
-    and network overlap; at most two blocks are held at once, whatever the body size.
+    The pieces the socket delivers are kept as they are (no joining, no copy) and handed, WRITE_BLOCK bytes
+    at a time, to one pwritev on a worker thread while the next block is read, so disk and network overlap
+    and at most two blocks are held, whatever the body size. Every FLUSH_BEHIND bytes a background
+    fdatasync starts writeback of what is already written; the caller still syncs before it counts or
+    renames anything (see docs/files-sync.md).
     """
     loop = asyncio.get_running_loop()
     pending: asyncio.Future[int] | None = None
-    buffer = bytearray()
-    queued = 0
+    flushing: asyncio.Future[None] | None = None
+    block: list[bytes] = []
+    size = queued = unflushed = 0
     try:
         async for data in chunks:
-            buffer += data
-            if limit is not None and queued + len(buffer) > limit:
+            if limit is not None and queued + size + len(data) > limit:
                 raise InvalidParameter("Content-Length", "The body is longer than the Content-Range.")
-            if len(buffer) >= WRITE_BLOCK:
+            block.append(data)
+            size += len(data)
+            if size >= WRITE_BLOCK or len(block) >= MAX_IOV:
                 if pending is not None:
                     await pending
-                pending = loop.run_in_executor(None, _pwrite_all, fd, bytes(buffer), offset + queued)
-                queued += len(buffer)
-                buffer.clear()
+                pending = loop.run_in_executor(None, _pwritev_all, fd, block, offset + queued)
+                queued, unflushed, block, size = queued + size, unflushed + size, [], 0
+                if unflushed >= FLUSH_BEHIND and (flushing is None or flushing.done()):
+                    if flushing is not None:
+                        flushing.result()  # a failed background sync fails the upload
+                    flushing, unflushed = loop.run_in_executor(None, datasync, fd), 0
         if pending is not None:
             await pending
             pending = None
-        if buffer:
-            queued += await asyncio.to_thread(_pwrite_all, fd, bytes(buffer), offset + queued)
+        if block:
+            queued += await asyncio.to_thread(_pwritev_all, fd, block, offset + queued)
+        if flushing is not None:
+            await flushing
     finally:
-        if pending is not None:
-            # The caller closes fd next: the write in flight must finish first, even when we are failing.
-            await asyncio.wait([pending])
+        # The caller closes fd next: work in flight on it must finish first, even when we are failing.
+        waiting = [future for future in (pending, flushing) if future is not None and not future.done()]
+        if waiting:
+            await asyncio.wait(waiting)
     return queued
 
 
-def _pwrite_all(fd: int, data: bytes, offset: int) -> int:
-    view = memoryview(data)
-    while view:
-        done = os.pwrite(fd, view, offset)
-        view, offset = view[done:], offset + done
-    return len(data)
+def _pwritev_all(fd: int, pieces: list[bytes], offset: int) -> int:
+    """Write `pieces` back to back at `offset` (gathered: the kernel copies them straight from our buffers)."""
+    total = sum(len(piece) for piece in pieces)
+    if not hasattr(os, "pwritev"):  # Windows: one joined copy
+        views = [memoryview(b"".join(pieces))]
+    else:
+        views = [memoryview(piece) for piece in pieces]
+    while views:
+        done = os.pwritev(fd, views, offset) if hasattr(os, "pwritev") else os.pwrite(fd, views[0], offset)
+        offset += done
+        while views and done >= len(views[0]):
+            done -= len(views[0])
+            views.pop(0)
+        if done:
+            views[0] = views[0][done:]
+    return total
 
 
 def replace_target(staging: str, target: str) -> None:
@@ -130,6 +159,9 @@ class Uploads:
         self.dir = state_dir / "uploads"
         self._locks: dict[str, asyncio.Lock] = {}
         self._writers: dict[str, int] = {}
+        # What this process has received: a superset of the sidecar, which lists only synced spans.
+        self._live: dict[str, Series] = {}
+        self._unsynced: dict[str, int] = {}
 
     def _lock(self, key: str) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
@@ -146,14 +178,28 @@ class Uploads:
         return Series(key, str(raw["path"]), int(raw["total"]), str(raw["staging"]), received)
 
     def _save(self, series: Series) -> None:
+        """Replace the sidecar by rename, without fsync (docs/files-sync.md).
+
+        Every span it lists was fdatasynced before, so whichever version a power loss leaves (or none, when
+        the file is torn: it then fails to parse and the series starts over) never counts a byte that is
+        not on disk; at worst the client is told to send again chunks it had sent.
+        """
         body = {"path": series.path, "total": series.total, "staging": series.staging, "received": series.received}
-        atomic_write_text(self._sidecar(series.key), json.dumps(body))
+        sidecar = self._sidecar(series.key)
+        sidecar.parent.mkdir(parents=True, exist_ok=True)
+        temporary = sidecar.with_name(f".{sidecar.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        try:
+            temporary.write_text(json.dumps(body), encoding="utf-8")
+            os.replace(temporary, sidecar)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
 
     async def find(self, path: str, total: int) -> Series | None:
         """The series in progress for this file and total, if any."""
         key = series_key(path, total)
         async with self._lock(key):
-            return await asyncio.to_thread(self._load, key)
+            return self._live.get(key) or await asyncio.to_thread(self._load, key)
 
     async def begin(self, path: str, total: int) -> Series:
         """Load or start the series for this file and total and count one writer in it."""
@@ -164,7 +210,7 @@ class Uploads:
             return series
 
     def _begin(self, key: str, path: str, total: int) -> Series:
-        series = self._load(key)
+        series = self._live.get(key) or self._load(key)
         if series is not None and os.path.exists(series.staging):
             return series
         self.sweep()
@@ -176,6 +222,7 @@ class Uploads:
             os.close(fd)
         series = Series(key, path, total, staging)
         self._save(series)
+        self._live[key] = series
         return series
 
     async def end(self, series: Series, span: Span | None) -> Series:
@@ -195,14 +242,34 @@ class Uploads:
             return current
 
     def _record(self, series: Series, span: Span | None, last_writer: bool) -> Series:
-        current = self._load(series.key) or series
+        """Count a written chunk; sync and persist progress every FLUSH_BEHIND bytes; complete the series.
+
+        The chunk's bytes are written (not yet synced) when it is counted here, so the answer may list it as
+        received. The sidecar is only rewritten right after an fdatasync of the staging file, so it never
+        lists a span that is not on disk: a machine crash forgets at most FLUSH_BEHIND bytes of progress,
+        which the next answer lists as missing again (docs/files-sync.md).
+        """
+        key = series.key
+        current = self._live.get(key) or self._load(key) or series
+        self._live[key] = current
         if span is not None:
             current.received = merge(current.received, span)
-            self._save(current)
+            self._unsynced[key] = self._unsynced.get(key, 0) + span[1] - span[0] + 1
         if last_writer and not current.missing:
-            replace_target(current.staging, current.path)
-            self._sidecar(current.key).unlink(missing_ok=True)
+            replace_target(current.staging, current.path)  # fsync, rename, fsync of the directory
+            self._sidecar(key).unlink(missing_ok=True)
             current.done = True
+            self._live.pop(key, None)
+            self._unsynced.pop(key, None)
+        elif self._unsynced.get(key, 0) >= FLUSH_BEHIND:
+            synced = Series(key, current.path, current.total, current.staging, list(current.received))
+            fd = open_staging(current.staging, os.O_RDONLY)
+            try:
+                datasync(fd)  # every counted span was fully written before it was counted
+            finally:
+                os.close(fd)
+            self._save(synced)
+            self._unsynced[key] = 0
         return current
 
     def sweep(self, max_age: float = STALE_SECONDS) -> None:
@@ -218,3 +285,5 @@ class Uploads:
                     if series is not None:
                         Path(series.staging).unlink(missing_ok=True)
                     sidecar.unlink(missing_ok=True)
+                    self._live.pop(sidecar.stem, None)
+                    self._unsynced.pop(sidecar.stem, None)

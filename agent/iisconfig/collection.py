@@ -170,8 +170,8 @@ class EntryCollection(Generic[Owner]):
         target = item.element
         owner = self._owner.element
         if target is not None and owner is not None and target.getparent() is owner:
+            self._owner._doc.touch(target)  # before it leaves the tree: the journal records where it was
             remove_child(target)
-            self._owner._doc.touch()
             return
         if target is None:
             return
@@ -191,7 +191,7 @@ class EntryCollection(Generic[Owner]):
             remove_child(child)
         if _is_location_level(element):
             insert_child(element, 0, etree.Element(self._schema.clear))
-        self._owner._doc.touch()
+        self._owner._doc.touch(element)
 
     def _insert(self, new: Element) -> None:
         """Place a directive after the last existing one, before the owner's other children."""
@@ -204,7 +204,7 @@ class EntryCollection(Generic[Owner]):
                 position = index + 1
                 break
         insert_child(element, position, new)
-        self._owner._doc.touch()
+        self._owner._doc.touch(new)
 
 
 def _text(value: Any) -> str:

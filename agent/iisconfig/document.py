@@ -9,11 +9,14 @@ from lxml import etree
 
 from agent.iisconfig.xmlutil import Element, Layout
 
+JOURNAL_LIMIT = 4096
+"""Changes kept for late readers; a reader further behind drops its whole cache instead."""
+
 
 class Document:
     """One parsed applicationHost.config; element wrappers point here to report changes and share caches."""
 
-    __slots__ = ("tree", "root", "layout", "dirty", "cache")
+    __slots__ = ("tree", "root", "layout", "dirty", "cache", "journal", "journal_base")
 
     def __init__(self, tree: etree._ElementTree, layout: Layout) -> None:
         self.tree = tree
@@ -22,11 +25,25 @@ class Document:
         self.dirty = False
         # Derived data (collection indexes, location index, merged views); any change empties it.
         self.cache: dict[Any, Any] = {}
+        # What changed, in order, for caches that outlive a write (agent.api.model_cache): each entry is the
+        # changed element and its ancestors, leaf first, taken while it is still attached; None = unknown.
+        self.journal: list[tuple[Element, ...] | None] = []
+        self.journal_base = 0
+        """Entries dropped from the front of the journal; a reader behind this must forget everything."""
 
-    def touch(self) -> None:
-        """Record a change: the next commit saves, and every derived view is rebuilt on demand."""
+    def touch(self, element: Element | None = None) -> None:
+        """Record a change to `element` (None: somewhere unknown): the next commit saves, derived views reset."""
         self.dirty = True
         self.cache.clear()
+        if len(self.journal) >= JOURNAL_LIMIT:
+            self.journal_base += len(self.journal)
+            self.journal = []
+        self.journal.append(None if element is None else (element, *element.iterancestors()))
+
+    @property
+    def journal_end(self) -> int:
+        """The position after the last recorded change (journal positions count from the document's birth)."""
+        return self.journal_base + len(self.journal)
 
 
 def first_child(element: Element, tag: str) -> Element | None:

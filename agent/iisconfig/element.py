@@ -146,7 +146,7 @@ class ConfigElement:
         element = self.ensure()
         if element.get(attr) != text:
             element.set(attr, text)
-            self._doc.touch()
+            self._doc.touch(element)
 
     def unset(self, attr: str) -> None:
         """Remove an explicit attribute so the inherited or default value applies again."""
@@ -154,7 +154,7 @@ class ConfigElement:
         element = self._resolve()
         if element is not None and attr in element.attrib:
             del element.attrib[attr]
-            self._doc.touch()
+            self._doc.touch(element)
 
     def remove(self) -> None:
         """Delete this element from the document."""
@@ -162,9 +162,9 @@ class ConfigElement:
         element = self._resolve()
         if element is None:
             return
+        self._doc.touch(element)  # before it leaves the tree: the journal records where it was
         remove_child(element)
         self._el = None
-        self._doc.touch()
 
     def move_to(self, position: int) -> None:
         """Place this entry at `position` among its siblings of the same tag (clamped to the last place).
@@ -204,7 +204,7 @@ class ConfigElement:
         else:
             raise ConfigError(f"<{self._tag}> has no place in the document")
         self._el = element
-        self._doc.touch()
+        self._doc.touch(element)
         return element
 
     # -- internals -------------------------------------------------------------------------------------

@@ -70,7 +70,7 @@ def _anchor(doc: Document, parts: list[str], path: str, create: bool) -> Element
             child = etree.Element(part)
             insert_child(base, _group_position(base) if depth == 0 and base is doc.root else len(base), child)
         base = child
-    doc.touch()
+    doc.touch(base)
     return base
 
 
@@ -88,7 +88,7 @@ def new_location(doc: Document, path: str, override_mode: str | None = None) -> 
     if override_mode:
         location.set("overrideMode", override_mode)
     insert_child(doc.root, len(doc.root), location)
-    doc.touch()
+    doc.touch(location)
     return location
 
 
@@ -127,8 +127,8 @@ def remove_location_section(doc: Document, name: str, location: str) -> None:
     parts = [p for p in name.strip("/").split("/") if p]
     path = norm_path(location)
     for element in location_sections(doc, parts, path):
+        doc.touch(element)
         remove_and_prune(element)
-        doc.touch()
 
 
 def remove_and_prune(element: Element) -> None:

@@ -110,4 +110,4 @@ def set_override_mode(doc: Document, name: str, location: str, mode: str) -> Non
     else:
         current = etree.Element(parts[-1])
     insert_child(base, len(base), current)
-    doc.touch()
+    doc.touch(current)

@@ -4,8 +4,11 @@ Writers (this agent, `iisfleet agent key create` in another process) serialise o
 lock file, re-read the file under the lock and replace it atomically. Readers need no lock: before every
 lookup the store compares the file's inode/size/mtime with what it last loaded and re-reads on change,
 so a key minted by the CLI is accepted at once. Plaintext tokens are never stored, only their PBKDF2
-hashes; the 30 s verification cache is keyed by sha256 of the token. Failed checks are remembered for
-FAILED_CACHE_SECONDS (until the keys change), so replaying one bad token costs no PBKDF2.
+hashes. A verified token is cached under the sha256 of the token for as long as its key lives: each hit
+checks that the key still exists with the same token hash and has not expired, so a deleted, renewed or
+expired key fails on the very next request (deletions by other processes too, through the stat above).
+Failed checks are remembered for FAILED_CACHE_SECONDS (until the keys change), so replaying one bad token
+costs no PBKDF2.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from shared.fsutil import atomic_write_bytes
 
 log = logging.getLogger("iisfleet.agent.security")
 
-CACHE_SECONDS = 30.0
 FAILED_CACHE_SECONDS = 5.0
 _CACHE_LIMIT = 4096
 _T = TypeVar("_T")
@@ -136,7 +138,8 @@ class ApiKeyStore:
         self._file_keys: dict[str, ApiKey] = {}
         self._by_hash: dict[str, str] = {}
         self._signature: tuple[int, int, int] | None = None
-        self._cache: dict[str, tuple[str, str, float]] = {}
+        self._merged: dict[str, ApiKey] = {}
+        self._cache: dict[str, tuple[str, str]] = {}
         self._failed: dict[str, float] = {}
         with self._mutex:
             self._install({}, None)
@@ -171,12 +174,14 @@ class ApiKeyStore:
     def _install(self, keys: dict[str, ApiKey], signature: tuple[int, int, int] | None) -> None:
         self._file_keys = keys
         self._signature = signature
-        self._by_hash = {key.token_hash: key.id for key in self._all().values()}
+        self._merged = {**self._readonly, **self._file_keys}
+        self._by_hash = {key.token_hash: key.id for key in self._merged.values()}
         # A changed key (a new expiry, say) may make a refused token good again.
         self._failed = {}
 
     def _all(self) -> dict[str, ApiKey]:
-        return {**self._readonly, **self._file_keys}
+        """Every key by id (rebuilt by _install, which every change goes through)."""
+        return self._merged
 
     def _refresh_if_changed(self) -> None:
         signature = self._stat()
@@ -289,13 +294,15 @@ class ApiKeyStore:
     # -- verification ------------------------------------------------------------------------------
 
     def _cached(self, token: str) -> ApiKey | None:
-        entry = self._cache.get(fingerprint(token))
+        """The key a token was verified for, while that key exists with the same token hash and is live."""
+        fp = fingerprint(token)
+        entry = self._cache.get(fp)
         if entry is None:
             return None
-        key_id, token_hash, stamp = entry
-        key = self._all().get(key_id)
-        if time.monotonic() - stamp > CACHE_SECONDS or key is None or key.token_hash != token_hash:
-            self._cache.pop(fingerprint(token), None)
+        key_id, token_hash = entry
+        key = self._merged.get(key_id)
+        if key is None or key.token_hash != token_hash or key.expired():
+            del self._cache[fp]
             return None
         return key
 
@@ -310,12 +317,13 @@ class ApiKeyStore:
                 return None
             if len(self._cache) >= _CACHE_LIMIT:
                 self._prune()
-            self._cache[fingerprint(token)] = (key.id, token_hash, time.monotonic())
+            self._cache[fingerprint(token)] = (key.id, token_hash)
             return key
 
     def _prune(self) -> None:
-        cutoff = time.monotonic() - CACHE_SECONDS
-        self._cache = {fp: entry for fp, entry in self._cache.items() if entry[2] >= cutoff}
+        """Drop entries of keys that are gone, renewed or expired; start over if that is not enough."""
+        live = {key.id: key.token_hash for key in self._merged.values() if not key.expired()}
+        self._cache = {fp: entry for fp, entry in self._cache.items() if live.get(entry[0]) == entry[1]}
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
 
@@ -323,11 +331,10 @@ class ApiKeyStore:
         with self._mutex:
             # A stat per request: deletions and renewals by other processes take effect at once too.
             self._refresh_if_changed()
-            key = self._cached(token)
-            return key if key is not None and not key.expired() else None
+            return self._cached(token)
 
     def cached(self, token: str) -> ApiKey | None:
-        """The live key for a token verified within CACHE_SECONDS, without hashing (None otherwise)."""
+        """The live key for a token verified before, without hashing (None otherwise)."""
         return self._fast_path(token)
 
     def _failed_recently(self, token: str) -> bool:

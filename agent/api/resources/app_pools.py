@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.api import mapping
+from agent.api import mapping, model_cache
 from agent.api.context import Ctx
 from agent.api.http import render
 from agent.api.mapping import Attr, Bool, Enum, Flags, HexMask, Int, Minutes, Seconds, Str
@@ -120,7 +120,7 @@ def _settings(ctx: Ctx, pool: ConfigElement) -> dict[str, Any]:
 GETTERS: dict[str, Any] = {
     "name": lambda ctx, p: str(p.get("name")),
     "id": lambda ctx, p: pool_id(ctx, str(p.get("name"))),
-    "status": lambda ctx, p: ctx.host.pool_status(str(p.get("name"))).value,
+    "status": lambda ctx, p: ctx.host.pool_status(p.get_raw("name") or "").value,
 }
 for _member in ("auto_start", "pipeline_mode", "managed_runtime_version", "enable_32bit_win64", "queue_length",
                 "start_mode", "cpu", "process_model", "identity", "recycling", "rapid_fail_protection",
@@ -181,6 +181,8 @@ class AppPools(CrudMixin[ConfigElement]):
     ref_fields = REF_FIELDS
     getters = GETTERS
     purpose = Purpose.APP_POOL
+    cache_sections = (model_cache.POOLS,)
+    live = frozenset({"status"})
 
     def item_id(self, ctx: Ctx, item: ConfigElement) -> str:
         return pool_id(ctx, str(item.get("name")))

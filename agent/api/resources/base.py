@@ -7,11 +7,13 @@ and how a change is applied.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from agent.api.context import Ctx
-from agent.api.http import FieldSelection, Getter, render
+from agent.api.http import FieldSelection, Getter, nested_json, render
+from agent.api.model_cache import ModelCache, model_cache
+from agent.api.templates import Template, dumps, encode, template
 from agent.ids import Purpose
 from agent.iisconfig import ConfigElement
 
@@ -33,6 +35,10 @@ class ConfigResource(Generic[T]):
     purpose: ClassVar[Purpose]
     id_parts: ClassVar[int] = 1
     """How many parts the id's plaintext has (site key; site key and path; ...)."""
+    cache_sections: ClassVar[tuple[str, ...] | None] = None
+    """The sections a model reads besides its own site or pool (agent.api.model_cache); None: never cached."""
+    live: ClassVar[frozenset[str]] = frozenset()
+    """Members computed on every request even from a cached model: runtime state, references to other items."""
 
     def item_id(self, ctx: Ctx, item: T) -> str:
         """The opaque id of an item."""
@@ -61,14 +67,82 @@ class ConfigResource(Generic[T]):
         return element
 
     def model(self, ctx: Ctx, item: T) -> dict[str, Any]:
-        """The full model (or the `fields=` selection of it)."""
-        return render(ctx, item, self.getters, ctx.fields, self.getters.keys(), self.links, hal=ctx.hal)
+        """The full model (or the `fields=` selection of it); a new dict the caller may change at the top."""
+        return self._answer(ctx, item, self.getters.keys(), ref=False)
 
     def ref(self, ctx: Ctx, item: T) -> dict[str, Any]:
         """The reference form a list answers with (only the `self` link)."""
-        fields = self.ref_fields
-        return render(ctx, item, self.getters, ctx.fields, fields, self.links, hal=ctx.hal, ref_links_only=True)
+        return self._answer(ctx, item, self.ref_fields, ref=True)
 
     def nested(self, ctx: Ctx, item: T, selection: FieldSelection) -> dict[str, Any]:
         """The model a dotted `fields=` selects under a nested reference: those members, only the `self` link."""
         return render(ctx, item, self.getters, selection, self.ref_fields, self.links, hal=ctx.hal, ref_links_only=True)
+
+    def model_json(self, ctx: Ctx, item: T) -> bytes:
+        """`model` as the JSON body, from a cached template when the family does not override `model`."""
+        if type(self).model is not ConfigResource.model:
+            return dumps(self.model(ctx, item))
+        return self._json(ctx, item, self.getters.keys(), ref=False)
+
+    def refs_json(self, ctx: Ctx, items: Iterable[T]) -> list[bytes]:
+        """`ref` of each item as JSON, from cached templates when the family does not override `ref`."""
+        if type(self).ref is not ConfigResource.ref:
+            return [dumps(self.ref(ctx, item)) for item in items]
+        cache = model_cache(ctx.store)  # synced once for the whole list
+        return [self._json(ctx, item, self.ref_fields, ref=True, cache=cache) for item in items]
+
+    def _static(
+        self, ctx: Ctx, item: T, default: Iterable[str], ref: bool, kind: str, cache: ModelCache | None = None
+    ) -> Any | None:
+        """The cached rendering of `kind` ("dict" or "json"), made on a miss; None when this item is not cached."""
+        if self.cache_sections is None:
+            return None
+        elements = tuple(part.element for part in item) if isinstance(item, tuple) else (self.element(item).element,)
+        if None in elements:
+            return None
+        key = (type(self), kind, ref, elements, ctx.hal, ctx.request.query.get("fields"))
+        cache = cache or model_cache(ctx.store)
+        static: Any = cache.get(key)
+        if static is None:
+            getters = {name: (_placeholder if name in self.live else get) for name, get in self.getters.items()}
+            model = render(ctx, item, getters, ctx.fields, default, self.links, hal=ctx.hal, ref_links_only=ref)
+            static = template(model, self.live) if kind == "json" else model
+            cache.put(key, elements[0], self.cache_sections, static)
+        return static
+
+    def _answer(self, ctx: Ctx, item: T, default: Iterable[str], *, ref: bool) -> dict[str, Any]:
+        """Render, or copy the cached rendering and fill in the live members."""
+        static: dict[str, Any] | None = self._static(ctx, item, default, ref, "dict")
+        if static is None:
+            return render(ctx, item, self.getters, ctx.fields, default, self.links, hal=ctx.hal, ref_links_only=ref)
+        out = static.copy()
+        for name in self.live:
+            if name in out:
+                out[name] = self._live(ctx, item, name)
+        return out
+
+    def _json(self, ctx: Ctx, item: T, default: Iterable[str], *, ref: bool, cache: ModelCache | None = None) -> bytes:
+        """The JSON of `_answer`: cached bytes around the live members, which alone are encoded per request."""
+        static: Template | None = self._static(ctx, item, default, ref, "json", cache)
+        if static is None:
+            return dumps(self._answer(ctx, item, default, ref=ref))
+        chunks, names = static
+        if not names:
+            return chunks[0]
+        parts = [chunks[0]]
+        for name, chunk in zip(names, chunks[1:], strict=True):
+            parts.append(encode(self._live(ctx, item, name)))
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def _live(self, ctx: Ctx, item: T, name: str) -> Any:
+        """One live member, narrowed by `fields=` like any other."""
+        getter = self.getters[name]
+        if ctx.fields.tree is None:
+            return nested_json(getter(ctx, item), None)  # a nested reference (Nested) in its reference form
+        return render(ctx, item, {name: getter}, ctx.fields, (name,), hal=False)[name]
+
+
+def _placeholder(ctx: Ctx, item: Any) -> None:
+    """Stands in for a live member in a cached model, keeping its place in the member order."""
+    return None

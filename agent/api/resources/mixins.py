@@ -12,8 +12,9 @@ from typing import Any
 from aiohttp import web
 
 from agent.api.context import Ctx, context
-from agent.api.http import created_response, json_response, list_response, read_json, updated_response
+from agent.api.http import created_response, json_bytes_response, read_json, updated_response
 from agent.api.resources.base import ConfigResource, T
+from agent.api.templates import dumps
 from shared.errors import NotFound
 from shared.handler import Handler
 
@@ -27,8 +28,11 @@ class ListMixin(ConfigResource[T]):
 
     async def list(self, request: web.Request) -> web.StreamResponse:
         ctx = context(request)
-        items = [self.ref(ctx, item) for item in self.select(ctx, request)]
-        return list_response(request, self.list_key, items, resource=self.list_resource)
+        items = self.refs_json(ctx, self.select(ctx, request))
+        # Byte for byte json_response({list_key: refs}), built from the cached reference templates.
+        data = b"".join((b"{", dumps(self.list_key), b":[", b",".join(items), b"]}"))
+        headers = {"X-Total-Count": str(len(items))}
+        return json_bytes_response(request, data, resource=self.list_resource, headers=headers)
 
 
 class GetMixin(ConfigResource[T]):
@@ -36,7 +40,8 @@ class GetMixin(ConfigResource[T]):
 
     async def get(self, request: web.Request) -> web.StreamResponse:
         ctx = context(request)
-        return json_response(request, self.model(ctx, self.find(ctx, request.match_info["id"])), resource=self.resource)
+        data = self.model_json(ctx, self.find(ctx, request.match_info["id"]))
+        return json_bytes_response(request, data, resource=self.resource)
 
 
 class CreateMixin(ConfigResource[T]):

@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from agent.api import model_cache
 from agent.api.context import Ctx
 from agent.api.refs import VDIRS_PATH, app_nested, find_app, find_site, reference_id, site_nested
 from agent.api.resources.mixins import CrudMixin
@@ -149,6 +150,8 @@ class VirtualDirectories(CrudMixin[Item]):
     ref_fields = REF_FIELDS
     getters = GETTERS
     purpose = Purpose.VDIR
+    cache_sections = (model_cache.SITES,)
+    live = frozenset({"website"})
     id_parts = 3
 
     def item_id(self, ctx: Ctx, item: Item) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from agent.api import model_cache
 from agent.api.context import Ctx
 from agent.api.features.links import feature_links
 from agent.api.http import Nested
@@ -137,6 +138,8 @@ class WebApps(CrudMixin[Item]):
     ref_fields = REF_FIELDS
     getters = GETTERS
     purpose = Purpose.APPLICATION
+    cache_sections = (model_cache.SITES,)
+    live = frozenset({"website", "application_pool"})
     id_parts = 2
 
     def item_id(self, ctx: Ctx, item: Item) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.api import mapping
+from agent.api import mapping, model_cache
 from agent.api.context import Ctx
 from agent.api.features.links import feature_links
 from agent.api.http import Nested
@@ -67,7 +67,7 @@ GETTERS: dict[str, Any] = {
     "id": site_id,
     "physical_path": _physical_path,
     "key": lambda ctx, s: site_key(s),
-    "status": lambda ctx, s: ctx.host.site_status(str(s.get("name"))).value,
+    "status": lambda ctx, s: ctx.host.site_status(s.get_raw("name") or "").value,
     "server_auto_start": lambda ctx, s: bool(s.get("serverAutoStart")),
     "enabled_protocols": _enabled_protocols,
     "limits": lambda ctx, s: mapping.read(s, ATTRS[1:])["limits"],
@@ -147,6 +147,8 @@ class Websites(CrudMixin[ConfigElement]):
     ref_fields = REF_FIELDS
     getters = GETTERS
     purpose = Purpose.SITE
+    cache_sections = (model_cache.SITES,)
+    live = frozenset({"status", "application_pool"})
 
     def item_id(self, ctx: Ctx, item: ConfigElement) -> str:
         return site_id(ctx, item)
@@ -171,8 +173,9 @@ class Websites(CrudMixin[ConfigElement]):
         sites = ctx.index.sites
         if "application_pool.id" in request.query:
             pool = find_pool(ctx, request.query["application_pool.id"])
-            using = {id(site) for site, _app in ctx.index.apps_by_pool.get(str(pool.get("name")).lower(), [])}
-            sites = [site for site in sites if id(site) in using]
+            # The index lists (site, app) pairs in site order: no walk over every site of the server.
+            pairs = ctx.index.apps_by_pool.get(str(pool.get("name")).lower(), [])
+            return list(dict.fromkeys(site for site, _app in pairs))
         return list(sites)
 
     def check_create(self, body: dict[str, Any]) -> None:
