@@ -157,7 +157,8 @@ def main() -> None:
         start("controller", [*cli, "controller", "run", *common, "--address", "127.0.0.1", "--port", str(port)])
         cafile = state / "pki" / "ca.crt"
         _wait("the CA", cafile.exists)
-        token = subprocess.run([*cli, "controller", "key", "create", *common, "--purpose", "bench"], cwd=REPO, env=env,
+        token = subprocess.run([*cli, "controller", "key", "create", *common, "--purpose", "bench",
+                                "--role", "admin"], cwd=REPO, env=env,
                                check=True, capture_output=True, text=True).stdout.strip()
         api = Controller(f"https://127.0.0.1:{port}", token, str(cafile))
         _wait("the controller", lambda: api.call("GET", "/openapi.json"))

@@ -27,8 +27,9 @@ def add_key_commands(csub: argparse._SubParsersAction[argparse.ArgumentParser], 
     create = ksub.add_parser("create", help="print a new operator token, and only the token")
     common(create)
     create.add_argument("--purpose", required=True)
-    create.add_argument("--role", choices=ROLES, default="admin",
-                        help="viewer (read only), operator (+ jobs, gateway writes) or admin (default: admin)")
+    create.add_argument("--role", choices=ROLES, required=True,
+                        help="viewer (read only), operator (+ jobs, gateway writes) or admin; no default, so that "
+                             "nobody gets admin by leaving it out")
     create.add_argument("--scope", default="", help="only agents with these labels, k=v,k2=v2")
     create.add_argument("--expires", default=None, help="lifetime, e.g. 12h, 30d (default: never)")
     create.set_defaults(func=create_key)

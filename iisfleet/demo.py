@@ -140,8 +140,8 @@ def _bring_up(demo: Demo, args: argparse.Namespace) -> dict[str, Any]:
                str(args.controller_port))
     cafile = state / "pki" / "ca.crt"
     demo.wait("the controller's CA", cafile.exists)
-    token = subprocess.run(_cli("controller", "key", "create", *common, "--purpose", "demo"), check=True,
-                           capture_output=True, text=True, timeout=60).stdout.strip()
+    make_key = _cli("controller", "key", "create", *common, "--purpose", "demo", "--role", "admin")
+    token = subprocess.run(make_key, check=True, capture_output=True, text=True, timeout=60).stdout.strip()
     api = Controller(url, token, str(cafile))
     demo.wait("the controller", lambda: api.call("GET", "/openapi.json") is not None)
     demo.start("worker", "worker", "run", *common)

@@ -61,7 +61,7 @@ async def test_cli_key_and_join_token(
     import asyncio
 
     # The CLI runs its own event loop; run it in a thread so this test's loop stays free.
-    rc = await asyncio.to_thread(main, ["controller", "key", "create", *state, "--purpose", "ci"])
+    rc = await asyncio.to_thread(main, ["controller", "key", "create", *state, "--purpose", "ci", "--role", "admin"])
     token = capsys.readouterr().out.strip()
     assert rc == 0 and "\n" not in token
     assert await authenticate_operator(controller.store, token) == token.split(".")[0]

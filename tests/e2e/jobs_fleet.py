@@ -60,7 +60,7 @@ class JobsFleet(Fleet):
     def enroll(self, count: int) -> dict[str, dict[str, Any]]:
         """Operator token, then `count` agents on 127.0.0.2.. enrolled with join tokens; waits until online."""
         self.token = self.cli("controller", "key", "create", "--state-dir", str(self.state), *self.redis_args(),
-                              "--purpose", "e2e")
+                              "--purpose", "e2e", "--role", "admin")
         for index in range(1, count + 1):
             address = f"127.0.0.{index + 1}"
             join = self.cli("controller", "join-token", "create", "--state-dir", str(self.state), *self.redis_args(),

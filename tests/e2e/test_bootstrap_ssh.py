@@ -122,7 +122,7 @@ def _finished(fleet: Fleet, bootstrap_id: str) -> dict[str, Any] | None:
 def test_bootstrap_over_ssh_enrolls_an_agent(fleet: Fleet, sshd: Sshd, tmp_path: Path) -> None:
     fleet.start_controller()
     fleet.token = fleet.cli("controller", "key", "create", "--state-dir", str(fleet.state), *fleet.redis_args(),
-                            "--purpose", "e2e")
+                            "--purpose", "e2e", "--role", "admin")
     remote_dir = tmp_path / "remote"
     base = {"transport": "ssh", "host": "127.0.0.1", "port": sshd.port, "username": getpass.getuser(),
             "private_key": sshd.client_key, "address": AGENT_ADDRESS, "agent_port": _free_port(AGENT_ADDRESS),

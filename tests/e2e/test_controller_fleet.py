@@ -170,7 +170,8 @@ class Fleet:
 def test_fleet_enrolls_proxies_goes_offline_and_revokes(fleet: Fleet) -> None:
     fleet.start_controller()
     fleet.token = fleet.cli(
-        "controller", "key", "create", "--state-dir", str(fleet.state), *fleet.redis_args(), "--purpose", "e2e"
+        "controller", "key", "create", "--state-dir", str(fleet.state), *fleet.redis_args(), "--purpose", "e2e",
+        "--role", "admin",
     )
     names: dict[str, str] = {}
     for index, address in enumerate(ADDRESSES, start=1):

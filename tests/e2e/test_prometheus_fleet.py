@@ -99,7 +99,7 @@ def _iis(fleet: Fleet, agent: dict[str, Any], method: str, path: str, body: Any,
 def test_prometheus_scrapes_the_fleet_out_of_the_box(fleet: Fleet) -> None:
     fleet.start_controller()
     fleet.token = fleet.cli("controller", "key", "create", "--state-dir", str(fleet.state), *fleet.redis_args(),
-                            "--purpose", "e2e")  # fmt: skip
+                            "--purpose", "e2e", "--role", "admin")  # fmt: skip
     agents = _start_agents(fleet)
 
     # A site with traffic on agent1, and a stopped pool on agent3 (for the "not running" panels and rules).
