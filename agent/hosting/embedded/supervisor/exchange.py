@@ -12,6 +12,7 @@ from agent.hosting.embedded.cache_policy import CACHE_HEADER, MAX_BODY, FileIden
 from agent.hosting.embedded.supervisor import file_send
 from agent.hosting.embedded.supervisor.dispatch import Client, ClientGone
 from agent.hosting.embedded.supervisor.pool import AppPool, PoolUnavailable
+from agent.hosting.embedded.supervisor.request_body import chunked_body
 from agent.hosting.embedded.supervisor.response_cache import DATE, Entry, Key, ResponseCache
 from agent.hosting.embedded.supervisor.sites import UNLIMITED, InFlight, SiteRuntime, new_request_id
 from agent.hosting.embedded.supervisor.splice import SPLICE, splice_body
@@ -264,7 +265,7 @@ class Exchange:
         reader = self.conn.reader
         limit = self.conn.listener.timeout()
         if self.head.chunked:
-            async for chunk in self._chunks(reader, limit):
+            async for chunk in chunked_body(reader, limit, self._received):
                 yield chunk
         else:
             remaining = self.head.content_length or 0
@@ -277,27 +278,6 @@ class Exchange:
                 self._received(len(chunk))
                 yield chunk
         self.body_done = True
-
-    async def _chunks(self, reader: asyncio.StreamReader, limit: float) -> AsyncIterator[bytes]:
-        while True:
-            async with asyncio.timeout(limit):
-                line = await reader.readuntil(b"\r\n")
-            self._received(len(line))
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError as err:
-                raise ClientGone() from err
-            if size == 0:
-                while True:  # trailers up to the empty line
-                    async with asyncio.timeout(limit):
-                        trailer = await reader.readuntil(b"\r\n")
-                    self._received(len(trailer))
-                    if trailer == b"\r\n":
-                        return
-            async with asyncio.timeout(limit):
-                data = await reader.readexactly(size + 2)
-            self._received(len(data))
-            yield data[:-2]
 
     def _received(self, size: int) -> None:
         self.received += size
