@@ -492,3 +492,13 @@ async def test_worker_killed_mid_large_body_closes_the_client(hosted: Hosted) ->
     await wait_for(lambda: pid not in hosted.worker_pids())
     async with aiohttp.ClientSession() as session:
         assert await get(session, hosted.url + "/") == (200, "<h1>hello</h1>")
+
+
+async def test_chunked_request_body_is_relayed_and_counted(hosted: Hosted) -> None:
+    # The supervisor decodes a chunked body (extensions and trailers included) and counts every byte it read.
+    body = b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"
+    head = b"POST /sub/notes.txt HTTP/1.1\r\nHost: example\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    answer = await raw_request(hosted.address, hosted.port, head + body)
+    assert answer.startswith(b"HTTP/1.1 405 "), answer[:80]  # the static file handler takes GET and HEAD only
+    site = hosted.host.snapshot().sites["Default Web Site"]
+    assert (site.requests_total, site.bytes_received) == (1, len(head) + len(body))
