@@ -11,18 +11,11 @@ import logging
 from aiohttp import web
 
 from agent.keys import CORS, CORS_ORIGIN
-from agent.security.cors_policy import ALLOW_METHODS, EXPOSE_HEADERS, participates
+from agent.security.cors_policy import ALLOW_METHODS, participates
+from shared.cors import allow_origin
 from shared.handler import Handler
 
 log = logging.getLogger("iisfleet.agent.security")
-
-
-def _actual_headers(response: web.StreamResponse, origin: str) -> None:
-    response.headers["Access-Control-Allow-Origin"] = origin
-    response.headers["Access-Control-Allow-Credentials"] = "true"
-    response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
-    if "Origin" not in response.headers.getall("Vary", []):
-        response.headers.add("Vary", "Origin")
 
 
 def _allow_header(request: web.Request) -> str | None:
@@ -49,7 +42,7 @@ def _options_response(request: web.Request, origin: str | None) -> web.Response:
             response.headers["Access-Control-Allow-Headers"] = requested
         response.headers["Vary"] = "Origin"
     else:
-        _actual_headers(response, origin)
+        allow_origin(response, origin)
     return response
 
 
@@ -67,13 +60,13 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        _actual_headers(exc, origin)
+        allow_origin(exc, origin)
         raise
     except Exception:  # noqa: BLE001 - the error middleware should catch everything; keep CORS on a bare 500
         log.exception("%s %s raised past the error middleware", request.method, request.path)
         response = web.Response(status=500)
     if not response.prepared:
-        _actual_headers(response, origin)
+        allow_origin(response, origin)
     return response
 
 
@@ -81,4 +74,4 @@ async def cors_on_prepare(request: web.Request, response: web.StreamResponse) ->
     """Add CORS headers to responses prepared inside a handler (the middleware comes too late)."""
     origin = request.get(CORS_ORIGIN)
     if origin is not None and "Access-Control-Allow-Origin" not in response.headers:
-        _actual_headers(response, origin)
+        allow_origin(response, origin)

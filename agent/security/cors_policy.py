@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from agent.settings import CorsRule
 
 ALLOW_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, DEBUG"
-EXPOSE_HEADERS = "X-Total-Count, Accept-Ranges, Content-Range, Location, Allow, WWW-Authenticate"
 
 
 def _normal(origin: str) -> str:

@@ -14,9 +14,9 @@ from aiohttp import web
 
 from controller.api.routing import Handler
 from controller.keys import SETTINGS
+from shared.cors import allow_origin
 
 ALLOW_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
-EXPOSE_HEADERS = "X-Total-Count, Location, Accept-Ranges, Content-Range, Allow, WWW-Authenticate"
 _GATEWAY = re.compile(r"^/api/agents/[^/]+/iis(?:/|$)")
 CORS_ORIGIN = web.RequestKey("cors_origin", str)
 """The allowed Origin of a cross-origin gateway request."""
@@ -57,11 +57,7 @@ async def cors_on_prepare(request: web.Request, response: web.StreamResponse) ->
     origin = request.get(CORS_ORIGIN)
     if origin is None:
         return
-    response.headers["Access-Control-Allow-Origin"] = origin
-    response.headers["Access-Control-Allow-Credentials"] = "true"
-    response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
-    if "Origin" not in response.headers.getall("Vary", []):
-        response.headers.add("Vary", "Origin")
+    allow_origin(response, origin)
 
 
 def access_token(request: web.Request) -> str | None:
