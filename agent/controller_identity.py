@@ -9,8 +9,6 @@ signs for an agent (controller/services/names.py).
 
 from __future__ import annotations
 
-import ssl
-
 import aiohttp
 from aiohttp.client_reqrep import ClientRequest
 from aiohttp.connector import Connection
@@ -18,8 +16,7 @@ from aiohttp.tracing import Trace
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-CONTROLLER_NAME = "iisfleet-controller"
-"""The common name of the controller's certificate."""
+from shared.fleet_identity import CONTROLLER_COMMON_NAME, peer_certificate_der
 
 
 class NotTheController(aiohttp.ClientConnectionError):
@@ -28,12 +25,8 @@ class NotTheController(aiohttp.ClientConnectionError):
 
 def peer_common_name(conn: Connection) -> str | None:
     """The subject common name of the certificate the peer presented on this connection."""
-    transport = conn.transport
-    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-    if not isinstance(ssl_object, ssl.SSLObject):
-        return None
-    der = ssl_object.getpeercert(binary_form=True)
-    if not der:
+    der = peer_certificate_der(conn)
+    if der is None:
         return None
     names = x509.load_der_x509_certificate(der).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(names[0].value) if names else None
@@ -48,8 +41,8 @@ class ControllerConnector(aiohttp.TCPConnector):
         """A connection to a peer presenting the controller's certificate; NotTheController otherwise."""
         conn = await super().connect(req, traces, timeout)
         name = peer_common_name(conn)
-        if name != CONTROLLER_NAME:
+        if name != CONTROLLER_COMMON_NAME:
             conn.close()
             raise NotTheController(f"{req.url.host} presented a certificate for {name!r}, not the controller's "
-                                   f"({CONTROLLER_NAME!r}); refusing to send anything to it")
+                                   f"({CONTROLLER_COMMON_NAME!r}); refusing to send anything to it")
         return conn

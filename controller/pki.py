@@ -17,6 +17,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from controller.state_lock import state_lock
 from shared.cert_roles import role_uri
+from shared.fleet_identity import CONTROLLER_COMMON_NAME
 from shared.fsutil import atomic_write_bytes
 from shared.x509util import BACKDATE, general_names, leaf_key_usage
 
@@ -188,7 +189,7 @@ class CertificateAuthority:
         """Write a fresh certificate the controller uses as HTTPS server and as client towards agents."""
         key = ec.generate_private_key(ec.SECP256R1())
         all_hosts = [*hosts, "localhost", "127.0.0.1", socket.gethostname()]
-        issued = self.sign(key.public_key(), "iisfleet-controller", all_hosts, CONTROLLER_VALIDITY)
+        issued = self.sign(key.public_key(), CONTROLLER_COMMON_NAME, all_hosts, CONTROLLER_VALIDITY)
         key_pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )

@@ -21,9 +21,8 @@ from agent.keys import OPERATOR, REQUIRE_CONTROLLER_CERTIFICATE
 from agent.security.api_key_store import ApiKey
 from agent.security.scopes import CONTROLLER
 from shared.errors import InvalidParameter
+from shared.fleet_identity import CONTROLLER_COMMON_NAME, OPERATOR_HEADER
 
-OPERATOR_HEADER = "X-IISFleet-Operator"
-CONTROLLER_COMMON_NAME = "iisfleet-controller"
 MAX_HEADER_LENGTH = 1024
 MAX_PURPOSE_LENGTH = 256
 

@@ -21,12 +21,13 @@ from typing import Any
 from controller.auth.roles import ROLES, Role, selector_within
 from controller.services.errors import InvalidRequest, NotPermitted, UnknownAgent
 from controller.store import FleetStore
+from shared.fleet_identity import OPERATOR_HEADER
 
 OPERATOR_TOKEN = re.compile(r"^([0-9a-f]{16})\.([A-Za-z0-9_-]{43})$")
 KEY_ID = re.compile(r"^[0-9a-f]{16}$")
 LAST_USED_EVERY = 60.0
 """Seconds between two writes of a key's `last_used` (one Redis write per key per minute at most)."""
-HEADER = "X-IISFleet-Operator"
+HEADER = OPERATOR_HEADER
 """The header that tells an agent which operator a controller call is made for."""
 
 

@@ -8,14 +8,13 @@ dropped and opened again once, since a renewed agent presents its new certificat
 
 from __future__ import annotations
 
-import ssl
-
 import aiohttp
 from aiohttp.client_reqrep import ClientRequest
 from aiohttp.connector import Connection
 from aiohttp.tracing import Trace
 
 from controller.pki import serial_of
+from shared.fleet_identity import peer_certificate_der
 
 PIN_HEADER = "X-IISFleet-Expect-Serial"
 """Names the certificate serial the agent must present (comma-separated when several are valid)."""
@@ -26,11 +25,7 @@ class CertificateMismatch(aiohttp.ClientConnectionError):
 
 
 def _peer_serial(conn: Connection) -> str | None:
-    transport = conn.transport
-    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-    if not isinstance(ssl_object, ssl.SSLObject):
-        return None
-    der = ssl_object.getpeercert(binary_form=True)
+    der = peer_certificate_der(conn)
     return serial_of(der) if der else None
 
 

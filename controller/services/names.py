@@ -10,9 +10,8 @@ import ipaddress
 import re
 
 from controller.services.errors import InvalidRequest, NotPermitted
+from shared.fleet_identity import CONTROLLER_COMMON_NAME  # no agent may hold it
 
-CONTROLLER_NAME = "iisfleet-controller"
-"""The common name of the controller's certificate (controller/pki.py); no agent may hold it."""
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
@@ -29,7 +28,7 @@ def check_host_name(text: str, *, name: str = "name") -> str:
     """`text` when it is a valid DNS name or IP address; InvalidRequest (400) or NotPermitted (403) otherwise."""
     if "*" in text:
         raise NotPermitted(f"{name} {text!r} is a wildcard; an agent enrolls under one exact name")
-    if text.lower() == CONTROLLER_NAME:
+    if text.lower() == CONTROLLER_COMMON_NAME:
         raise NotPermitted(f"{name} {text!r} is reserved for the controller's own certificate")
     if is_ip(text):
         return text
