@@ -5,8 +5,10 @@ One run, one server at a time, everything started here and stopped by pid:
 1. Baselines: an idle nginx worker (the Debian package, one worker serving the same folder, after a few
    requests), and this venv's interpreter idle three ways: bare (`python -c`), after `import asyncio`, after
    `import aiohttp.web`. Those three are the floor of a Python worker that speaks HTTP through aiohttp.
-2. A real `iisfleet agent run` (fresh state dir, TLS API): a site bound to a free port whose pool
-   (DefaultAppPool) gets maxProcesses=N; wrk warms the site until N workers run; a few ordinary API calls
+2. A real `iisfleet agent run` (fresh state dir, TLS API) gets a site bound to a free port whose pool
+   (DefaultAppPool) has maxProcesses=N, and is measured after `--idle` seconds ("first start": it has just
+   made its TLS certificate and certificate stores). It is then restarted on the same state directory, the
+   steady state of every later start: wrk warms the site until N workers run; a few ordinary API calls
    (sites, pools, one site, its applications, the web server) and site requests; then `--idle` seconds of
    nothing. Reported for the agent (API + supervisor), the zygote and every worker: RSS, PSS, USS (private
    pages), and RSS split into anonymous and file-backed pages, from /proc/PID/smaps_rollup.
@@ -138,6 +140,7 @@ class AgentRun:
     lazy: list[tuple[str, float, float]]
     agent_after_lazy: Memory
     mappings: list[str]
+    first_start: Memory
 
 
 def measure_agent(args: argparse.Namespace, workdir: Path, agent: Agent, content: Path) -> AgentRun:
@@ -152,6 +155,11 @@ def measure_agent(args: argparse.Namespace, workdir: Path, agent: Agent, content
         "bindings": [{"ip_address": "*", "port": site_port, "protocol": "http"}],
     })  # fmt: skip
     base = f"http://{agent.address}:{site_port}"
+    time.sleep(args.idle)
+    first_start = Memory.of(agent.pid)
+    agent.stop()  # and the steady state: the same agent started again on its state directory
+    agent.log = (workdir / "agent-restarted.log").open("wb")
+    agent.start()
 
     def get(path: str) -> bytes:
         with urllib.request.urlopen(f"{base}{path}", timeout=5) as response:
@@ -176,7 +184,7 @@ def measure_agent(args: argparse.Namespace, workdir: Path, agent: Agent, content
         mappings = [f"Agent (pid {agent.pid}):", "", *largest_mappings(agent.pid, args.smaps), "",
                     f"Worker (pid {workers[0]}):", "", *largest_mappings(workers[0], args.smaps)]  # fmt: skip
     run = AgentRun(Memory.of(agent.pid), Memory.of(zygote) if zygote else None, [Memory.of(w) for w in workers],
-                   [], Memory.of(agent.pid), mappings)  # fmt: skip
+                   [], Memory.of(agent.pid), mappings, first_start)  # fmt: skip
     for label, method, path in LAZY_ROUTES:
         times = []
         for _ in range(2):
@@ -198,7 +206,8 @@ def report(args: argparse.Namespace, floors: dict[str, Memory], nginx: Memory, r
     print(nginx.row("nginx worker (baseline)"))
     for label, memory in floors.items():
         print(memory.row(f"{label} (baseline)"))
-    print(run.agent.row("**agent** (API + supervisor)"))
+    print(run.first_start.row("agent, first start (made its certificates)"))
+    print(run.agent.row("**agent** (API + supervisor), restarted"))
     if run.zygote is not None:
         print(run.zygote.row("worker zygote"))
     for i, memory in enumerate(run.workers, 1):
