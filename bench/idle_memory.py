@@ -15,7 +15,7 @@ One run, one server at a time, everything started here and stopped by pid:
 3. Then the routes whose modules load on first use (LAZY_ROUTES): the latency of the first and of the second
    request of each, and the agent's memory again once they have run.
 
-    .venv/bin/python bench/idle_memory.py [--workers 2] [--idle 5] [--smaps 12]
+    .venv/bin/python bench/idle_memory.py [--workers 2] [--idle 20] [--smaps 12]
 
 `--smaps N` also prints the agent's and a worker's N largest mappings by RSS (where the pages come from).
 Needs `nginx` and `wrk` on PATH (`apt-get install -y nginx wrk`).
@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from embedded_vs_nginx import Agent, Nginx, Wrk, free_port, stop_pid, wait_for_quiet, wait_until  # noqa: E402
 
 MIB = 1024 * 1024
+BASELINE_IDLE = 2.0  # seconds before reading a baseline's memory
 GOALS = {"agent": 60.0, "worker": 20.0}  # MiB, RSS and USS (issue 13, P8)
 FLOORS = {
     "python (bare)": "pass",
@@ -234,7 +235,8 @@ def report(args: argparse.Namespace, floors: dict[str, Memory], nginx: Memory, r
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2, help="maxProcesses of the site's pool")
-    parser.add_argument("--idle", type=float, default=5, help="idle seconds before reading memory")
+    parser.add_argument("--idle", type=float, default=20,
+                        help="idle seconds before the agent is measured (it trims its heap every 15 s)")  # fmt: skip
     parser.add_argument("--smaps", type=int, default=0, help="print the N largest mappings of agent and worker")
     parser.add_argument("--quiet-wait", type=float, default=30, help="seconds to wait at most for a quiet machine")
     args = parser.parse_args()
@@ -249,8 +251,8 @@ def main() -> None:
         content.mkdir(parents=True)
         (content / "small.html").write_bytes(b"x" * 1024)
         (content / "big.bin").write_bytes(os.urandom(1 << 20))
-        floors = {label: python_floor(code, args.idle) for label, code in FLOORS.items()}
-        nginx = nginx_worker(workdir, address, content, args.idle)
+        floors = {label: python_floor(code, BASELINE_IDLE) for label, code in FLOORS.items()}
+        nginx = nginx_worker(workdir, address, content, BASELINE_IDLE)
         try:
             run = measure_agent(args, workdir, agent, content)
         finally:

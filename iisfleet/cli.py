@@ -12,7 +12,7 @@ def build_parser(agent_only: bool = False) -> argparse.ArgumentParser:
 
     The agent runs on every server, so `iisfleet agent run` registers only its own commands: the rest of the
     tree imports the controller, the operator client, redis and rich, ~12 MiB resident that the agent never
-    uses (bench/idle_memory.py; tests/agent/test_idle_imports.py keeps them out).
+    uses (bench/idle_memory.py; tests/e2e/test_agent_idle_imports.py keeps them out).
     """
     from agent.cli import add_commands as add_agent_commands
 
