@@ -27,8 +27,8 @@ from tests.e2e.agent_process import create_key, free_port, start_agent
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
-# Loaded on first use only; every name here is a package the agent process imported before this work.
-LAZY = ("cryptography", "shared.x509util")
+# Loaded on first use only (certificates; monitoring and private-memory recycling); all were loaded at start-up.
+LAZY = ("cryptography", "shared.x509util", "psutil")
 NEVER = ("controller", "iisfleet.client", "iisfleet.demo", "redis", "rich", "celery", "asyncssh", "winrm")
 WRAPPER = """
 import json, signal, sys
