@@ -33,6 +33,7 @@ def _loaded_libcrypto() -> ctypes.CDLL | None:
                 lib = ctypes.CDLL(path)
                 lib.EVP_CIPHER_CTX_new.restype = ctypes.c_void_p
                 lib.EVP_CIPHER_CTX_free.argtypes = [ctypes.c_void_p]
+                lib.ERR_clear_error.restype = None
                 for name in ("EVP_aes_128_cbc", "EVP_aes_192_cbc", "EVP_aes_256_cbc"):
                     getattr(lib, name).restype = ctypes.c_void_p
                 lib.EVP_CipherInit_ex.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
@@ -60,12 +61,15 @@ def _openssl(lib: ctypes.CDLL, encrypt: bool) -> Cipher:
         try:
             out = ctypes.create_string_buffer(len(data) + BLOCK)
             used, last = ctypes.c_int(0), ctypes.c_int(0)
-            if lib.EVP_CipherInit_ex(ctx, ciphers[len(key)](), None, key, iv, int(encrypt)) != 1:
-                raise ValueError("EVP_CipherInit_ex failed")
-            if lib.EVP_CipherUpdate(ctx, ctypes.addressof(out), ctypes.byref(used), data, len(data)) != 1:
-                raise ValueError("EVP_CipherUpdate failed")
-            if lib.EVP_CipherFinal_ex(ctx, ctypes.addressof(out) + used.value, ctypes.byref(last)) != 1:
-                raise ValueError("bad padding")
+            ok = (
+                lib.EVP_CipherInit_ex(ctx, ciphers[len(key)](), None, key, iv, int(encrypt)) == 1
+                and lib.EVP_CipherUpdate(ctx, ctypes.addressof(out), ctypes.byref(used), data, len(data)) == 1
+                and lib.EVP_CipherFinal_ex(ctx, ctypes.addressof(out) + used.value, ctypes.byref(last)) == 1
+            )
+            if not ok:
+                # OpenSSL queued the reason on this thread, where the event loop's TLS calls would read it.
+                lib.ERR_clear_error()
+                raise ValueError("AES-CBC failed (bad padding)")
             return out.raw[: used.value + last.value]
         finally:
             lib.EVP_CIPHER_CTX_free(ctx)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import random
 import sys
@@ -50,3 +51,21 @@ def test_wrong_key_or_iv_sizes_are_errors() -> None:
         aes_cbc.encrypt(b"k" * 15, b"i" * 16, b"data")
     with pytest.raises(ValueError):
         aes_cbc.decrypt(b"k" * 16, b"i" * 8, b"d" * 16)
+
+
+@pytest.mark.skipif(aes_cbc._LIB is None, reason="the cryptography fallback keeps its own error queue clean")
+def test_a_refused_id_leaves_no_openssl_error_behind_for_tls() -> None:
+    lib = aes_cbc._LIB
+    assert lib is not None
+    lib.ERR_peek_error.restype = ctypes.c_ulong
+    lib.ERR_clear_error()
+    key, iv = bytes(16), bytes(16)
+    bad = bytes(15) + b"\x00"  # decrypts to a block whose padding is wrong for this key
+    refused = 0
+    for n in range(64):
+        try:
+            aes_cbc.decrypt(key, iv, bytes([n]) + bad[1:])
+        except ValueError:
+            refused += 1
+        assert lib.ERR_peek_error() == 0  # Python's ssl reads this thread's queue after a failed TLS call
+    assert refused > 0
