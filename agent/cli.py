@@ -156,11 +156,15 @@ async def _serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C still ends asyncio.run
             loop.add_signal_handler(sig, stop.set)
+    from shared.asyncio_utils import create_task
+    from shared.memory import trim_periodically
+
+    # Start-up leaves free pages inside the heap; give them back now and after later bursts of requests.
+    trimmer = create_task(trim_periodically(), name="malloc-trim")
     link = None
     if enrollment is not None:
         from agent.controller_link import ControllerLink, host_summary
         from agent.security.metrics_cert import SCRAPE_REVOCATIONS
-        from shared.asyncio_utils import create_task
 
         beats = ControllerLink(enrollment, lambda: host_summary(app), ssl_context, app[SCRAPE_REVOCATIONS])
         link = create_task(beats.run(), name="controller-link")
@@ -168,6 +172,7 @@ async def _serve(
         await stop.wait()
     finally:
         log.info("agent stopping")
+        trimmer.cancel()
         if link is not None:
             link.cancel()
         await runner.cleanup()

@@ -15,9 +15,7 @@ import uuid
 from enum import StrEnum
 from functools import lru_cache
 
-from cryptography.hazmat.primitives import padding
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
+from shared import aes_cbc
 from shared.errors import NotFound
 
 
@@ -99,10 +97,7 @@ class IdCodec:
     @lru_cache(maxsize=65536)  # noqa: B019 - ids are rendered on every list; AES per item dominated list cost
     def encode(self, purpose: Purpose, plaintext: str) -> str:
         """The id of `plaintext` for `purpose`."""
-        padder = padding.PKCS7(128).padder()
-        data = padder.update(plaintext.encode("utf-8")) + padder.finalize()
-        encryptor = Cipher(algorithms.AES(self._key), modes.CBC(self._iv(purpose))).encryptor()
-        raw = encryptor.update(data) + encryptor.finalize()
+        raw = aes_cbc.encrypt(self._key, self._iv(purpose), plaintext.encode("utf-8"))
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
     @lru_cache(maxsize=65536)  # noqa: B019 - every GET by id decodes; only ids that decode are kept (bounded LRU)
@@ -110,12 +105,7 @@ class IdCodec:
         """The plaintext behind `resource_id`; NotFound when it is not an id of this purpose."""
         try:
             raw = base64.urlsafe_b64decode(resource_id + "=" * (-len(resource_id) % 4))
-            if not raw or len(raw) % 16:
-                raise ValueError("not a whole number of blocks")
-            decryptor = Cipher(algorithms.AES(self._key), modes.CBC(self._iv(purpose))).decryptor()
-            data = decryptor.update(raw) + decryptor.finalize()
-            unpadder = padding.PKCS7(128).unpadder()
-            return (unpadder.update(data) + unpadder.finalize()).decode("utf-8")
+            return aes_cbc.decrypt(self._key, self._iv(purpose), raw).decode("utf-8")
         except (ValueError, binascii.Error, UnicodeDecodeError) as err:
             raise NotFound() from err
 

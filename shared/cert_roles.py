@@ -8,8 +8,10 @@ none, so neither can be mistaken for a role. A role certificate is clientAuth on
 
 from __future__ import annotations
 
-from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # cryptography is imported by the caller that has a certificate; not at start-up
+    from cryptography import x509
 
 ROLE_PREFIX = "urn:iisfleet:role:"
 METRICS_ROLE = "metrics"
@@ -22,6 +24,9 @@ def role_uri(role: str) -> str:
 
 def certificate_role(cert: x509.Certificate) -> str | None:
     """The role a clientAuth-only certificate carries, or None (agents, the controller, anything else)."""
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value

@@ -7,12 +7,17 @@ The key lives in a 0600 file of the owner's state directory.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
+from functools import cached_property
 from pathlib import Path
-
-from cryptography.fernet import Fernet, InvalidToken
+from typing import TYPE_CHECKING
 
 from shared.fsutil import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 PREFIX = "[enc:IisFleetFernet:"
 SUFFIX = ":enc]"
@@ -22,10 +27,23 @@ class SecretBox:
     """Encrypts and decrypts short secrets with one persisted key."""
 
     def __init__(self, key_file: Path) -> None:
-        if not key_file.exists():
-            atomic_write_bytes(key_file, Fernet.generate_key(), mode=0o600)
+        if not key_file.exists():  # what Fernet.generate_key() makes: 32 random bytes, base64url
+            atomic_write_bytes(key_file, base64.urlsafe_b64encode(os.urandom(32)), mode=0o600)
         os.chmod(key_file, 0o600)
-        self._fernet = Fernet(key_file.read_bytes().strip())
+        self._key = key_file.read_bytes().strip()
+        try:  # Fernet's own check, here so that a bad key still fails at start-up
+            valid = len(base64.urlsafe_b64decode(self._key)) == 32
+        except (binascii.Error, ValueError):
+            valid = False
+        if not valid:
+            raise ValueError("Fernet key must be 32 url-safe base64-encoded bytes.")
+
+    @cached_property
+    def _fernet(self) -> Fernet:
+        # Imported on first use: most agents never seal a secret, and cryptography costs ~7 MiB resident.
+        from cryptography.fernet import Fernet
+
+        return Fernet(self._key)
 
     def seal(self, plaintext: str) -> str:
         """The marked ciphertext of `plaintext` ("" stays "")."""
@@ -38,6 +56,8 @@ class SecretBox:
         if not is_sealed(stored):
             return stored
         token = stored[len(PREFIX) : -len(SUFFIX)]
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
         except InvalidToken as err:

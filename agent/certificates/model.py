@@ -6,34 +6,34 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
+if TYPE_CHECKING:  # parsing imports cryptography on first use: ~7 MiB resident an idle agent does without
+    from cryptography import x509
 
-SERVER_AUTH = ExtendedKeyUsageOID.SERVER_AUTH.dotted_string
+# OIDs as dotted strings, so that importing this module does not load cryptography.
+SERVER_AUTH = "1.3.6.1.5.5.7.3.1"
 ALIAS_PREFIX = "Friendly Name: "
-_KEY_BLOCK = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----.+?-----END [A-Z ]*PRIVATE KEY-----", re.S)
+KEY_BLOCK = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----.+?-----END [A-Z ]*PRIVATE KEY-----", re.S)
 # Windows' friendly names of the usual EKU OIDs (what certmgr and upstream's `intended_purposes` show).
 EKU_NAMES = {
-    ExtendedKeyUsageOID.SERVER_AUTH.dotted_string: "Server Authentication",
-    ExtendedKeyUsageOID.CLIENT_AUTH.dotted_string: "Client Authentication",
-    ExtendedKeyUsageOID.CODE_SIGNING.dotted_string: "Code Signing",
-    ExtendedKeyUsageOID.EMAIL_PROTECTION.dotted_string: "Secure Email",
-    ExtendedKeyUsageOID.TIME_STAMPING.dotted_string: "Time Stamping",
-    ExtendedKeyUsageOID.OCSP_SIGNING.dotted_string: "OCSP Signing",
+    SERVER_AUTH: "Server Authentication",
+    "1.3.6.1.5.5.7.3.2": "Client Authentication",
+    "1.3.6.1.5.5.7.3.3": "Code Signing",
+    "1.3.6.1.5.5.7.3.4": "Secure Email",
+    "1.3.6.1.5.5.7.3.8": "Time Stamping",
+    "1.3.6.1.5.5.7.3.9": "OCSP Signing",
 }
 SIGNATURE_NAMES = {
-    SignatureAlgorithmOID.RSA_WITH_SHA1: "sha1RSA",
-    SignatureAlgorithmOID.RSA_WITH_SHA256: "sha256RSA",
-    SignatureAlgorithmOID.RSA_WITH_SHA384: "sha384RSA",
-    SignatureAlgorithmOID.RSA_WITH_SHA512: "sha512RSA",
-    SignatureAlgorithmOID.ECDSA_WITH_SHA256: "sha256ECDSA",
-    SignatureAlgorithmOID.ECDSA_WITH_SHA384: "sha384ECDSA",
-    SignatureAlgorithmOID.ECDSA_WITH_SHA512: "sha512ECDSA",
-    SignatureAlgorithmOID.RSASSA_PSS: "RSASSA-PSS",
-    SignatureAlgorithmOID.ED25519: "Ed25519",
+    "1.2.840.113549.1.1.5": "sha1RSA",
+    "1.2.840.113549.1.1.11": "sha256RSA",
+    "1.2.840.113549.1.1.12": "sha384RSA",
+    "1.2.840.113549.1.1.13": "sha512RSA",
+    "1.2.840.10045.4.3.2": "sha256ECDSA",
+    "1.2.840.10045.4.3.3": "sha384ECDSA",
+    "1.2.840.10045.4.3.4": "sha512ECDSA",
+    "1.2.840.113549.1.1.10": "RSASSA-PSS",
+    "1.3.101.112": "Ed25519",
 }
 
 
@@ -72,6 +72,8 @@ def distinguished_name(name: x509.Name) -> str:
 
 
 def _san(cert: x509.Certificate) -> tuple[str, ...]:
+    from cryptography import x509
+
     try:
         names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -84,6 +86,8 @@ def _san(cert: x509.Certificate) -> tuple[str, ...]:
 
 
 def _purposes(cert: x509.Certificate) -> tuple[str, ...]:
+    from cryptography import x509
+
     try:
         usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
@@ -102,9 +106,11 @@ def _alias(text: str) -> str:
 
 
 def _has_key(data: bytes) -> bool:
-    block = _KEY_BLOCK.search(data)
+    block = KEY_BLOCK.search(data)
     if block is None:
         return False
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
     try:
         load_pem_private_key(block[0], password=None)
     except (ValueError, TypeError):
@@ -114,10 +120,14 @@ def _has_key(data: bytes) -> bool:
 
 def read_certificate(path: Path, store: str) -> CertificateInfo:
     """Parse a PEM file (leaf certificate first, optional key); ValueError when it holds no certificate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
     data = path.read_bytes()
     cert = x509.load_pem_x509_certificates(data)[0]
     try:
-        signature = SIGNATURE_NAMES.get(cert.signature_algorithm_oid, cert.signature_algorithm_oid.dotted_string)
+        oid = cert.signature_algorithm_oid.dotted_string
+        signature = SIGNATURE_NAMES.get(oid, oid)
     except ValueError:
         signature = ""
     return CertificateInfo(

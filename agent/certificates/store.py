@@ -7,20 +7,19 @@ certificate by the thumbprint IIS stores in `certificateHash`, so the file name 
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
+import ssl
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-
-from agent.certificates.model import ALIAS_PREFIX, CertificateInfo, read_certificate
+from agent.certificates.model import ALIAS_PREFIX, KEY_BLOCK, CertificateInfo, read_certificate
 from agent.settings import CertificatesSettings
 from shared.fsutil import atomic_write_bytes
 from shared.paths import expand_path
-from shared.x509util import self_signed_server
 
 log = logging.getLogger("iisfleet.certificates")
 DEFAULT_STORES = ("My", "WebHosting")
@@ -108,8 +107,7 @@ class CertificateStores:
         store = self.store(store_name)
         if store is None:
             raise KeyError(store_name)
-        cert = x509.load_pem_x509_certificates(chain_pem)[0]
-        thumbprint = cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - the thumbprint is SHA-1
+        thumbprint = _thumbprint(chain_pem)
         header = f"{ALIAS_PREFIX}{alias}\n".encode() if alias else b""
         body = header + chain_pem.rstrip(b"\n") + b"\n" + (key_pem.rstrip(b"\n") + b"\n" if key_pem else b"")
         path = store.path / f"{thumbprint}.pem"
@@ -122,12 +120,14 @@ class CertificateStores:
         """First-run contents: every store directory, the agent's own certificate and a localhost one in My."""
         for store in self._stores.values():
             store.path.mkdir(parents=True, exist_ok=True)
+        if self._bootstrapped(agent_cert, agent_key):
+            return
         everything = [c for s in self._stores.values() for c in self.certificates(s)]
         thumbprints = {c.thumbprint for c in everything}
         if agent_cert is not None and agent_key is not None and agent_cert.is_file() and agent_key.is_file():
             chain = agent_cert.read_bytes()
             try:
-                thumbprint = x509.load_pem_x509_certificates(chain)[0].fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303
+                thumbprint = _thumbprint(chain)
             except ValueError:
                 log.warning("the agent certificate %s does not parse; not importing it", agent_cert)
             else:
@@ -137,6 +137,48 @@ class CertificateStores:
         if not any(c.subject == "CN=localhost" and c.has_private_key for c in everything):
             self.add("My", *_localhost_pair(), LOCALHOST_ALIAS)
 
+    def _bootstrapped(self, agent_cert: Path | None, agent_key: Path | None) -> bool:
+        """A restart's check, without parsing a certificate (which loads cryptography, ~7 MiB resident).
+
+        True when the agent's certificate already has its `<THUMBPRINT>.pem` in a store and the localhost
+        pair this bootstrap wrote (alias, key block) is still in My; else the full check above runs.
+        """
+        if agent_cert is not None and agent_key is not None and agent_cert.is_file() and agent_key.is_file():
+            try:
+                thumbprint = _pem_digest(agent_cert.read_bytes())
+            except ValueError:
+                return False
+            if not any((s.path / f"{thumbprint}.pem").is_file() for s in self._stores.values()):
+                return False
+        my = self.store("My")
+        for path in my.path.glob("*.pem") if my is not None else []:
+            data = path.read_bytes()
+            if data.startswith(f"{ALIAS_PREFIX}{LOCALHOST_ALIAS}\n".encode()) and KEY_BLOCK.search(data):
+                return True
+        return False
+
+
+def _thumbprint(chain_pem: bytes) -> str:
+    """The first certificate's thumbprint, parsed by cryptography (ValueError when it does not parse)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    return x509.load_pem_x509_certificates(chain_pem)[0].fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303
+
+
+_FIRST_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+
+
+def _pem_digest(chain_pem: bytes) -> str:
+    """SHA-1 of the first PEM block's bytes, upper-case hex, without parsing them (a lookup key only)."""
+    block = _FIRST_CERTIFICATE.search(chain_pem)
+    if block is None:
+        raise ValueError("no PEM certificate")
+    der = ssl.PEM_cert_to_DER_cert(block[0].decode("ascii"))
+    return hashlib.sha1(der).hexdigest().upper()  # noqa: S324 - the thumbprint *is* SHA-1
+
 
 def _localhost_pair() -> tuple[bytes, bytes]:
+    from shared.x509util import self_signed_server
+
     return self_signed_server(["localhost", "127.0.0.1"], LOCALHOST_VALIDITY)

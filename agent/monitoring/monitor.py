@@ -15,8 +15,6 @@ import time
 import weakref
 from dataclasses import dataclass, field
 
-import psutil
-
 from agent.hosting.base import Host
 from agent.hosting.runtime_types import HostSnapshot, RuntimeStatus
 from agent.monitoring.processes import ProcessStats, read_processes
@@ -62,7 +60,7 @@ class Monitor:
     """Per-host sampling state (rates, site uptimes, CPU seconds of exited workers)."""
 
     host: Host
-    agent_started: float = field(default_factory=lambda: psutil.Process(os.getpid()).create_time())
+    agent_started: float = field(default_factory=lambda: _process_started(os.getpid()))
     site_since: dict[str, float] = field(default_factory=dict)
     ledger: CpuLedger = field(default_factory=lambda: CpuLedger())
     _pair: Pair | None = None
@@ -114,7 +112,15 @@ class Monitor:
         return int(time.time() - since) if since is not None else 0
 
 
+def _process_started(pid: int) -> float:
+    import psutil  # on first use: ~0.9 MiB resident that an agent nobody monitors does without
+
+    return float(psutil.Process(pid).create_time())
+
+
 def _read_system(pids: list[int]) -> tuple[dict[int, ProcessStats], tuple[float, float], tuple[int, int]]:
+    import psutil  # on first use: ~0.9 MiB resident that an agent nobody monitors does without
+
     times = psutil.cpu_times()
     total = float(sum(times))
     busy = total - times.idle - float(getattr(times, "iowait", 0.0))

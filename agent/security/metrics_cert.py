@@ -18,7 +18,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from aiohttp import web
-from cryptography import x509
 
 from shared.cert_roles import METRICS_ROLE, certificate_role
 from shared.fsutil import atomic_write_text
@@ -66,6 +65,8 @@ def install_scrape_certificates(app: web.Application, state_dir: Path) -> None:
 
 @lru_cache(maxsize=64)
 def _role_and_serial(der: bytes) -> tuple[str | None, str]:
+    from cryptography import x509  # only enrolled agents see client certificates
+
     cert = x509.load_der_x509_certificate(der)
     return certificate_role(cert), format(cert.serial_number, "x")
 

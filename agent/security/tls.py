@@ -11,7 +11,6 @@ from pathlib import Path
 from agent.settings import AgentSettings
 from shared.fsutil import atomic_write_bytes
 from shared.paths import expand_path
-from shared.x509util import self_signed_server
 
 VALIDITY = timedelta(days=730)
 
@@ -28,6 +27,8 @@ def key_path(state_dir: Path) -> Path:
 
 def create_self_signed(cert_file: Path, key_file: Path, hostnames: Iterable[str]) -> None:
     """Write an EC P-256 self-signed serverAuth certificate valid for two years."""
+    from shared.x509util import self_signed_server  # first run only: cryptography is ~7 MiB resident
+
     cert_pem, key_pem = self_signed_server([*hostnames, "localhost", "127.0.0.1"], VALIDITY)
     # Key first: a certificate without its key would be "reused" and fail to load.
     atomic_write_bytes(key_file, key_pem, mode=0o600)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from agent.certificates import CertificateStores, read_certificate
@@ -116,3 +117,36 @@ def test_store_reads_what_it_wrote_and_imports_the_agent_certificate(tmp_path: P
     assert stores.find("My", agent.thumbprint.lower()) == agent
     assert read_certificate(agent.path, "My").thumbprint == agent.thumbprint
     assert oct(agent.path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_restart_bootstraps_without_parsing_and_restores_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.certificates import store as store_module
+
+    root = tmp_path / "certificates"
+    create_self_signed(tmp_path / "agent.crt", tmp_path / "agent.key", ["agent.example"])
+    CertificateStores(root, CertificatesSettings()).bootstrap(tmp_path / "agent.crt", tmp_path / "agent.key")
+    parsed: list[Path] = []
+    real_read = store_module.read_certificate
+
+    def counting_read(path: Path, store: str) -> Any:
+        parsed.append(path)
+        return real_read(path, store)
+
+    monkeypatch.setattr(store_module, "read_certificate", counting_read)
+    # A restart: nothing to add, so no certificate is parsed (that would load cryptography, ~7 MiB resident).
+    CertificateStores(root, CertificatesSettings()).bootstrap(tmp_path / "agent.crt", tmp_path / "agent.key")
+    assert parsed == []
+    # A renewed agent certificate and a deleted localhost pair are both put back by the full check.
+    create_self_signed(tmp_path / "agent.crt", tmp_path / "agent.key", ["renewed.example"])
+    stores = CertificateStores(root, CertificatesSettings())
+    my = stores.store("My")
+    assert my is not None
+    next(c for c in stores.certificates(my) if c.subject == "CN=localhost").path.unlink()
+    stores.bootstrap(tmp_path / "agent.crt", tmp_path / "agent.key")
+    subjects = sorted(c.subject for c in stores.certificates(my))
+    assert subjects == ["CN=agent.example", "CN=localhost", "CN=renewed.example"]
+    parsed.clear()
+    CertificateStores(root, CertificatesSettings()).bootstrap(tmp_path / "agent.crt", tmp_path / "agent.key")
+    assert parsed == []

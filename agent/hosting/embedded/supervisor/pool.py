@@ -10,8 +10,6 @@ import time
 from collections import deque
 from pathlib import Path
 
-import psutil
-
 from agent.hosting.embedded.model import PoolSpec
 from agent.hosting.embedded.supervisor.launch import Launcher
 from agent.hosting.embedded.supervisor.worker_process import WorkerProcess, WorkerStartError, WorkerState
@@ -205,6 +203,8 @@ class AppPool:
             if spec.recycle_requests > 0 and worker.requests_total >= spec.recycle_requests:
                 return "periodic restart: requests"
         if spec.recycle_private_memory_kb > 0 and now - self._memory_checked >= MEMORY_CHECK_INTERVAL:
+            import psutil  # only pools with a private-memory limit need it (~0.9 MiB resident)
+
             self._memory_checked = now
             for worker in self.workers:
                 with contextlib.suppress(psutil.Error):

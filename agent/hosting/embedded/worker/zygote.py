@@ -30,6 +30,7 @@ import sys
 from agent.hosting.embedded.wire import READY_LINE, ZYGOTE_MODULE
 from agent.hosting.embedded.worker import process
 from agent.hosting.embedded.worker.registry import MODULES, resolve
+from shared.memory import release_free_memory
 
 MAX_MESSAGE = 65536
 FDS_PER_REQUEST = 3
@@ -44,6 +45,7 @@ def preload() -> None:
         resolve(name)
     gc.collect()
     gc.freeze()
+    release_free_memory()  # what importing freed stays out of the zygote and of every worker forked from it
 
 
 def _receive(ctl: socket.socket) -> tuple[dict[str, object], list[int]] | None:
