@@ -81,6 +81,8 @@ async def test_parallelism_bounds_the_steps_in_flight(
                                          "strategy": strategy})
     async with worker_env(settings, str(settings.redis_url)) as env:
         job_id = await jobs.create_job(env.store, settings, request)
+        job, *_rest = await env.store.step_state(job_id, ids[0])
+        assert job["status"] == "queued" and "agents" not in job  # a step's read does not grow with the job
         plans: list[list[tuple[list[str], int]]] = []
 
         async def later(job: str, agent: str, delay: float) -> None:
