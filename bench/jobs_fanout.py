@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import ssl
 import statistics
@@ -85,6 +86,15 @@ def _job_seconds(api: Controller, body: dict[str, Any]) -> float:
     return time.perf_counter() - started
 
 
+def _profile(path: str, op: str, pid: int) -> subprocess.Popen[bytes]:
+    """py-spy sampling the worker (its CPU only: idle threads are not sampled) until SIGINT."""
+    spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--format",
+                            "raw", "--rate", "500", "--nonblocking", "-o", f"{path}.{op}.txt"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # attached before the first job
+    return spy
+
+
 def _cpu(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
@@ -134,6 +144,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--delay", type=float, default=0.05)
     parser.add_argument("--recycle-delay", type=float, default=0.3)
+    parser.add_argument("--ops", default="read,recycle", help="which operations (comma-separated)")
+    parser.add_argument("--profile", default="", help="py-spy raw profile of the worker during the largest jobs")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="bench-fanout-"))
@@ -179,13 +191,23 @@ def main() -> None:
         server_pids = [procs[0].pid, worker.pid]
         rows: dict[tuple[str, int], dict[str, float]] = {}
         for op, (action, params) in ops.items():
+            if op not in args.ops.split(","):
+                continue
             for n in sizes:
                 body = {"action": action, "target": {"agents": ids[:n]}, "params": params}
-                cpu = _cpu(server_pids)
+                spy = _profile(args.profile, op, worker.pid) if args.profile and n == max(sizes) else None
+                cpu, worker_cpu = _cpu(server_pids), _cpu([worker.pid])
                 job = statistics.median(_job_seconds(api, body) for _ in range(args.rounds))
+                total, worker_total = _cpu(server_pids) - cpu, _cpu([worker.pid]) - worker_cpu
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(timeout=30)
                 rows[(op, n)] = {
                     "job": job,
-                    "cpu_ms": (_cpu(server_pids) - cpu) * 1000 / (n * args.rounds),
+                    "cpu_ms": total * 1000 / (n * args.rounds),
+                    "worker_ms": worker_total * 1000 / (n * args.rounds),
+                    "controller_ms": (total - worker_total) * 1000 / (n * args.rounds),
+                    "cpu_job_s": total / args.rounds,
                     "seq": statistics.median(asyncio.run(_loop_seconds(api, ids[:n], op, 1))
                                              for _ in range(args.rounds)),
                     "par5": statistics.median(asyncio.run(_loop_seconds(api, ids[:n], op, 5))
@@ -199,6 +221,14 @@ def main() -> None:
                   f"{row['seq']:7.3f} {row['seq'] / base['seq']:9.2f} | {row['par5']:8.3f} "
                   f"{row['par5'] / base['par5']:9.2f}")
         print(f"client CPU per call (5-wide loop, median): {statistics.median(CLIENT_CPU) * 1000:.2f} ms")
+        # A step's own CPU: what N steps cost beyond one, per extra step (the per-job fixed cost cancels out).
+        for op in {op for op, _n in rows}:
+            small, large = rows[(op, sizes[0])], rows[(op, sizes[-1])]
+            if sizes[-1] > sizes[0]:
+                marginal = (large["cpu_job_s"] - small["cpu_job_s"]) * 1000 / (sizes[-1] - sizes[0])
+                print(f"{op}: CPU per extra step (worker + controller), N={sizes[0]} -> {sizes[-1]}: "
+                      f"{marginal:.2f} ms; at N={sizes[-1]} worker {large['worker_ms']:.2f} + controller "
+                      f"{large['controller_ms']:.2f} ms/step")
         print(json.dumps({f"{op}/{n}": row for (op, n), row in rows.items()}))
     finally:
         for proc in reversed(procs):

@@ -179,6 +179,22 @@ class FleetStore(JobRecords):
         raw = await self.redis.hgetall(self._key("directory"))
         return {agent_id: json.loads(entry) for agent_id, entry in raw.items()}
 
+    async def directory_snapshot(self) -> tuple[str, dict[str, dict[str, Any]]]:
+        """The directory with its version, read in one MULTI: a view cached under that version is never stale."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(self._key("directory", "version"))
+            pipe.hgetall(self._key("directory"))
+            version, raw = await pipe.execute()
+        return str(version or "0"), {agent_id: json.loads(entry) for agent_id, entry in raw.items()}
+
+    async def directory_version_and_seen(self, since: float) -> tuple[str, set[str]]:
+        """The directory's version and the ids of agents seen at or after `since`, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(self._key("directory", "version"))
+            pipe.zrangebyscore(self._key("seen"), repr(since), "+inf")
+            version, seen = await pipe.execute()
+        return str(version or "0"), set(seen)
+
     async def agent(self, agent_id: str) -> dict[str, str]:
         """An agent's record ({} when unknown)."""
         return dict(await self.redis.hgetall(self._key("agent", agent_id)))

@@ -20,6 +20,12 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+STEP_JOB_FIELDS = (
+    "action", "params", "params_sealed", "strategy", "status", "cancel", "created", "parent",
+    "operator", "operator_purpose", "operator_role",
+)
+"""The job fields a step reads (add one here when a step needs it): not the per-agent lists (agents, names,
+batches), whose size grows with the job, so each step's read stays the same size whatever the fleet's."""
 EVENTS_MAXLEN = 10_000
 """A job's event stream is capped at about this many entries."""
 
@@ -102,14 +108,16 @@ class JobRecords:
     async def step_state(
         self, job_id: str, agent_id: str
     ) -> tuple[dict[str, str], str | None, dict[str, str], dict[str, str]]:
-        """In one round trip: the job, this agent's result JSON, the agent's record and the step's facts."""
+        """In one round trip: the job (STEP_JOB_FIELDS; {} when it is gone), this agent's result JSON, the agent's
+        record and the step's facts."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(self._key("job", job_id))
+            pipe.hmget(self._key("job", job_id), STEP_JOB_FIELDS)
             pipe.hget(self._key("job", job_id, "results"), agent_id)
             pipe.hgetall(self._key("agent", agent_id))
             pipe.hgetall(self._key("job", job_id, "step", agent_id))
-            job, result, record, facts = await pipe.execute()
-        return dict(job), (str(result) if result is not None else None), dict(record), dict(facts)
+            values, result, record, facts = await pipe.execute()
+        job = {name: value for name, value in zip(STEP_JOB_FIELDS, values, strict=True) if value is not None}
+        return job, (str(result) if result is not None else None), dict(record), dict(facts)
 
     async def save_step_result(
         self, job_id: str, agent_id: str, result: str, event: Mapping[str, str], touched: str

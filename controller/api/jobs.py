@@ -125,7 +125,7 @@ async def cancel_job(request: web.Request) -> web.Response:
     await audit.record(store, request.app[SETTINGS].audit_maxlen, request[OPERATOR], "job.cancel", job=job_id)
     celery = request.app[CELERY]
 
-    async def dispatch(job_id: str, agent_ids: list[str]) -> None:
+    async def dispatch(job_id: str, agent_ids: list[str], parallelism: int | None) -> None:
         for agent_id in agent_ids:
             await asyncio.to_thread(celery.send_task, STEP, args=[job_id, agent_id])
 

@@ -14,6 +14,8 @@ from controller.store import FleetStore
 
 _TARGETS: weakref.WeakKeyDictionary[FleetStore, tuple[str, bytes]] = weakref.WeakKeyDictionary()
 """Per store (one per app): the directory version and the targets body built from it."""
+_METRICS: weakref.WeakKeyDictionary[FleetStore, metrics.FleetMetrics] = weakref.WeakKeyDictionary()
+"""Per store: the /metrics renderer and the per-agent parts it keeps between scrapes."""
 
 
 async def prometheus_targets(request: web.Request) -> web.Response:
@@ -38,5 +40,9 @@ async def prometheus_targets(request: web.Request) -> web.Response:
 
 async def fleet_metrics(request: web.Request) -> web.Response:
     """GET /metrics: agents up, pools by state, request rates per site and pool over the fleet."""
-    data = await fleet.aggregates(request.app[STORE], request.app[SETTINGS].offline_after, request[OPERATOR].scope)
-    return web.Response(body=metrics.render(data), headers={"Content-Type": metrics.CONTENT_TYPE})
+    store = request.app[STORE]
+    renderer = _METRICS.get(store)
+    if renderer is None:
+        renderer = _METRICS[store] = metrics.FleetMetrics()
+    body = await renderer.scrape(store, request.app[SETTINGS].offline_after, request[OPERATOR].scope)
+    return web.Response(body=body, headers={"Content-Type": metrics.CONTENT_TYPE})

@@ -24,6 +24,7 @@ _SECURITY: dict[str, list[dict[str, list[str]]]] = {
 def document(routes: Iterable[Route]) -> dict[str, Any]:
     """One path item per route row, with its summary, parameters and security."""
     paths: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Any] = {}
     for route in routes:
         path = _PARAM.sub(r"{\1}", route.path)
         params = [
@@ -40,6 +41,12 @@ def document(routes: Iterable[Route]) -> dict[str, Any]:
             }
             if params:
                 operation["parameters"] = params
+            if route.body is not None:
+                schema = route.body.model_json_schema(ref_template="#/components/schemas/{model}")
+                schemas.update(schema.pop("$defs", {}))
+                schemas[route.body.__name__] = schema
+                ref = {"$ref": f"#/components/schemas/{route.body.__name__}"}
+                operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref}}}
             if route.auth == "operator":  # the role an operator key needs (controller/auth/roles.py)
                 operation["x-iisfleet-role"] = route.role if isinstance(route.role, str) else "by agent path"
             paths.setdefault(path, {})[method] = operation
@@ -51,7 +58,8 @@ def document(routes: Iterable[Route]) -> dict[str, Any]:
                 "bearer": {"type": "http", "scheme": "bearer", "description": "operator token"},
                 "agentCertificate": {"type": "mutualTLS", "description": "client certificate issued by the CA"},
                 "scrapeCertificate": {"type": "mutualTLS", "description": "metrics-role certificate of the CA"},
-            }
+            },
+            "schemas": schemas,
         },
         "paths": paths,
     }

@@ -7,19 +7,26 @@ controller/auth/roles.py); the gateway's role depends on the agent path.
 
 from __future__ import annotations
 
+from pydantic import BaseModel
+
 from controller.api import agents, artifacts, bootstrap, enroll, gateway, jobs, metrics, openapi, operator_keys, session
 from controller.api.routing import Handler, RoleRule, Route
 from controller.auth.roles import Role
 from controller.console import handlers as console
+from controller.services.job_models import JobRequest
 
 
-def _op(method: str, path: str, handler: Handler, name: str, role: Role | RoleRule, summary: str) -> Route:
-    return Route(method=method, path=path, handler=handler, name=name, auth="operator", role=role, summary=summary)
+def _op(
+    method: str, path: str, handler: Handler, name: str, role: Role | RoleRule, summary: str,
+    body: type[BaseModel] | None = None,
+) -> Route:
+    return Route(method=method, path=path, handler=handler, name=name, auth="operator", role=role, summary=summary,
+                 body=body)
 
 
 JOB_ROUTES: tuple[Route, ...] = (
     _op("POST", "/api/jobs", jobs.create_job, "jobs.create", "operator",
-        "Start a fleet job: action, target (agents or labels), params, strategy; 202 + Location"),
+        "Start a fleet job: action, target (agents or labels), params, strategy; 202 + Location", JobRequest),
     _op("GET", "/api/jobs", jobs.list_jobs, "jobs.list", "viewer",
         "Job history, newest first (page/per_page or cursor)"),
     _op("GET", "/api/jobs/{id}", jobs.get_job, "jobs.get", "viewer", "A job's status and per-agent results"),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from controller.auth.roles import Role
 from shared.handler import Handler as Handler  # re-exported: the route modules import it from here
@@ -29,6 +30,8 @@ class Route:
     summary: str
     role: Role | RoleRule = "admin"
     """What an operator key must hold; rows that do not say need admin."""
+    body: type[BaseModel] | None = None
+    """The wire model of a JSON request body, published in the OpenAPI document."""
 
     def needs(self, request: web.Request) -> Role:
         """The role this request needs."""

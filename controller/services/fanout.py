@@ -4,6 +4,8 @@ Why a task per chunk of steps (asyncio + a semaphore) rather than a Celery group
 steps share the worker's loop, Redis pool and keep-alive agent connections, and the rollout is advanced once
 per chunk instead of once per step under its mutex. The guarantees stay those of the step:
 
+- at most the job's `parallelism` steps run at once (`chunks` splits it between a batch's chunk tasks);
+  a step that left its chunk to retry runs outside that count when its delay is over;
 - a batch only starts when the previous one has ended and the failure budget allows it (`advance`), so
   parallelism within a batch cannot overshoot `max_failures`: the budget is checked between batches, as
   before, when every step of a batch was already dispatched at once;
@@ -58,12 +60,15 @@ async def outlast_outage(
             delay = min(5.0, delay * 2)
 
 
-async def run_chunk(env: WorkerEnv, job_id: str, agent_ids: list[str], dispatch: Dispatch, later: Later) -> None:
-    """Run these steps of a job concurrently (at most `job_parallelism` at once), then advance the job."""
-    limit = asyncio.Semaphore(max(1, env.settings.job_parallelism))
+async def run_chunk(
+    env: WorkerEnv, job_id: str, agent_ids: list[str], dispatch: Dispatch, later: Later, limit: int | None = None
+) -> None:
+    """Run these steps of a job concurrently, at most `limit` at once (None: the controller's job_parallelism,
+    as for a chunk enqueued before chunks carried their limit), then advance the job."""
+    running = asyncio.Semaphore(max(1, limit or env.settings.job_parallelism))
 
     async def one(agent_id: str) -> None:
-        async with limit:
+        async with running:
             outcome = await outlast_outage(lambda: run_step(env, job_id, agent_id, dispatch, advance_after=False))
         if outcome.kind != "done":
             await later(job_id, agent_id, outcome.delay)
@@ -74,7 +79,26 @@ async def run_chunk(env: WorkerEnv, job_id: str, agent_ids: list[str], dispatch:
     await outlast_outage(lambda: advance(env.store, job_id, dispatch))
 
 
-def chunks(agent_ids: list[str], size: int) -> list[list[str]]:
-    """Consecutive slices of at most `size` ids (a batch larger than the parallelism spreads over tasks)."""
-    size = max(1, size)
-    return [agent_ids[start : start + size] for start in range(0, len(agent_ids), size)]
+def chunks(agent_ids: list[str], size: int, parallelism: int | None = None) -> list[tuple[list[str], int]]:
+    """A batch as chunk tasks of about `size` steps, each with its share of the job's `parallelism`.
+
+    The shares add up to `parallelism` (default `size`), so the chunks of a batch, even when they run at once
+    on several worker threads or processes, never have more steps in flight than the job allows: fewer
+    parallelism than chunks makes fewer, larger chunks (parallelism 1 is one chunk running one step at a
+    time). Slices are consecutive, their lengths in proportion to their shares, so the chunks end together.
+    """
+    ids = list(dict.fromkeys(agent_ids))
+    if not ids:
+        return []
+    size, allowed = max(1, size), max(1, parallelism or size)
+    count = min(-(-len(ids) // size), allowed)
+    share, bigger = divmod(allowed, count)
+    out, start, granted = [], 0, 0
+    for index in range(count):
+        limit = share + (1 if index < bigger else 0)
+        granted += limit
+        end = len(ids) * granted // allowed
+        if end > start:
+            out.append((ids[start:end], limit))
+        start = end
+    return out

@@ -11,12 +11,14 @@ FINISHED = frozenset({"succeeded", "failed", "cancelled"})
 STEP_STATUSES = ("pending", "queued", "waiting", "running", "retrying", "succeeded", "failed", "skipped", "cancelled")
 STEP_DONE = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 """A step in one of these states never runs again in this job."""
+MAX_PARALLELISM = 1000
+"""Upper bound of a job's `parallelism`: steps in flight share one worker loop and its agent connections."""
 
 
 class Strict(BaseModel):
     """Unknown members are refused, so a typo is an error and not a silently ignored option."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)  # docstrings: OpenAPI descriptions
 
 
 class HealthCheck(Strict):
@@ -41,6 +43,8 @@ class Strategy(Strict):
     """Retries of a step after transient errors (connection errors, 5xx)."""
     retry_delay: float = Field(default=1.0, gt=0, le=300)
     """Base of the jittered exponential backoff, in seconds."""
+    parallelism: int | None = Field(default=None, ge=1, le=MAX_PARALLELISM)
+    """At most this many steps of the job run at the same time (default: the controller's job_parallelism)."""
     stall_timeout: float | None = Field(default=None, gt=0)
     """Mark the job failed after this many seconds without progress (default: the controller's setting)."""
 

@@ -19,14 +19,17 @@ from controller.services.jobs import dumps, emit
 from controller.store import FleetStore
 
 log = logging.getLogger("iisfleet.controller.rollout")
-Dispatch = Callable[[str, list[str]], Awaitable[None]]
-"""Enqueue one step task per agent id of a job (Celery in the worker, anything in tests)."""
+Dispatch = Callable[[str, list[str], int | None], Awaitable[None]]
+"""Enqueue the steps of these agents of a job, to run at most `parallelism` at once (None: the controller's
+job_parallelism), as Celery tasks in the worker, anything in tests."""
+Start = tuple[list[str], int | None]
+"""What a rollout decision starts: agent ids and the job's parallelism."""
 MUTEX_TTL = 15.0
 MUTEX_WAIT = 20.0
 ACTIVE = frozenset({"queued", "waiting", "running", "retrying"})
 
 
-async def _locked(store: FleetStore, job_id: str, work: Callable[[], Awaitable[list[str]]], dispatch: Dispatch) -> None:
+async def _locked(store: FleetStore, job_id: str, work: Callable[[], Awaitable[Start]], dispatch: Dispatch) -> None:
     owner = uuid.uuid4().hex
     deadline = time.monotonic() + MUTEX_WAIT
     while not await store.try_mutex(job_id, owner, MUTEX_TTL):
@@ -34,11 +37,11 @@ async def _locked(store: FleetStore, job_id: str, work: Callable[[], Awaitable[l
             raise TimeoutError(f"job {job_id}: rollout mutex busy for {MUTEX_WAIT:.0f} s")
         await asyncio.sleep(0.02)
     try:
-        start = await work()
+        start, parallelism = await work()
     finally:
         await store.release_mutex(job_id, owner)
     if start:
-        await dispatch(job_id, start)
+        await dispatch(job_id, start, parallelism)
 
 
 async def advance(store: FleetStore, job_id: str, dispatch: Dispatch) -> None:
@@ -46,10 +49,10 @@ async def advance(store: FleetStore, job_id: str, dispatch: Dispatch) -> None:
     await _locked(store, job_id, lambda: _decide(store, job_id), dispatch)
 
 
-async def _decide(store: FleetStore, job_id: str) -> list[str]:
+async def _decide(store: FleetStore, job_id: str) -> Start:
     job = await store.job(job_id)
     if not job or job["status"] in FINISHED:
-        return []
+        return [], None
     results = {agent_id: json.loads(raw) for agent_id, raw in (await store.job_results(job_id)).items()}
     batches: list[list[str]] = json.loads(job["batches"])
     batch = int(job["batch"])
@@ -57,23 +60,24 @@ async def _decide(store: FleetStore, job_id: str) -> list[str]:
         await _mark(store, job_id, results, {"pending", "queued", "waiting"}, "cancelled", "the job was cancelled")
         if not any(r["status"] in ACTIVE for r in results.values()):
             await finish(store, job_id, "cancelled", "cancelled by the operator")
-        return []
+        return [], None
     if batch >= 0 and any(results[agent_id]["status"] not in STEP_DONE for agent_id in batches[batch]):
-        return []
+        return [], None
     strategy = json.loads(job["strategy"])
     failures = sum(1 for r in results.values() if r["status"] == "failed")
     budget = strategy.get("max_failures")
     if budget and failures >= budget:
         await _mark(store, job_id, results, {"pending"}, "skipped", f"not started: max_failures ({budget}) reached")
         await finish(store, job_id, "failed", f"{failures} host(s) failed; max_failures is {budget}")
-        return []
+        return [], None
     if batch + 1 < len(batches):
-        return await _start_batch(store, job_id, job, batch + 1, batches[batch + 1], results)
+        agents = await _start_batch(store, job_id, job, batch + 1, batches[batch + 1], results)
+        return agents, strategy.get("parallelism")
     if failures:
         await finish(store, job_id, "failed", f"{failures} of {len(results)} host(s) failed")
     else:
         await finish(store, job_id, "succeeded")
-    return []
+    return [], None
 
 
 async def _start_batch(
@@ -130,15 +134,15 @@ async def reap(store: FleetStore, default_stall: float) -> list[str]:
         if now - float(job.get("touched") or job["created"]) <= stall:
             continue
 
-        async def work(job_id: str = job_id, stall: float = stall) -> list[str]:
+        async def work(job_id: str = job_id, stall: float = stall) -> Start:
             current = await store.job(job_id)
             if not current or current["status"] in FINISHED:
-                return []
+                return [], None
             results = {a: json.loads(r) for a, r in (await store.job_results(job_id)).items()}
             detail = f"no progress for {stall:.0f} s (worker or Redis lost?)"
             await _mark(store, job_id, results, set(ACTIVE) | {"pending"}, "failed", detail)
             await finish(store, job_id, "failed", f"stalled: {detail}")
-            return []
+            return [], None
 
         await _locked(store, job_id, work, _no_dispatch)
         log.warning("job %s stalled and was marked failed", job_id)
@@ -146,5 +150,5 @@ async def reap(store: FleetStore, default_stall: float) -> list[str]:
     return reaped
 
 
-async def _no_dispatch(job_id: str, agents: list[str]) -> None:
+async def _no_dispatch(job_id: str, agents: list[str], parallelism: int | None) -> None:
     return None

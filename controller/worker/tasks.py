@@ -2,8 +2,9 @@
 
 Every task is acks_late with reject_on_worker_lost: a task whose worker dies is delivered again (Redis hands
 it out after the visibility timeout), and the services make that second run harmless. The rollout enqueues
-one CHUNK task per slice of a batch (at most `job_parallelism` steps, run concurrently); a step that has to
-retry or wait for its agent's lock continues as a delayed single-step STEP task.
+one CHUNK task per slice of a batch (its steps run concurrently, within the chunk's share of the job's
+parallelism); a step that has to retry or wait for its agent's lock continues as a delayed single-step STEP
+task.
 """
 
 from __future__ import annotations
@@ -30,11 +31,11 @@ TASK_OPTIONS: dict[str, Any] = {
 
 
 def celery_dispatch(app: Any, chunk_size: int) -> Dispatch:
-    """A Dispatch that enqueues a batch as CHUNK tasks of at most `chunk_size` steps each."""
+    """A Dispatch that enqueues a batch as CHUNK tasks of about `chunk_size` steps, each with its step limit."""
 
-    async def dispatch(job_id: str, agent_ids: list[str]) -> None:
-        for part in chunks(agent_ids, chunk_size):
-            await asyncio.to_thread(app.send_task, CHUNK, args=[job_id, part])
+    async def dispatch(job_id: str, agent_ids: list[str], parallelism: int | None) -> None:
+        for part, limit in chunks(agent_ids, chunk_size, parallelism):
+            await asyncio.to_thread(app.send_task, CHUNK, args=[job_id, part, limit])
 
     return dispatch
 
@@ -64,8 +65,8 @@ def register_tasks(app: Any, settings: ControllerSettings, redis_url: str) -> Wo
         runtime.run(lambda env: outlast_outage(lambda: advance(env.store, job_id, dispatch)))
 
     @app.task(name=CHUNK, **TASK_OPTIONS)  # type: ignore[untyped-decorator]
-    def chunk_task(self: Any, job_id: str, agent_ids: list[str]) -> None:
-        runtime.run(lambda env: run_chunk(env, job_id, list(agent_ids), dispatch, later))
+    def chunk_task(self: Any, job_id: str, agent_ids: list[str], limit: int | None = None) -> None:
+        runtime.run(lambda env: run_chunk(env, job_id, list(agent_ids), dispatch, later, limit))
 
     @app.task(name=STEP, **TASK_OPTIONS)  # type: ignore[untyped-decorator]
     def step_task(self: Any, job_id: str, agent_id: str) -> None:

@@ -20,6 +20,8 @@ def _target_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--selector", action="append", default=[], help="label k=v (repeat or k=v,k2=v2)")
     parser.add_argument("--agent", action="append", default=[], help="agent id (repeatable)")
     parser.add_argument("--batch-size", type=int, default=0, help="agents at a time (0: all)")
+    parser.add_argument("--parallelism", type=int, default=None,
+                        help="steps running at once (default: the controller's job parallelism)")
     parser.add_argument("--max-failures", type=int, default=None, help="stop starting hosts after N failures")
     parser.add_argument("--retries", type=int, default=None, help="retries after transient errors (default 3)")
     parser.add_argument("--health-path", default=None, help="check this path on each site after the step")
@@ -38,6 +40,8 @@ def _job_body(args: argparse.Namespace, action: str, params: dict[str, Any]) -> 
             labels[key.strip()] = value.strip()
     target: dict[str, Any] = {"agents": args.agent} if args.agent else {"labels": labels}
     strategy: dict[str, Any] = {"batch_size": args.batch_size}
+    if args.parallelism is not None:
+        strategy["parallelism"] = args.parallelism
     if args.max_failures is not None:
         strategy["max_failures"] = args.max_failures
     if args.retries is not None:

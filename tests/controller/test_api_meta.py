@@ -72,22 +72,6 @@ async def test_cli_key_and_join_token(
     assert rc == 0 and join.endswith(controller.ca.fingerprint)
 
 
-def test_metrics_text_parses() -> None:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    from controller.metrics import render
-    from controller.services.fleet import FleetAggregates
-
-    data = FleetAggregates(agents=[("a1", 'we"b\\1', True), ("a2", "db", False)])
-    data.pools_by_state["started"] = 2
-    data.pool_states.append(('we"b\\1', "Pool\n1", "started"))
-    data.worker_starts.append(("db", "p", 3))
-    families = {f.name: f for f in text_string_to_metric_families(render(data).decode())}
-    assert families["iisfleet_agents"].samples[0].value == 1.0
-    assert families["iisfleet_app_pool_state"].samples[0].labels["app_pool"] == "Pool\n1"
-    assert families["iisfleet_app_pool_worker_starts"].samples[0].value == 3.0
-
-
 def test_tls_verification_is_never_turned_off() -> None:
     """Only enrollment's pinned CA discovery reads a certificate before it can verify one."""
     root = Path(__file__).resolve().parents[2]

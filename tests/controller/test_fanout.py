@@ -39,7 +39,7 @@ async def test_a_chunk_runs_its_batch_and_max_failures_stops_before_the_next(
             sent: list[list[str]] = []
             later: list[str] = []
 
-            async def dispatch(job: str, agents: list[str]) -> None:
+            async def dispatch(job: str, agents: list[str], parallelism: int | None = None) -> None:
                 sent.append(agents)
 
             async def run_later(job: str, agent: str, delay: float) -> None:
@@ -74,5 +74,6 @@ async def test_a_chunk_runs_its_batch_and_max_failures_stops_before_the_next(
 
 
 def test_chunks_split_a_batch_by_the_parallelism() -> None:
-    assert fanout.chunks(["a", "b", "c", "d", "e"], 2) == [["a", "b"], ["c", "d"], ["e"]]
-    assert fanout.chunks([], 100) == []
+    # Chunks of about 2 steps, the parallelism (default: the chunk size) shared between them.
+    assert fanout.chunks(["a", "b", "c", "d", "e"], 2) == [(["a", "b"], 1), (["c", "d", "e"], 1)]
+    assert fanout.chunks(["a", "b", "c", "d", "e"], 2, 3) == [(["a"], 1), (["b", "c"], 1), (["d", "e"], 1)]

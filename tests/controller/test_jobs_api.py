@@ -56,6 +56,8 @@ async def test_bad_job_requests_are_refused(controller: ControllerUnderTest) -> 
         ({"action": "pool.recycle", "target": {"labels": {}}, "params": {}}, "params.name"),
         ({"action": "files.deploy", "target": {"labels": {}}, "params": {"site": "s", "artifact": "a" * 64}},
          "params.artifact"),
+        *(({"action": "pool.recycle", "target": {"labels": {}}, "params": {"name": "p"},
+            "strategy": {"parallelism": bad}}, "strategy.parallelism") for bad in (0, -3, 1001, "many", 2.5)),
     ]
     for body, name in cases:
         status, answer = await _call(controller, "POST", "/api/jobs", json=body)
@@ -69,9 +71,10 @@ async def test_bad_job_requests_are_refused(controller: ControllerUnderTest) -> 
 async def test_job_lifecycle_without_worker(controller: ControllerUnderTest) -> None:
     ids = await _agents(controller, 3)
     body = {"action": "pool.recycle", "target": {"labels": {"env": "test"}}, "params": {"name": "DefaultAppPool"},
-            "strategy": {"batch_size": 2, "max_failures": 1}}
+            "strategy": {"batch_size": 2, "max_failures": 1, "parallelism": 7}}
     status, job = await _call(controller, "POST", "/api/jobs", json=body)
     assert status == 202 and job["status"] == "queued" and job["batches"] == 2, job
+    assert job["strategy"]["parallelism"] == 7
     assert [r["agent"] for r in job["results"]] == ids
     status, same = await _call(controller, "GET", f"/api/jobs/{job['id']}")
     assert status == 200 and same["id"] == job["id"]

@@ -28,7 +28,7 @@ async def test_batches_run_in_order_and_stop_at_max_failures(controller: Control
     job_id = await _setup(controller, 5, {"batch_size": 2, "max_failures": 1})
     sent: list[list[str]] = []
 
-    async def dispatch(job: str, agents: list[str]) -> None:
+    async def dispatch(job: str, agents: list[str], parallelism: int | None = None) -> None:
         sent.append(agents)
 
     await rollout.advance(controller.store, job_id, dispatch)
@@ -46,7 +46,7 @@ async def test_batches_run_in_order_and_stop_at_max_failures(controller: Control
 
 
 async def test_all_succeeded_and_stalled_jobs(controller: ControllerUnderTest) -> None:
-    async def dispatch(job: str, agents: list[str]) -> None:
+    async def dispatch(job: str, agents: list[str], parallelism: int | None = None) -> None:
         return None
 
     job_id = await _setup(controller, 2, {})
