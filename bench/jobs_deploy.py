@@ -1,8 +1,9 @@
 """Benchmark: deploy 200 MB in 2,000 files to 5 real agents with a fleet job, against rsync over SSH.
 
 Real controller, Redis, Celery worker and five agents on 127.0.0.2-6. The job side is `iisfleet deploy DIR`
-end to end (pack as tar.gz, upload once, one job: chunked upload to each agent, agent-side extract, switch,
-verify), and the job alone (from its events). The baseline is rsync over SSH (sshd on 127.0.0.1 with a temp
+end to end (manifest to the controller, only the contents it lacks uploaded, one job: manifest to each agent,
+only the files it lacks sent as one tar, switch, verify), and the job alone (from its events). The baseline
+is rsync over SSH (sshd on 127.0.0.1 with a temp
 host key and key-only root login) of the same directory into a new folder next to each agent's site, one
 agent at a time and five at once. rsync neither switches the site nor verifies it; the job does both.
 The file contents are random, so compression gains nothing for either side. Then --changed-pct of the files
@@ -154,13 +155,15 @@ def main() -> None:  # noqa: PLR0915 - one straight script
             assert view["status"] == "succeeded", (done.stderr, view)
             results = api.call("GET", f"/api/jobs/{view['id']}")["results"]
             sent = sum(int(r["output"].get("sent_bytes", 0)) for r in results)
+            synced = next((e for e in lines if e["type"] == "artifact.synced"), {})
+            print(f"  (CLI uploaded {synced.get('uploaded_files')} contents, {synced.get('uploaded_bytes')} bytes)")
             created = next(e["ts"] for e in lines if e["type"] == "job.created")
             finished = next(e["ts"] for e in lines if e["type"] == "job.finished")
             return total, finished - created, sent
 
         total, job_s, sent = deploy("bench release")
         print(f"files.deploy job, {args.files} files / {args.size_mb} MB to {args.agents} agents:")
-        print(f"  iisfleet deploy DIR end to end (pack tar.gz + upload + job): {total:7.2f} s")
+        print(f"  iisfleet deploy DIR end to end (manifest + new contents + job): {total:7.2f} s")
         print(f"  job alone (job.created -> job.finished, incl. verify):         {job_s:7.2f} s"
               f"  ({sent / args.agents / 1e6:.1f} MB sent per agent)")
         sshd = _sshd(tmp)
