@@ -32,6 +32,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import psutil  # noqa: E402
+
 from bench.jobs_fanout import _free_port, _redis_url, _wait  # noqa: E402
 from iisfleet.client.http import Controller  # noqa: E402
 
@@ -57,6 +59,25 @@ def _change(root: Path, percent: float) -> int:
     index = root / "index.html"
     index.write_text("bench release two\n")
     return changed + index.stat().st_size
+
+
+def _cpu(procs: dict[str, subprocess.Popen[bytes]]) -> dict[str, float]:
+    """CPU seconds (user + system, children included) of each started process tree so far."""
+    seconds: dict[str, float] = {}
+    for label, proc in procs.items():
+        try:
+            tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+            seconds[label] = sum(sum(p.cpu_times()[:2]) for p in tree)
+        except psutil.Error:
+            seconds[label] = 0.0
+    return seconds
+
+
+def _cpu_line(before: dict[str, float], after: dict[str, float]) -> str:
+    spent = {label: after[label] - before.get(label, 0.0) for label in after}
+    agents = sum(v for k, v in spent.items() if k.startswith("agent"))
+    return (f"  CPU s: controller {spent.get('controller', 0):.2f}, worker {spent.get('worker', 0):.2f}, "
+            f"agents {agents:.2f} (all {sum(spent.values()):.2f})")
 
 
 def _sshd(tmp: Path) -> tuple[subprocess.Popen[bytes], list[str]] | str:
@@ -117,10 +138,12 @@ def main() -> None:  # noqa: PLR0915 - one straight script
     common = ["--state-dir", str(state), "--redis-url", redis_url]
     port = _free_port()
     procs: list[subprocess.Popen[bytes]] = []
+    labelled: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(label: str, argv: list[str]) -> None:
         with open(tmp / f"{label}.log", "ab") as log:
             procs.append(subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=log))
+        labelled[label] = procs[-1]
 
     sshd: Any = None
     try:
@@ -144,12 +167,14 @@ def main() -> None:  # noqa: PLR0915 - one straight script
                                               "params": {"name": "bench", "bindings": [{"port": 8093}]}})
         _wait("site.create", lambda: api.call("GET", f"/api/jobs/{job['id']}")["status"] == "succeeded")
         def deploy(marker: str) -> tuple[float, float, int]:
+            before = _cpu(labelled)
             started = time.perf_counter()
             done = subprocess.run([*cli, "deploy", str(src), "--site", "bench", "--selector", "bench=deploy",
                                    "--json", "--controller", api.url, "--token", token, "--cafile", str(cafile),
                                    "--health-path", "/index.html", "--health-contains", marker],
                                   cwd=REPO, env=env, capture_output=True, text=True)
             total = time.perf_counter() - started
+            print(_cpu_line(before, _cpu(labelled)))
             lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{\"type\"")]
             view = api.call("GET", "/api/jobs?per_page=1")["jobs"][0]
             assert view["status"] == "succeeded", (done.stderr, view)
