@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -34,7 +35,7 @@ sys.path.insert(0, str(REPO))
 
 import psutil  # noqa: E402
 
-from bench.jobs_fanout import _free_port, _redis_url, _wait  # noqa: E402
+from bench.jobs_fanout import _free_port, _profile, _redis_url, _wait  # noqa: E402
 from iisfleet.client.http import Controller  # noqa: E402
 
 
@@ -61,23 +62,27 @@ def _change(root: Path, percent: float) -> int:
     return changed + index.stat().st_size
 
 
-def _cpu(procs: dict[str, subprocess.Popen[bytes]]) -> dict[str, float]:
-    """CPU seconds (user + system, children included) of each started process tree so far."""
-    seconds: dict[str, float] = {}
+def _cpu(procs: dict[str, subprocess.Popen[bytes]]) -> dict[str, tuple[float, float]]:
+    """(user, system) CPU seconds of each started process tree so far (children included)."""
+    seconds: dict[str, tuple[float, float]] = {}
     for label, proc in procs.items():
         try:
             tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
-            seconds[label] = sum(sum(p.cpu_times()[:2]) for p in tree)
+            times = [p.cpu_times() for p in tree]
+            seconds[label] = (sum(t.user for t in times), sum(t.system for t in times))
         except psutil.Error:
-            seconds[label] = 0.0
+            seconds[label] = (0.0, 0.0)
     return seconds
 
 
-def _cpu_line(before: dict[str, float], after: dict[str, float]) -> str:
-    spent = {label: after[label] - before.get(label, 0.0) for label in after}
-    agents = sum(v for k, v in spent.items() if k.startswith("agent"))
-    return (f"  CPU s: controller {spent.get('controller', 0):.2f}, worker {spent.get('worker', 0):.2f}, "
-            f"agents {agents:.2f} (all {sum(spent.values()):.2f})")
+def _cpu_line(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]) -> str:
+    spent = {label: tuple(a - b for a, b in zip(after[label], before.get(label, (0.0, 0.0)), strict=True))
+             for label in after}
+    agents = [v for k, v in spent.items() if k.startswith("agent")]
+    user, system = sum(v[0] for v in agents), sum(v[1] for v in agents)
+    return (f"  CPU s: controller {sum(spent.get('controller', (0, 0))):.2f}, worker "
+            f"{sum(spent.get('worker', (0, 0))):.2f}, agents {user + system:.2f} (user {user:.2f} + system "
+            f"{system:.2f}); all {sum(sum(v) for v in spent.values()):.2f}")
 
 
 def _sshd(tmp: Path) -> tuple[subprocess.Popen[bytes], list[str]] | str:
@@ -126,6 +131,7 @@ def main() -> None:  # noqa: PLR0915 - one straight script
     parser.add_argument("--size-mb", type=int, default=200)
     parser.add_argument("--agents", type=int, default=5)
     parser.add_argument("--changed-pct", type=float, default=1.0)
+    parser.add_argument("--profile", default="", help="py-spy raw profiles of agent1 and the worker, first deploy")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-deploy-"))
     src = tmp / "release"
@@ -186,7 +192,12 @@ def main() -> None:  # noqa: PLR0915 - one straight script
             finished = next(e["ts"] for e in lines if e["type"] == "job.finished")
             return total, finished - created, sent
 
+        spies = [_profile(args.profile, label, labelled[label].pid) for label in ("agent1", "worker")] \
+            if args.profile else []
         total, job_s, sent = deploy("bench release")
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=30)
         print(f"files.deploy job, {args.files} files / {args.size_mb} MB to {args.agents} agents:")
         print(f"  iisfleet deploy DIR end to end (manifest + new contents + job): {total:7.2f} s")
         print(f"  job alone (job.created -> job.finished, incl. verify):         {job_s:7.2f} s"

@@ -258,6 +258,8 @@ def _write_members(stream: IO[bytes], files: dict[str, ManifestFile], places: _D
             while block := content.read(BLOCK):
                 digest.update(block)
                 out.write(block)
+            out.flush()
+            sync.start_writeback(out.fileno())
         if digest.hexdigest() != expected.sha256:
             raise BuildRefused(f"{entry.name!r} does not match its sha256")
         os.chmod(target, expected.mode)
