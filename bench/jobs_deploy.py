@@ -1,8 +1,9 @@
 """Benchmark: deploy 200 MB in 2,000 files to 5 real agents with a fleet job, against rsync over SSH.
 
 Real controller, Redis, Celery worker and five agents on 127.0.0.2-6. The job side is `iisfleet deploy DIR`
-end to end (pack as tar.gz, upload once, one job: chunked upload to each agent, agent-side extract, switch,
-verify), and the job alone (from its events). The baseline is rsync over SSH (sshd on 127.0.0.1 with a temp
+end to end (manifest to the controller, only the contents it lacks uploaded, one job: manifest to each agent,
+only the files it lacks sent as one tar, switch, verify), and the job alone (from its events). The baseline
+is rsync over SSH (sshd on 127.0.0.1 with a temp
 host key and key-only root login) of the same directory into a new folder next to each agent's site, one
 agent at a time and five at once. rsync neither switches the site nor verifies it; the job does both.
 The file contents are random, so compression gains nothing for either side. Then --changed-pct of the files
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -31,7 +33,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.jobs_fanout import _free_port, _redis_url, _wait  # noqa: E402
+import psutil  # noqa: E402
+
+from bench.jobs_fanout import _free_port, _profile, _redis_url, _wait  # noqa: E402
 from iisfleet.client.http import Controller  # noqa: E402
 
 
@@ -56,6 +60,29 @@ def _change(root: Path, percent: float) -> int:
     index = root / "index.html"
     index.write_text("bench release two\n")
     return changed + index.stat().st_size
+
+
+def _cpu(procs: dict[str, subprocess.Popen[bytes]]) -> dict[str, tuple[float, float]]:
+    """(user, system) CPU seconds of each started process tree so far (children included)."""
+    seconds: dict[str, tuple[float, float]] = {}
+    for label, proc in procs.items():
+        try:
+            tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+            times = [p.cpu_times() for p in tree]
+            seconds[label] = (sum(t.user for t in times), sum(t.system for t in times))
+        except psutil.Error:
+            seconds[label] = (0.0, 0.0)
+    return seconds
+
+
+def _cpu_line(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]) -> str:
+    spent = {label: tuple(a - b for a, b in zip(after[label], before.get(label, (0.0, 0.0)), strict=True))
+             for label in after}
+    agents = [v for k, v in spent.items() if k.startswith("agent")]
+    user, system = sum(v[0] for v in agents), sum(v[1] for v in agents)
+    return (f"  CPU s: controller {sum(spent.get('controller', (0, 0))):.2f}, worker "
+            f"{sum(spent.get('worker', (0, 0))):.2f}, agents {user + system:.2f} (user {user:.2f} + system "
+            f"{system:.2f}); all {sum(sum(v) for v in spent.values()):.2f}")
 
 
 def _sshd(tmp: Path) -> tuple[subprocess.Popen[bytes], list[str]] | str:
@@ -104,6 +131,7 @@ def main() -> None:  # noqa: PLR0915 - one straight script
     parser.add_argument("--size-mb", type=int, default=200)
     parser.add_argument("--agents", type=int, default=5)
     parser.add_argument("--changed-pct", type=float, default=1.0)
+    parser.add_argument("--profile", default="", help="py-spy raw profiles of agent1 and the worker, first deploy")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-deploy-"))
     src = tmp / "release"
@@ -116,10 +144,12 @@ def main() -> None:  # noqa: PLR0915 - one straight script
     common = ["--state-dir", str(state), "--redis-url", redis_url]
     port = _free_port()
     procs: list[subprocess.Popen[bytes]] = []
+    labelled: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(label: str, argv: list[str]) -> None:
         with open(tmp / f"{label}.log", "ab") as log:
             procs.append(subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=log))
+        labelled[label] = procs[-1]
 
     sshd: Any = None
     try:
@@ -143,24 +173,33 @@ def main() -> None:  # noqa: PLR0915 - one straight script
                                               "params": {"name": "bench", "bindings": [{"port": 8093}]}})
         _wait("site.create", lambda: api.call("GET", f"/api/jobs/{job['id']}")["status"] == "succeeded")
         def deploy(marker: str) -> tuple[float, float, int]:
+            before = _cpu(labelled)
             started = time.perf_counter()
             done = subprocess.run([*cli, "deploy", str(src), "--site", "bench", "--selector", "bench=deploy",
                                    "--json", "--controller", api.url, "--token", token, "--cafile", str(cafile),
                                    "--health-path", "/index.html", "--health-contains", marker],
                                   cwd=REPO, env=env, capture_output=True, text=True)
             total = time.perf_counter() - started
+            print(_cpu_line(before, _cpu(labelled)))
             lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{\"type\"")]
             view = api.call("GET", "/api/jobs?per_page=1")["jobs"][0]
             assert view["status"] == "succeeded", (done.stderr, view)
             results = api.call("GET", f"/api/jobs/{view['id']}")["results"]
             sent = sum(int(r["output"].get("sent_bytes", 0)) for r in results)
+            synced = next((e for e in lines if e["type"] == "artifact.synced"), {})
+            print(f"  (CLI uploaded {synced.get('uploaded_files')} contents, {synced.get('uploaded_bytes')} bytes)")
             created = next(e["ts"] for e in lines if e["type"] == "job.created")
             finished = next(e["ts"] for e in lines if e["type"] == "job.finished")
             return total, finished - created, sent
 
+        spies = [_profile(args.profile, label, labelled[label].pid) for label in ("agent1", "worker")] \
+            if args.profile else []
         total, job_s, sent = deploy("bench release")
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=30)
         print(f"files.deploy job, {args.files} files / {args.size_mb} MB to {args.agents} agents:")
-        print(f"  iisfleet deploy DIR end to end (pack tar.gz + upload + job): {total:7.2f} s")
+        print(f"  iisfleet deploy DIR end to end (manifest + new contents + job): {total:7.2f} s")
         print(f"  job alone (job.created -> job.finished, incl. verify):         {job_s:7.2f} s"
               f"  ({sent / args.agents / 1e6:.1f} MB sent per agent)")
         sshd = _sshd(tmp)

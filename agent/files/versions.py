@@ -4,7 +4,8 @@ A build is two calls (see agent/api/resources/version_builds.py). `plan` checks 
 mode, sha256), creates the hidden staging folder `<parent>/.iisfleet-build-<name>`, hard-links every file the
 base version holds with the same digest, size and mode, and returns the paths still missing. `receive` reads
 an uncompressed tar of exactly those files, checks each against the manifest while writing it, and renames
-the staging folder into place, so the version folder exists complete or not at all.
+the staging folder into place, so the version folder exists complete or not at all; what is fsynced when is
+agent/files/durability.py.
 
 Which digest a base file has comes from the record the agent keeps of every version it built (under its
 state directory, `version-records/<sha256 of the folder's path>.json`, with each file's inode, size and
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from agent.files.durability import BuildSync, sync_rename
 from agent.files.paths import STAGING_PREFIX, valid_name
 from shared import archives
 from shared.fsutil import atomic_write_bytes
@@ -216,8 +218,26 @@ def receive(records: Path, parent: str, name: str, stream: IO[bytes]) -> tuple[s
     files = {row["path"]: ManifestFile(**row) for row in manifest["files"]}
     if not os.path.isdir(staging):
         raise FileNotFoundError(f"no build {name!r} was planned")
-    received = 0
     places = _Dirs(staging)
+    sync = BuildSync()
+    try:
+        received = _write_members(stream, files, places, sync)
+        rows = _check_folder(staging, files)
+        sync.finish(staging)
+    finally:
+        sync.close()
+    target = os.path.join(parent, name)
+    if os.path.lexists(target):
+        raise FileExistsError(target)
+    atomic_write_bytes(record_file(records, target), json.dumps({"folder": target, "files": rows}).encode())
+    sync_rename(staging, target)
+    plan_file.unlink(missing_ok=True)
+    return target, received
+
+
+def _write_members(stream: IO[bytes], files: dict[str, ManifestFile], places: _Dirs, sync: BuildSync) -> int:
+    """Write each tar member the manifest expects, checking size and sha256; the bytes received."""
+    received = 0
     for entry in _members(stream):
         if entry.is_dir or not entry.name:
             continue
@@ -238,10 +258,18 @@ def receive(records: Path, parent: str, name: str, stream: IO[bytes]) -> tuple[s
             while block := content.read(BLOCK):
                 digest.update(block)
                 out.write(block)
+            out.flush()
+            sync.start_writeback(out.fileno())
         if digest.hexdigest() != expected.sha256:
             raise BuildRefused(f"{entry.name!r} does not match its sha256")
         os.chmod(target, expected.mode)
+        sync.file_written(target)
         received += entry.size
+    return received
+
+
+def _check_folder(staging: str, files: dict[str, ManifestFile]) -> list[dict[str, Any]]:
+    """Every manifest file is in the staging folder as described; the version record's rows."""
     rows = []
     for wanted in files.values():
         path = os.path.join(staging, *wanted.path.split("/"))
@@ -252,13 +280,7 @@ def receive(records: Path, parent: str, name: str, stream: IO[bytes]) -> tuple[s
         if not stat.S_ISREG(info.st_mode) or info.st_size != wanted.size:
             raise BuildRefused(f"{wanted.path!r} is not the file the manifest describes")
         rows.append({**vars_of(wanted), "ino": info.st_ino, "mtime_ns": info.st_mtime_ns})
-    target = os.path.join(parent, name)
-    if os.path.lexists(target):
-        raise FileExistsError(target)
-    atomic_write_bytes(record_file(records, target), json.dumps({"folder": target, "files": rows}).encode())
-    os.rename(staging, target)
-    plan_file.unlink(missing_ok=True)
-    return target, received
+    return rows
 
 
 def discard(records: Path, parent: str, name: str) -> None:

@@ -9,11 +9,24 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from controller.api import agents, artifacts, bootstrap, enroll, gateway, jobs, metrics, openapi, operator_keys, session
+from controller.api import (
+    agents,
+    artifact_blobs,
+    artifacts,
+    bootstrap,
+    enroll,
+    gateway,
+    jobs,
+    metrics,
+    openapi,
+    operator_keys,
+    session,
+)
 from controller.api.routing import Handler, RoleRule, Route
 from controller.auth.roles import Role
 from controller.console import handlers as console
 from controller.services.job_models import JobRequest
+from controller.services.manifests import ManifestRequest
 
 
 def _op(
@@ -38,6 +51,13 @@ JOB_ROUTES: tuple[Route, ...] = (
         "Run a finished job again on the hosts that did not succeed"),
     _op("POST", "/api/artifacts", artifacts.upload_artifact, "artifacts.upload", "operator",
         "Upload a deploy archive (zip/tar, streamed); checked and stored by sha256"),
+    _op("POST", "/api/artifacts/manifests", artifact_blobs.submit_manifest, "artifacts.manifest", "operator",
+        "A tree's manifest (path, size, mode, sha256): 200 + the blobs still missing, or 201 + the artifact",
+        ManifestRequest),
+    _op("PUT", "/api/artifacts/blobs/{sha256}", artifact_blobs.put_blob, "artifacts.blob", "operator",
+        "Store one file content under its sha256 (checked on receipt)"),
+    _op("POST", "/api/artifacts/blobs", artifact_blobs.post_blobs, "artifacts.blobs", "operator",
+        "Store many file contents: an uncompressed tar whose members are named by their sha256"),
     _op("GET", "/api/artifacts/{sha256}", artifacts.get_artifact, "artifacts.get", "viewer",
         "An artifact's summary"),
 )

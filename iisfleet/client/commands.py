@@ -12,6 +12,7 @@ from typing import Any
 
 from iisfleet.client.http import ClientError, Controller
 from iisfleet.client.progress import report, watch
+from iisfleet.client.tree_sync import sync_tree
 
 Command = Callable[[Controller, argparse.Namespace], int]
 
@@ -95,8 +96,12 @@ def _pack(source: Path) -> Path:
 
 
 def deploy_command(controller: Controller, args: argparse.Namespace) -> int:
-    """deploy DIR|ARCHIVE --site NAME."""
+    """deploy DIR|ARCHIVE --site NAME: a DIR goes incrementally (only new contents travel) unless --full."""
     source = Path(args.path)
+    if source.is_dir() and not args.full:
+        artifact = sync_tree(controller, source, args.json)
+        params = {"site": args.site, "artifact": artifact["sha256"], "app_path": args.app_path, "keep": args.keep}
+        return _run_job(controller, args, "files.deploy", params)
     packed = _pack(source)
     try:
         artifact = controller.upload(packed, source.name if source.is_file() else f"{source.name}.tar.gz")

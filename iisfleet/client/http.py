@@ -96,6 +96,15 @@ class Controller:
             with self._open(request, 3600) as response:
                 return dict(json.loads(response.read()))
 
+    def send(self, method: str, path: str, body: Iterator[bytes], length: int, content_type: str) -> Any:
+        """Stream a body of known length (a generator of blocks); the decoded JSON answer."""
+        request = urllib.request.Request(self.url + path, data=body, method=method)
+        request.add_header("Content-Length", str(length))
+        request.add_header("Content-Type", content_type)
+        with self._open(request, 3600) as response:
+            raw = response.read()
+        return json.loads(raw) if raw else None
+
     def events(self, job_id: str) -> Iterator[dict[str, Any]]:
         """The job's server-sent events, history first, until it finishes."""
         url = f"{self.url}/api/jobs/{job_id}/events"

@@ -58,12 +58,14 @@ def add_commands(sub: Sub) -> None:
     for verb in ("recycle", "start", "stop"):
         _leaf(pool_sub, verb, f"{verb} an application pool", commands.pools_command).add_argument("name")
 
-    deploy = _leaf(sub, "deploy", "deploy a directory (packed as tar.gz) or an archive to a site",
-                   commands.deploy_command)
+    deploy = _leaf(sub, "deploy", "deploy a directory (only contents the controller lacks are uploaded) or an "
+                   "archive to a site", commands.deploy_command)
     deploy.add_argument("path", help="DIR or ARCHIVE (zip, tar, tar.gz)")
     deploy.add_argument("--site", required=True)
     deploy.add_argument("--app-path", default="/", help="application path inside the site (default /)")
     deploy.add_argument("--keep", type=int, default=3, help="previous versions to keep (default 3)")
+    deploy.add_argument("--full", action="store_true",
+                        help="pack DIR as tar.gz and upload all of it (for agents without version builds)")
 
     rollback = _leaf(sub, "rollback", "switch a site back to its previous (or a named) version",
                      commands.rollback_command)

@@ -57,7 +57,7 @@ class Hosted:
 
 
 @contextlib.asynccontextmanager
-async def run_host(tmp_path: Path, files: dict[str, str]) -> AsyncIterator[Hosted]:
+async def run_host(tmp_path: Path, files: dict[str, str], poll_interval: float = 0.2) -> AsyncIterator[Hosted]:
     """Default Web Site on a fresh loopback address serving `files`; checks no worker outlives the host."""
     address = loopback()
     port = free_port(address)
@@ -66,7 +66,7 @@ async def run_host(tmp_path: Path, files: dict[str, str]) -> AsyncIterator[Hoste
         (content / name).parent.mkdir(parents=True, exist_ok=True)
         (content / name).write_text(text)
     store = make_store(tmp_path, port, content)
-    host = EmbeddedHost(store, tmp_path, address, poll_interval=0.2)
+    host = EmbeddedHost(store, tmp_path, address, poll_interval=poll_interval)
     await host.start()
     hosted = Hosted(host, store, address, port, content)
     try:
@@ -107,6 +107,18 @@ async def test_default_document_and_directory_listing(hosted: Hosted) -> None:
         status, body = await get(session, hosted.url + "/sub/")
         assert status == 200
         assert "[To Parent Directory]" in body and "notes.txt" in body
+
+
+async def test_a_config_write_in_process_is_served_without_waiting_for_the_poll(tmp_path: Path) -> None:
+    # A 60 s poll: only the commit hook can make the change show within the 2 s bound.
+    async with run_host(tmp_path, {"index.html": "hi", "sub/notes.txt": "notes"}, poll_interval=60) as hosted:
+        async with aiohttp.ClientSession() as session:
+            assert (await get(session, hosted.url + "/sub/"))[0] == 403
+            async with hosted.store.write() as config:
+                config.section("system.webServer/directoryBrowse", "Default Web Site").set("enabled", True)
+            async with asyncio.timeout(2):
+                while (await get(session, hosted.url + "/sub/"))[0] != 200:  # noqa: ASYNC110 - the host owns it
+                    await asyncio.sleep(0.02)
 
 
 async def test_stopped_site_refuses_connections(hosted: Hosted) -> None:

@@ -7,6 +7,7 @@ sends about the changed bytes only, and a rollback still serves the previous con
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,3 +103,31 @@ def test_incremental_deploy_matches_a_full_one_and_rolls_back(fleet: JobsFleet) 
         back = Path(fleet.by_name(view)[agent]["output"]["physical_path"])
         assert back == _folder(fleet, agent, one[agent])
         assert {name: entry[0] for name, entry in _tree(back).items() if entry} == first
+
+
+def _cli_deploy(fleet: JobsFleet, root: Path, marker: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`iisfleet deploy DIR --json`: (the artifact.synced line, the final job view)."""
+    out = fleet.cli("deploy", str(root), "--site", "inc", "--selector", "env=e2e", "--json", "--controller",
+                    fleet.url, "--token", fleet.token, "--cafile", str(fleet.state / "pki" / "ca.crt"),
+                    "--health-path", "/index.html", "--health-contains", marker)
+    synced = next(json.loads(line) for line in out.splitlines() if line.startswith('{"type": "artifact.synced"'))
+    view = json.loads(out[out.index("\n{\n") + 1:] if "\n{\n" in out else out[out.index("{\n"):])
+    return synced, view
+
+
+def test_cli_deploy_of_a_directory_uploads_only_new_contents(fleet: JobsFleet, tmp_path: Path) -> None:
+    root = tmp_path / "release"
+    for n in range(12):
+        (root / f"d{n % 3}").mkdir(parents=True, exist_ok=True)
+        (root / f"d{n % 3}" / f"f{n}.bin").write_bytes(os.urandom(10_000 + n))
+    (root / "index.html").write_text("cli one")
+    synced, view = _cli_deploy(fleet, root, "cli one")
+    assert view["status"] == "succeeded" and synced["uploaded_files"] == 13, (synced, view)
+    (root / "index.html").write_text("cli two")
+    synced, view = _cli_deploy(fleet, root, "cli two")
+    assert view["status"] == "succeeded", view
+    assert (synced["uploaded_files"], synced["uploaded_bytes"]) == (1, len("cli two")), synced
+    for result in view["results"]:
+        assert result["output"]["sent_files"] == 1 and result["output"]["linked_files"] == 12, result
+    for address in ("127.0.0.2", "127.0.0.3"):
+        assert site_get(address, SITES["inc"], "/index.html")[1] == "cli two"

@@ -31,6 +31,7 @@ from controller.services.actions.verify import verify_site
 from controller.services.agent_client import PermanentError
 from controller.services.artifacts import artifact_path, require_artifact
 from controller.services.job_models import Strict
+from controller.services.manifests import is_manifest
 from controller.settings import ControllerSettings
 
 CHUNK = 8 * 1024 * 1024
@@ -155,6 +156,9 @@ async def deploy(ctx: StepContext, params: DeployParams) -> dict[str, Any]:
             folder = await ensure_dir(ctx.client, folder_path)
             built = await build_version(ctx, folder, version, params.artifact, current)
             if built is None:
+                if await asyncio.to_thread(is_manifest, ctx.settings, params.artifact):
+                    raise PermanentError(f"{ctx.client.name} lacks the version-builds extension, which a manifest "
+                                         "artifact needs (deploy an archive: iisfleet deploy --full)")
                 await _unpack(ctx, folder, version, params.artifact)
             transfer = built or {}
             unpacked = True

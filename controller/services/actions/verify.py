@@ -16,6 +16,13 @@ from controller.services.job_models import HealthCheck
 WORKERS = "/api/webserver/worker-processes"
 SETTLE = 10.0
 """Seconds a site or pool may spend `starting` before we call it a failure."""
+POLL_DELAYS = (0.05, 0.1, 0.2, 0.3)
+"""Waits between checks, then the last one repeated: a switch usually shows within tens of milliseconds
+(the embedded host reconciles right after the config write), so the first recheck comes early."""
+
+
+def _delay(attempt: int) -> float:
+    return POLL_DELAYS[min(attempt, len(POLL_DELAYS) - 1)]
 
 
 def site_url(ctx: StepContext, site: dict[str, Any], path: str = "/") -> tuple[str, dict[str, str]]:
@@ -33,13 +40,15 @@ def site_url(ctx: StepContext, site: dict[str, Any], path: str = "/") -> tuple[s
 
 async def _settled(ctx: StepContext, collection: str, item_id: str, what: str) -> dict[str, Any]:
     deadline = time.monotonic() + SETTLE
+    attempt = 0
     while True:
         _status, model = await ctx.client.call("GET", f"{collection}/{item_id}")
         if model.get("status") == "started":
             return dict(model)
         if model.get("status") != "starting" or time.monotonic() > deadline:
             raise PermanentError(f"{what} is {model.get('status')} on {ctx.client.name}, expected started")
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(_delay(attempt))
+        attempt += 1
 
 
 async def _request(ctx: StepContext, url: str, headers: dict[str, str]) -> tuple[int, str]:
@@ -72,6 +81,7 @@ async def health_check(ctx: StepContext, site: dict[str, Any], check: HealthChec
     url, headers = site_url(ctx, site, check.path)
     deadline = time.monotonic() + check.timeout
     problem = ""
+    attempt = 0
     while True:
         try:
             code, text = await _request(ctx, url, headers)
@@ -85,7 +95,8 @@ async def health_check(ctx: StepContext, site: dict[str, Any], check: HealthChec
             problem = str(err)
         if time.monotonic() > deadline:
             raise TransientError(f"health check failed: {problem}")
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(_delay(attempt))
+        attempt += 1
 
 
 async def verify_site(ctx: StepContext, site: dict[str, Any]) -> dict[str, Any]:

@@ -118,3 +118,35 @@ async def test_archive_extract_still_serves_agents_fallback(env: FilesEnv) -> No
     body["sha256"] = hashlib.sha256(buffer.getvalue()).hexdigest()
     await env.json("POST", "/api/files/archive-extract", 201, json=body)
     assert _tree(env.rw / "v1") == {"index.html": (b"hi", 0o644), "css/a.css": (b"x", 0o644)}
+
+
+async def test_a_version_is_durable_before_it_appears(env: FilesEnv, monkeypatch: Any) -> None:
+    """Every received file and every folder is fsynced while the version is still the hidden staging folder;
+    the versions folder is fsynced after the rename, before the 201."""
+    from agent.files import durability
+
+    parent = env.rw / "durable.versions"
+    parent.mkdir()
+    target = parent / "v1"
+    synced: list[tuple[str, bool]] = []  # (path, did the version exist then)
+    real_file, real_dir = durability._fsync_file, durability.fsync_dir
+
+    def fsync_file(path: str) -> None:
+        synced.append((os.path.realpath(path), target.exists()))
+        real_file(path)
+
+    def fsync_dir(path: Path) -> None:
+        synced.append((os.path.realpath(path), target.exists()))
+        real_dir(path)
+
+    monkeypatch.setattr(durability, "_fsync_file", fsync_file)
+    monkeypatch.setattr(durability, "fsync_dir", fsync_dir)
+    files = {"index.html": b"one", "a/b/deep.txt": b"deep", "a/c.txt": b"c"}
+    await _build(env, parent, "v1", files)
+    real_parent = str(parent.resolve())
+    staging = os.path.join(real_parent, ".iisfleet-build-v1")
+    before = {path for path, existed in synced if not existed}
+    assert {os.path.join(staging, *name.split("/")) for name in files} <= before, synced
+    assert {staging, os.path.join(staging, "a"), os.path.join(staging, "a", "b")} <= before, synced
+    assert (real_parent, True) in synced, synced  # the rename, made durable after it happened
+    assert _tree(target) == {k: (v, 0o644) for k, v in files.items()}

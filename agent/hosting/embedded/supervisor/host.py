@@ -1,7 +1,9 @@
 """EmbeddedHost: the Linux data plane's supervisor (HTTP.sys + WAS) behind the Host protocol.
 
-It follows the configuration store: every ~0.5 s it reloads applicationHost.config if the file changed
-and reconciles listeners and pools with the new generation (see reconcile.py).
+It follows the configuration store: it reloads applicationHost.config if the file changed and reconciles
+listeners and pools with the new generation (see reconcile.py). A write this process commits through the
+store wakes the loop at once (a commit hook), so an API change such as a site's new physical path is served
+without waiting for the poll; the ~0.5 s poll stays for edits by other processes and for pool timers.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import resource
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +55,8 @@ class EmbeddedHost:
         self.launcher = Launcher()
         self.reconciler = Reconciler(self)
         self._poller: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._hook: Callable[[Any], object] | None = None
         self.lock = asyncio.Lock()
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -60,10 +65,16 @@ class EmbeddedHost:
         _raise_fd_limit()
         self.run_dir = Path(tempfile.mkdtemp(prefix="iisfleet-"))
         await self.start_server()
+        loop = asyncio.get_running_loop()
+        # Commits run in a worker thread (ConfigStore.write): hand the wake-up to the loop.
+        self._hook = lambda _root: loop.call_soon_threadsafe(self._wake.set)
+        self.store.commit_hooks.append(self._hook)
         self._poller = create_task(self._poll(), name="embedded host config poll")
 
     async def close(self) -> None:
         """Stop everything: listeners closed, every worker stopped by pid."""
+        if self._hook in self.store.commit_hooks:
+            self.store.commit_hooks.remove(self._hook)
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -97,7 +108,9 @@ class EmbeddedHost:
 
     async def _poll(self) -> None:
         while True:
-            await asyncio.sleep(self.poll_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            self._wake.clear()
             try:
                 await self.tick()
             except Exception:
