@@ -7,9 +7,10 @@ Protocol (a superset of upstream's, see docs/compatibility.md):
 * With `Content-Range: bytes a-b/total` the chunk is written at offset `a` of a staging file that belongs to
   the upload of that file with that total size (key = sha256 of file id text + total). Chunks may come in any
   order, overlap, repeat, or run concurrently. A chunk counts as received once written; every FLUSH_BEHIND
-  bytes (and on completion) the staging file is fdatasynced and only then are the received spans saved in a
-  sidecar JSON file under `<state dir>/uploads/`, so a crash or restart never counts a chunk that was not
-  stored (at worst recent chunks are listed as missing again) and the series can be resumed.
+  bytes the staging file is fdatasynced in the background and only then are the received spans saved in a
+  sidecar JSON file under `<state dir>/uploads/` (on completion it is fsynced before the rename), so a crash
+  or restart never counts a chunk that was not stored (at worst recent chunks are listed as missing again)
+  and the series can be resumed.
 * While bytes are missing, the PUT answers **202** with header `X-Missing-Ranges: bytes=a-b,c-d` and a JSON
   body `{"total": N, "received": bytes, "missing": [{"first": a, "last": b}, ...]}`; the target is untouched.
 * The chunk that completes the series answers **200** with an empty body (as upstream): the staging file is
