@@ -185,6 +185,11 @@ class Uploads:
         self._syncing: dict[str, asyncio.Task[None]] = {}
         """The background sync-then-save of each series, kept until the next chunk checks its outcome."""
 
+    def close(self) -> None:
+        """Close the staging files kept open between chunks (shutdown); a later chunk reopens its file."""
+        for key in list(self._fds):
+            self._close(key)
+
     def _lock(self, key: str) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
 
@@ -290,7 +295,9 @@ class Uploads:
             self._check_sync(key)
             current = self._live.get(key) or await asyncio.to_thread(self._load, key) or series
             self._live[key] = current
-            if span is not None:
+            # A chunk written into a series that has since started over (its staging file was replaced, or a
+            # failed sync dropped its progress) went to a file this series no longer trusts: not counted.
+            if span is not None and current is series:
                 current.received = merge(current.received, span)
                 self._unsynced[key] = self._unsynced.get(key, 0) + span[1] - span[0] + 1
             if self._writers.get(key, 0) <= 0 and not current.missing:
