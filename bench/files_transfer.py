@@ -2,7 +2,9 @@
 
 For each size (default 256 MiB and 1 GiB) it measures, on the same machine and the same disk:
 
-* upload in `--chunk` pieces (PUT /api/files/content/{id} with Content-Range), and as one request;
+* upload in `--chunk` pieces (PUT /api/files/content/{id} with Content-Range), one request after the other as
+  upstream clients send them, each body streamed in 1 MiB pieces (`--chunk-body bytes`: as one object), and as
+  one request;
 * download (GET /api/files/content/{id}), streamed to nowhere;
 * `cp` of the same file (plus fsync, since the agent syncs before it renames an upload into place);
 * rsync over SSH on loopback, when `ssh -o BatchMode=yes HOST true` works (else it says how to enable it);
