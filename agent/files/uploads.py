@@ -235,8 +235,8 @@ class Uploads:
         async with self._lock(key):
             known, shared = self._live.get(key), self._fds.get(key)
             # The fast path, no thread hop: the series is in memory and its open staging file is still the
-            # single-link file checked when it was opened (fstat of an open descriptor never waits on the disk).
-            if known is not None and shared is not None and os.fstat(shared).st_nlink == 1:
+            # single-link file at the staging name that was checked when it was opened.
+            if known is not None and shared is not None and _still_at(shared, known.staging):
                 series, fd = known, shared
             else:
                 self._close(key)
@@ -387,6 +387,16 @@ class Uploads:
                     sidecar.unlink(missing_ok=True)
                     swept.append(sidecar.stem)
         return swept
+
+
+def _still_at(fd: int, path: str) -> bool:
+    """Whether the open file `fd` is still the only link, and the one at `path` (fstat and lstat: no data read)."""
+    opened = os.fstat(fd)
+    try:
+        named = os.lstat(path)
+    except OSError:
+        return False
+    return opened.st_nlink == 1 and (opened.st_dev, opened.st_ino) == (named.st_dev, named.st_ino)
 
 
 def _retrieved(task: asyncio.Task[None]) -> None:

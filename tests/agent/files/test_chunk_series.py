@@ -72,10 +72,15 @@ async def test_a_series_opens_its_staging_file_once(tmp_path: Path, target: Path
     assert opens == ["create_staging", "open_staging", "create_staging", "open_staging", "open_staging"]
 
 
-async def test_a_staging_file_deleted_mid_series_starts_it_over(tmp_path: Path, target: Path) -> None:
+@pytest.mark.parametrize("how", ["unlink", "rename"])
+async def test_a_staging_file_deleted_mid_series_starts_it_over(tmp_path: Path, target: Path, how: str) -> None:
     store = Uploads(tmp_path / "state")
     series = await _chunk(store, target, 20, 0, b"a" * 10)
-    os.unlink(series.staging)  # the open descriptor now writes to an orphan inode: never count that
+    # The open descriptor now writes to a file that is not at the staging name: never count that.
+    if how == "unlink":
+        os.unlink(series.staging)
+    else:
+        os.rename(series.staging, tmp_path / "moved")
     series = await _chunk(store, target, 20, 10, b"b" * 10)
     assert series.received == [(10, 19)] and series.missing == [(0, 9)]
     series = await _chunk(store, target, 20, 0, b"c" * 10)
