@@ -2,7 +2,9 @@
 
 For each size (default 256 MiB and 1 GiB) it measures, on the same machine and the same disk:
 
-* upload in `--chunk` pieces (PUT /api/files/content/{id} with Content-Range), and as one request;
+* upload in `--chunk` pieces (PUT /api/files/content/{id} with Content-Range), one request after the other as
+  upstream clients send them, each body streamed in 1 MiB pieces (`--chunk-body bytes`: as one object), and as
+  one request;
 * download (GET /api/files/content/{id}), streamed to nowhere;
 * `cp` of the same file (plus fsync, since the agent syncs before it renames an upload into place);
 * rsync over SSH on loopback, when `ssh -o BatchMode=yes HOST true` works (else it says how to enable it);
@@ -48,6 +50,7 @@ import aiohttp
 import psutil
 
 UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3}
+SEND_BLOCK = 1024 * 1024
 
 
 def parse_size(text: str) -> int:
@@ -144,16 +147,28 @@ class Agent:
             raise SystemExit(f"cannot create {name}: {status} {body}")
         return str(body["id"])
 
-    async def upload_chunked(self, file_id: str, source: Path, chunk: int) -> None:
-        """PUT the file in `chunk`-byte Content-Range pieces, in order."""
+    async def upload_chunked(self, file_id: str, source: Path, chunk: int, stream: bool = True) -> None:
+        """PUT the file in `chunk`-byte Content-Range pieces, in order, one request at a time (as upstream
+        clients do). Each chunk's body streams in SEND_BLOCK pieces, as curl or a browser streams it: handed
+        to aiohttp as one bytes object (`stream=False`, `--chunk-body bytes`, what this bench did before
+        2026-12-05), the whole chunk is encrypted before its first byte leaves, so the agent cannot start on
+        a chunk until the client has finished preparing it."""
         size = (await asyncio.to_thread(source.stat)).st_size
         handle = await asyncio.to_thread(open, source, "rb")
+
+        async def pieces(data: bytes) -> AsyncIterator[memoryview]:
+            view = memoryview(data)
+            for at in range(0, len(view), SEND_BLOCK):
+                yield view[at : at + SEND_BLOCK]
+
         try:
             for first in range(0, size, chunk):
                 data = await asyncio.to_thread(handle.read, chunk)
                 last = first + len(data) - 1
-                headers = {**self.headers, "Content-Range": f"bytes {first}-{last}/{size}"}
-                async with self.session.put(f"{self.url}/api/files/content/{file_id}", data=data,
+                headers = {**self.headers, "Content-Range": f"bytes {first}-{last}/{size}",
+                           "Content-Length": str(len(data))}
+                body = pieces(data) if stream else data
+                async with self.session.put(f"{self.url}/api/files/content/{file_id}", data=body,
                                             headers=headers) as resp:
                     if resp.status not in (200, 202):
                         raise SystemExit(f"chunk {first}-{last}: {resp.status} {await resp.text()}")
@@ -269,17 +284,18 @@ async def bench(args: argparse.Namespace, url: str, token: str, cafile: str | No
         root = await agent.writable_root()
         local = Path(root["physical_path"])
         local_dir = local if await asyncio.to_thread(local.is_dir) else args.workdir
-        print(f"agent {url}  location {root['physical_path']}  chunk {args.chunk // 1024**2} MiB")
+        print(f"agent {url}  location {root['physical_path']}  chunk {args.chunk // 1024**2} MiB ({args.chunk_body})")
         for size in args.sizes:
             source = args.workdir / f"source-{size}.bin"
             make_source(source, size)
             file_id = await agent.fresh_file(root, f"bench-{size}.bin")
             sampler.peak = 0
             samples: dict[str, list[float]] = {}
+            stream = args.chunk_body == "stream"
             for _ in range(args.repeat):  # interleaved, so agent and baselines share the machine's mood
                 with sampler.watch():
                     for label, job in (
-                        ("upload chunked", agent.upload_chunked(file_id, source, args.chunk)),
+                        ("upload chunked", agent.upload_chunked(file_id, source, args.chunk, stream)),
                         ("upload single", agent.upload_whole(file_id, source)),
                         ("download", agent.download(file_id)),
                     ):
@@ -325,6 +341,8 @@ def main() -> None:
     parser.add_argument("--start-agent", action="store_true")
     parser.add_argument("--sizes", default="256M,1G", type=lambda s: [parse_size(x) for x in s.split(",")])
     parser.add_argument("--chunk", default="8M", type=parse_size)
+    parser.add_argument("--chunk-body", choices=("stream", "bytes"), default="stream",
+                        help="each chunk's body streamed in 1 MiB pieces (as curl does), or as one bytes object")
     parser.add_argument("--ssh-host", default="127.0.0.1")
     parser.add_argument("--ssh", default=SSH, help="the ssh command rsync runs (port, identity, options)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per size; the table shows medians")

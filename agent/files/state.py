@@ -25,8 +25,9 @@ class FilesRuntime:
         """Serialises edits of appsettings.json's `files` section."""
 
     def close(self) -> None:
-        """Release the worker threads."""
+        """Release the worker threads and the staging files kept open between chunks."""
         self.operations.close()
+        self.uploads.close()
 
 
 # Beside its type, not in agent.keys: files_runtime_ctx below reads it, and agent.keys would import this module.

@@ -7,9 +7,10 @@ Protocol (a superset of upstream's, see docs/compatibility.md):
 * With `Content-Range: bytes a-b/total` the chunk is written at offset `a` of a staging file that belongs to
   the upload of that file with that total size (key = sha256 of file id text + total). Chunks may come in any
   order, overlap, repeat, or run concurrently. A chunk counts as received once written; every FLUSH_BEHIND
-  bytes (and on completion) the staging file is fdatasynced and only then are the received spans saved in a
-  sidecar JSON file under `<state dir>/uploads/`, so a crash or restart never counts a chunk that was not
-  stored (at worst recent chunks are listed as missing again) and the series can be resumed.
+  bytes the staging file is fdatasynced in the background and only then are the received spans saved in a
+  sidecar JSON file under `<state dir>/uploads/` (on completion it is fsynced before the rename), so a crash
+  or restart never counts a chunk that was not stored (at worst recent chunks are listed as missing again)
+  and the series can be resumed.
 * While bytes are missing, the PUT answers **202** with header `X-Missing-Ranges: bytes=a-b,c-d` and a JSON
   body `{"total": N, "received": bytes, "missing": [{"first": a, "last": b}, ...]}`; the target is untouched.
 * The chunk that completes the series answers **200** with an empty body (as upstream): the staging file is
@@ -37,6 +38,7 @@ from pathlib import Path
 from agent.files.paths import STAGING_PREFIX, id_text
 from agent.files.ranges import Span, merge, missing
 from agent.files.staging import adopt_mode, create_staging, open_staging
+from shared.asyncio_utils import create_task
 from shared.errors import InvalidParameter
 from shared.fsutil import fsync_dir
 
@@ -48,6 +50,11 @@ FLUSH_BEHIND = 64 * 1024 * 1024
 """Written bytes after which the data already written is synced in the background while the upload goes on,
 so the sync before the final rename finds little left to do (and dirty pages stay bounded)."""
 STALE_SECONDS = 24 * 3600
+MAX_OPEN = 64
+"""Staging files of chunk series kept open between chunks; series beyond this reopen theirs on their next chunk."""
+CHUNK_WRITE_BLOCK = 2 * 1024 * 1024
+"""Block size for chunk bodies: smaller than WRITE_BLOCK, so the disk writes of one chunk overlap its network
+reads (an 8 MiB chunk in one 8 MiB block would be written only after all of it arrived)."""
 datasync = getattr(os, "fdatasync", os.fsync)  # macOS and Windows have no fdatasync
 
 
@@ -78,16 +85,20 @@ def series_key(path: str, total: int) -> str:
     return hashlib.sha256(f"{id_text(path)}\n{total}".encode()).hexdigest()[:40]
 
 
-async def write_stream(fd: int, offset: int, chunks: AsyncIterator[bytes], limit: int | None) -> int:
+async def write_stream(
+    fd: int, offset: int, chunks: AsyncIterator[bytes], limit: int | None, block_size: int | None = None
+) -> int:
     """Write a request body at `offset`; 400 `Content-Length` past `limit` bytes.
 
-    The pieces the socket delivers are kept as they are (no joining, no copy) and handed, WRITE_BLOCK bytes
+    The pieces the socket delivers are kept as they are (no joining, no copy) and handed, `block_size`
+    (default WRITE_BLOCK) bytes
     at a time, to one pwritev on a worker thread while the next block is read, so disk and network overlap
     and at most two blocks are held, whatever the body size. Every FLUSH_BEHIND bytes a background
     fdatasync starts writeback of what is already written; the caller still syncs before it counts or
     renames anything (see docs/files-sync.md).
     """
     loop = asyncio.get_running_loop()
+    block_size = min(block_size or WRITE_BLOCK, WRITE_BLOCK)
     pending: asyncio.Future[int] | None = None
     flushing: asyncio.Future[None] | None = None
     block: list[bytes] = []
@@ -98,7 +109,7 @@ async def write_stream(fd: int, offset: int, chunks: AsyncIterator[bytes], limit
                 raise InvalidParameter("Content-Length", "The body is longer than the Content-Range.")
             block.append(data)
             size += len(data)
-            if size >= WRITE_BLOCK or len(block) >= MAX_IOV:
+            if size >= block_size or len(block) >= MAX_IOV:
                 if pending is not None:
                     await pending
                 pending = loop.run_in_executor(None, _pwritev_all, fd, block, offset + queued)
@@ -153,7 +164,14 @@ def replace_target(staging: str, target: str) -> None:
 
 
 class Uploads:
-    """Chunk series of this agent, persisted under `<state dir>/uploads`."""
+    """Chunk series of this agent, persisted under `<state dir>/uploads`.
+
+    Per-chunk work stays on the event loop unless it touches the disk's slow paths (docs/files-sync.md): the
+    staging file of a series is opened once and kept open while the series is in progress (each chunk
+    writes through its own `dup` of it, so closing the shared one never pulls a descriptor from under a
+    writer), counting a chunk is a merge in memory, and the every-FLUSH_BEHIND sync and sidecar save run in
+    the background instead of delaying that chunk's answer.
+    """
 
     def __init__(self, state_dir: Path) -> None:
         self.dir = state_dir / "uploads"
@@ -162,6 +180,15 @@ class Uploads:
         # What this process has received: a superset of the sidecar, which lists only synced spans.
         self._live: dict[str, Series] = {}
         self._unsynced: dict[str, int] = {}
+        self._fds: dict[str, int] = {}
+        """The open staging file of each series in progress (at most MAX_OPEN; the rest reopen on demand)."""
+        self._syncing: dict[str, asyncio.Task[None]] = {}
+        """The background sync-then-save of each series, kept until the next chunk checks its outcome."""
+
+    def close(self) -> None:
+        """Close the staging files kept open between chunks (shutdown); a later chunk reopens its file."""
+        for key in list(self._fds):
+            self._close(key)
 
     def _lock(self, key: str) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
@@ -201,29 +228,59 @@ class Uploads:
         async with self._lock(key):
             return self._live.get(key) or await asyncio.to_thread(self._load, key)
 
-    async def begin(self, path: str, total: int) -> Series:
-        """Load or start the series for this file and total and count one writer in it."""
+    async def begin(self, path: str, total: int) -> tuple[Series, int]:
+        """Load or start the series for this file and total, count one writer in it, and give that writer a
+        descriptor of the staging file (its own: the caller closes it)."""
         key = series_key(path, total)
         async with self._lock(key):
-            series = await asyncio.to_thread(self._begin, key, path, total)
+            known, shared = self._live.get(key), self._fds.get(key)
+            # The fast path, no thread hop: the series is in memory and its open staging file is still the
+            # single-link file at the staging name that was checked when it was opened.
+            if known is not None and shared is not None and _still_at(shared, known.staging):
+                series, fd = known, shared
+            else:
+                self._close(key)
+                series, fd, swept = await asyncio.to_thread(self._begin, key, path, total, known)
+                for gone in swept:
+                    self._forget(gone)
+                self._live[key], self._fds[key] = series, fd
+                self._close_idle()
+            mine = os.dup(fd)
             self._writers[key] = self._writers.get(key, 0) + 1
-            return series
+            return series, mine
 
-    def _begin(self, key: str, path: str, total: int) -> Series:
-        series = self._live.get(key) or self._load(key)
+    def _begin(self, key: str, path: str, total: int, known: Series | None) -> tuple[Series, int, list[str]]:
+        """(series, its open staging file, series swept) on a worker thread; the caller keeps the bookkeeping."""
+        series = known or self._load(key)
         if series is not None and os.path.exists(series.staging):
-            return series
-        self.sweep()
+            return series, open_staging(series.staging), []  # refuses a link planted at the name meanwhile
+        swept = self.sweep()
         staging = os.path.join(os.path.dirname(path), f"{STAGING_PREFIX}upload-{key}.part")
         fd = create_staging(staging)
         try:
             os.ftruncate(fd, total)
-        finally:
+            series = Series(key, path, total, staging)
+            self._save(series)
+        except BaseException:
             os.close(fd)
-        series = Series(key, path, total, staging)
-        self._save(series)
-        self._live[key] = series
-        return series
+            raise
+        return series, fd, [*swept, key]  # a new series counts nothing unsynced yet
+
+    def _forget(self, key: str) -> None:
+        self._live.pop(key, None)
+        self._unsynced.pop(key, None)
+        self._close(key)
+
+    def _close(self, key: str) -> None:
+        """Close the shared descriptor of a series (writers hold their own dups, so this never cuts one off)."""
+        fd = self._fds.pop(key, None)
+        if fd is not None:
+            os.close(fd)
+
+    def _close_idle(self) -> None:
+        """Keep at most MAX_OPEN staging files open: close those of series nobody is writing, oldest first."""
+        for key in [k for k in self._fds if not self._writers.get(k)][: max(0, len(self._fds) - MAX_OPEN)]:
+            self._close(key)
 
     async def end(self, series: Series, span: Span | None) -> Series:
         """Release a writer, counting its chunk (None when it failed).
@@ -231,53 +288,96 @@ class Uploads:
         The series completes only when nothing is missing and no other writer of it is still running, so
         no late writer can hold a descriptor on the staging file once it has become the target.
         """
+        key = series.key
         # Released before the first await, so even a cancelled handler cannot leave the series waiting forever.
-        self._writers[series.key] = self._writers.get(series.key, 1) - 1
-        async with self._lock(series.key):
-            last_writer = self._writers.get(series.key, 0) <= 0
-            current = await asyncio.to_thread(self._record, series, span, last_writer)
-            if current.done:
-                self._writers.pop(series.key, None)
-                self._locks.pop(series.key, None)
+        self._writers[key] = self._writers.get(key, 1) - 1
+        async with self._lock(key):
+            self._check_sync(key)
+            current = self._live.get(key) or await asyncio.to_thread(self._load, key) or series
+            self._live[key] = current
+            # A chunk written into a series that has since started over (its staging file was replaced, or a
+            # failed sync dropped its progress) went to a file this series no longer trusts: not counted.
+            if span is not None and current is series:
+                current.received = merge(current.received, span)
+                self._unsynced[key] = self._unsynced.get(key, 0) + span[1] - span[0] + 1
+            if self._writers.get(key, 0) <= 0 and not current.missing:
+                await self._complete(current)
+            elif self._unsynced.get(key, 0) >= FLUSH_BEHIND and key not in self._syncing and key in self._fds:
+                self._start_sync(current)
             return current
 
-    def _record(self, series: Series, span: Span | None, last_writer: bool) -> Series:
-        """Count a written chunk; sync and persist progress every FLUSH_BEHIND bytes; complete the series.
+    async def synced(self) -> None:
+        """Wait for the background syncs in flight (tests, and callers that want the sidecars current)."""
+        if self._syncing:
+            await asyncio.wait(list(self._syncing.values()))
 
-        The chunk's bytes are written (not yet synced) when it is counted here, so the answer may list it as
-        received. The sidecar is only rewritten right after an fdatasync of the staging file, so it never
-        lists a span that is not on disk: a machine crash forgets at most FLUSH_BEHIND bytes of progress,
-        which the next answer lists as missing again (docs/files-sync.md).
+    def _check_sync(self, key: str) -> None:
+        """Raise the failure of a finished background sync, after forgetting what it should have made durable.
+
+        What this process counted since the last good sidecar may not be on disk: the sidecar's version is
+        reloaded, so the next answer lists those chunks as missing and the client sends them again.
         """
-        key = series.key
-        current = self._live.get(key) or self._load(key) or series
-        self._live[key] = current
-        if span is not None:
-            current.received = merge(current.received, span)
-            self._unsynced[key] = self._unsynced.get(key, 0) + span[1] - span[0] + 1
-        if last_writer and not current.missing:
-            replace_target(current.staging, current.path)  # fsync, rename, fsync of the directory
-            self._sidecar(key).unlink(missing_ok=True)
-            current.done = True
+        task = self._syncing.get(key)
+        if task is None or not task.done():
+            return
+        del self._syncing[key]
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
             self._live.pop(key, None)
             self._unsynced.pop(key, None)
-        elif self._unsynced.get(key, 0) >= FLUSH_BEHIND:
-            synced = Series(key, current.path, current.total, current.staging, list(current.received))
-            fd = open_staging(current.staging, os.O_RDONLY)
+            raise error
+
+    def _start_sync(self, current: Series) -> None:
+        """fdatasync the staging file, then save the spans counted before the sync began, in the background.
+
+        Every counted span was completely written before it was counted, so the snapshot taken now is on
+        disk once the sync returns: the sidecar never runs ahead of the disk (docs/files-sync.md).
+        """
+        key = current.key
+        synced = Series(key, current.path, current.total, current.staging, list(current.received))
+        fd = os.dup(self._fds[key])  # its own descriptor: the shared one may be closed meanwhile
+        self._unsynced[key] = 0
+
+        def sync_and_save() -> None:
             try:
-                datasync(fd)  # every counted span was fully written before it was counted
+                datasync(fd)
             finally:
                 os.close(fd)
-            self._save(synced)
-            self._unsynced[key] = 0
-        return current
+            if self._live.get(key) is current:  # not swept, completed or started over meanwhile
+                self._save(synced)
 
-    def sweep(self, max_age: float = STALE_SECONDS) -> None:
-        """Drop series nobody has touched for `max_age` seconds, with their staging files."""
+        task = create_task(asyncio.to_thread(sync_and_save), name=f"sync upload {key}")
+        task.add_done_callback(_retrieved)
+        self._syncing[key] = task
+
+    async def _complete(self, current: Series) -> None:
+        """Sync, rename over the target and forget the series (a background sync finishes first)."""
+        key = current.key
+        running = self._syncing.get(key)
+        if running is not None:
+            await asyncio.wait([running])
+            self._check_sync(key)
+        self._close(key)
+        await asyncio.to_thread(self._replace, current)
+        current.done = True
+        self._forget(key)
+        self._writers.pop(key, None)
+        self._locks.pop(key, None)
+
+    def _replace(self, current: Series) -> None:
+        replace_target(current.staging, current.path)  # fsync, rename, fsync of the directory
+        self._sidecar(current.key).unlink(missing_ok=True)
+
+    def sweep(self, max_age: float = STALE_SECONDS) -> list[str]:
+        """Remove series nobody has touched for `max_age` seconds, with their staging files; their keys.
+
+        Files only (it runs on a worker thread): the caller forgets the returned keys on the event loop.
+        """
         if not self.dir.is_dir():
             self.dir.mkdir(parents=True, exist_ok=True)
-            return
+            return []
         cutoff = time.time() - max_age
+        swept = []
         for sidecar in self.dir.glob("*.json"):
             with contextlib.suppress(OSError):
                 if sidecar.stat().st_mtime < cutoff:
@@ -285,5 +385,21 @@ class Uploads:
                     if series is not None:
                         Path(series.staging).unlink(missing_ok=True)
                     sidecar.unlink(missing_ok=True)
-                    self._live.pop(sidecar.stem, None)
-                    self._unsynced.pop(sidecar.stem, None)
+                    swept.append(sidecar.stem)
+        return swept
+
+
+def _still_at(fd: int, path: str) -> bool:
+    """Whether the open file `fd` is still the only link, and the one at `path` (fstat and lstat: no data read)."""
+    opened = os.fstat(fd)
+    try:
+        named = os.lstat(path)
+    except OSError:
+        return False
+    return opened.st_nlink == 1 and (opened.st_dev, opened.st_ino) == (named.st_dev, named.st_ino)
+
+
+def _retrieved(task: asyncio.Task[None]) -> None:
+    """Mark a background sync's failure as seen: the series' next chunk raises it (Uploads._check_sync)."""
+    if not task.cancelled():
+        task.exception()

@@ -22,8 +22,8 @@ from agent.files import ranges
 from agent.files.errors import PreconditionFailed, os_error
 from agent.files.info import FileInfo, content_type, etag, http_date
 from agent.files.paths import STAGING_PREFIX
-from agent.files.staging import create_staging, open_staging
-from agent.files.uploads import Series, replace_target, write_stream
+from agent.files.staging import create_staging
+from agent.files.uploads import CHUNK_WRITE_BLOCK, Series, replace_target, write_stream
 from shared.asyncio_utils import create_task
 from shared.errors import InvalidParameter, NotFound
 
@@ -166,10 +166,6 @@ def _link(ctx: FilesCtx, path: str) -> str:
     )
 
 
-def _open_for_write(path: str) -> int:
-    return open_staging(path)
-
-
 async def _put_chunk(request: web.Request, ctx: FilesCtx, info: FileInfo, header: str) -> web.Response:
     total = ranges.status_query(header)
     if total is not None:
@@ -181,15 +177,14 @@ async def _put_chunk(request: web.Request, ctx: FilesCtx, info: FileInfo, header
     expected = last - first + 1
     if request.content_length is not None and request.content_length != expected:
         raise InvalidParameter("Content-Length", f"Expected {expected} bytes for this Content-Range.")
-    series = await ctx.runtime.uploads.begin(info.path, total)
+    series, fd = await ctx.runtime.uploads.begin(info.path, total)
     span: tuple[int, int] | None = None
     try:
-        fd = await asyncio.to_thread(_open_for_write, series.staging)
         try:
             # Counted once written; synced (with the progress record) every 64 MiB and on completion.
-            written = await write_stream(fd, first, request.content.iter_any(), expected)
+            written = await write_stream(fd, first, request.content.iter_any(), expected, CHUNK_WRITE_BLOCK)
         finally:
-            os.close(fd)
+            os.close(fd)  # this writer's own descriptor (a dup of the series' open staging file)
         if written != expected:
             raise InvalidParameter("Content-Length", f"Expected {expected} bytes, received {written}.")
         span = (first, last)

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from agent.files import uploads
-from agent.files.staging import open_staging
 from agent.files.uploads import Series, Uploads, write_stream
 from shared.errors import InvalidParameter
 
@@ -65,8 +64,7 @@ async def test_a_body_past_the_limit_is_refused(tmp_path: Path, small_blocks: li
 
 
 async def _chunk(store: Uploads, path: Path, total: int, first: int, data: bytes) -> Series:
-    series = await store.begin(str(path), total)
-    fd = open_staging(series.staging)
+    series, fd = await store.begin(str(path), total)
     try:
         os.pwrite(fd, data, first)
     finally:
@@ -88,6 +86,7 @@ async def test_chunk_progress_is_persisted_only_after_a_sync(tmp_path: Path, mon
     after_crash = await Uploads(state).find(str(target), 300)
     assert after_crash is not None and after_crash.received == []  # the record never runs ahead of the disk
     series = await _chunk(store, target, 300, 60, b"b" * 100)
+    await store.synced()  # the sync and the sidecar save run in the background, off the chunk's answer
     assert len(syncs) == 1
     after_crash = await Uploads(state).find(str(target), 300)
     assert after_crash is not None and after_crash.received == [(0, 159)]
