@@ -14,6 +14,7 @@ from agent.ids import IdCodec
 from agent.iisconfig import ConfigStore
 from agent.iisconfig.index import ServerIndex, server_index
 from agent.keys import CONFIG_STORE, FILE_LOCATIONS, HOST, ID_CODEC, SECRET_BOX
+from shared.loop_turn import TURN
 from shared.secretbox import SecretBox
 
 
@@ -36,10 +37,18 @@ class Ctx:
         return server_index(self.store)
 
 
-def context(request: web.Request) -> Ctx:
-    """Build the context, picking up configuration changes made by other programs first."""
+def current_store(request: web.Request) -> ConfigStore:
+    """The store this request reads (a transaction's staged copy or the main one), with others' edits picked up."""
     store = request.get(STAGED_STORE) or request.app[CONFIG_STORE]
-    store.refresh_if_changed()
+    # One stat per loop turn: a request sent after an external edit is always read in a later turn.
+    if TURN.first(store):
+        store.refresh_if_changed()
+    return store
+
+
+def context(request: web.Request, store: ConfigStore | None = None) -> Ctx:
+    """Build the context, picking up configuration changes made by other programs first."""
+    store = store or current_store(request)
     return Ctx(
         request=request,
         store=store,
