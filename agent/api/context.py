@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from agent.api.http import FieldSelection, selection, wants_hal
+from agent.api.transactions import HEADER as TRANSACTION_HEADER
 from agent.api.transactions import STAGED_STORE
 from agent.files.locations import FileLocations
 from agent.hosting.base import Host
@@ -39,7 +40,9 @@ class Ctx:
 
 def current_store(request: web.Request) -> ConfigStore:
     """The store this request reads (a transaction's staged copy or the main one), with others' edits picked up."""
-    store = request.get(STAGED_STORE) or request.app[CONFIG_STORE]
+    # Only a request naming a transaction can have a staged store (and request.get costs a KeyError).
+    staged = request.get(STAGED_STORE) if TRANSACTION_HEADER in request.headers else None
+    store = staged or request.app[CONFIG_STORE]
     # One stat per loop turn: a request sent after an external edit is always read in a later turn.
     if TURN.first(store):
         store.refresh_if_changed()
