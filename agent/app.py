@@ -7,6 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from agent.api.hot_router import hot_application
 from agent.api.pipeline import pipeline
 from agent.api.routes import ROUTES
 from agent.api.routing import register
@@ -45,7 +46,8 @@ def build_app(
     runs the embedded web host for its lifetime; without it, runtime state is unavailable (tests, tools).
     """
     # One middleware runs the five layers (CORS, errors, auth, transactions, audit): agent.api.pipeline.
-    app = web.Application(middlewares=[pipeline], client_max_size=settings.iisfleet.max_request_body)
+    # A HotRouter remembers where GET paths resolved (agent.api.hot_router).
+    app = hot_application([pipeline], settings.iisfleet.max_request_body)
     app[SETTINGS] = settings
     app[STATE_DIR] = state_dir
     app[ID_CODEC] = IdCodec(settings.host_id)

@@ -27,13 +27,17 @@ class TurnGate:
 
     def first(self, obj: object) -> bool:
         """True when `obj` has not passed the gate in this turn of this thread's loop; then it has."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return True
         state = self._state
-        if state.loop is not loop:
-            state.loop, state.seen = loop, set()
+        loop = state.loop
+        # asyncio.get_running_loop() makes a getpid() system call in 3.11: ask it only when the loop this
+        # thread last saw is not still running here.
+        if loop is None or getattr(loop, "_thread_id", None) != threading.get_ident():
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return True
+            if loop is not state.loop:
+                state.loop, state.seen = loop, set()
         seen = state.seen
         ident = id(obj)
         if ident in seen:
@@ -43,7 +47,6 @@ class TurnGate:
             loop.call_soon(seen.clear)
         seen.add(ident)
         return True
-
 
 TURN = TurnGate()
 """The process's gate (objects are told apart by id, so one gate serves every store)."""
