@@ -7,10 +7,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from agent.api.middleware import error_middleware
+from agent.api.hot_router import hot_application
+from agent.api.pipeline import pipeline
 from agent.api.routes import ROUTES
 from agent.api.routing import register
-from agent.api.transactions import install_transactions, transaction_middleware
+from agent.api.transactions import install_transactions
 from agent.certificates.install import install_certificates
 from agent.files.locations import FileLocations
 from agent.files.state import FILES_RUNTIME, FilesRuntime, files_runtime_ctx
@@ -18,9 +19,6 @@ from agent.hosting.base import Host, ManagedHost, UnavailableHost
 from agent.ids import IdCodec
 from agent.iisconfig import ConfigStore, write_stock_config
 from agent.keys import CONFIG_STORE, FILE_LOCATIONS, HOST, ID_CODEC, SECRET_BOX, SETTINGS, STATE_DIR
-from agent.security.audit import audit_middleware
-from agent.security.auth import auth_middleware
-from agent.security.cors import cors_middleware
 from agent.security.metrics_cert import install_scrape_certificates
 from agent.security.setup import install_security
 from agent.settings import AgentSettings
@@ -47,11 +45,9 @@ def build_app(
     With `address` (the agent's listen address, which `*` bindings mean) and the embedded backend, the app
     runs the embedded web host for its lifetime; without it, runtime state is unavailable (tests, tools).
     """
-    # CORS is outermost so its headers survive errors; audit is innermost so it only sees successes.
-    app = web.Application(
-        middlewares=[cors_middleware, error_middleware, auth_middleware, transaction_middleware, audit_middleware],
-        client_max_size=settings.iisfleet.max_request_body,
-    )
+    # One middleware runs the five layers (CORS, errors, auth, transactions, audit): agent.api.pipeline.
+    # A HotRouter remembers where GET paths resolved (agent.api.hot_router).
+    app = hot_application([pipeline], settings.iisfleet.max_request_body)
     app[SETTINGS] = settings
     app[STATE_DIR] = state_dir
     app[ID_CODEC] = IdCodec(settings.host_id)

@@ -29,23 +29,29 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     """Map ApiError and aiohttp's own 404/405/413 to problem bodies, and anything else to a logged 500."""
     try:
         return await handler(request)
-    except ApiError as err:
+    except Exception as err:  # noqa: BLE001 - error_response re-raises what it does not answer
+        return error_response(request, err)
+
+
+def error_response(request: web.Request, err: Exception) -> web.StreamResponse:
+    """The answer to a failure escaping a handler (raises what aiohttp itself must answer: other HTTP errors)."""
+    if isinstance(err, ApiError):
         if err.status >= 500:
             log.warning("%s %s failed: %s", request.method, request.path, err)
         else:
             log.info("%s %s answered %d %s: %s", request.method, request.path, err.status, err.title, err)
         return problem_response(err)
-    except web.HTTPNotFound:
+    if isinstance(err, web.HTTPNotFound):
         return problem_response(NotFound())
-    except web.HTTPMethodNotAllowed:
+    if isinstance(err, web.HTTPMethodNotAllowed):
         return problem_response(NotAllowed())
-    except web.HTTPRequestEntityTooLarge as err:
+    if isinstance(err, web.HTTPRequestEntityTooLarge):
         return problem_response(_too_large(err))
-    except web.HTTPException:
-        raise
-    except Exception:  # noqa: BLE001 - the last line of defence: log it and answer the upstream 500 body
-        log.exception("%s %s raised an unexpected error", request.method, request.path)
-        return problem_response(ApiError(detail="An unexpected error occurred; see the agent log."))
+    if isinstance(err, web.HTTPException):
+        raise err
+    # The last line of defence: log it and answer the upstream 500 body.
+    log.error("%s %s raised an unexpected error", request.method, request.path, exc_info=err)
+    return problem_response(ApiError(detail="An unexpected error occurred; see the agent log."))
 
 
 def _too_large(err: web.HTTPRequestEntityTooLarge) -> ApiError:

@@ -33,6 +33,11 @@ class Host(Protocol):
         """The runtime state of the web server service (W3SVC)."""
         ...
 
+    @property
+    def runtime_version(self) -> int | None:
+        """A number that changes whenever any status above changes; None when the backend cannot tell."""
+        ...
+
     async def start_site(self, site_name: str) -> None:
         """Start a site: bind its listeners."""
         ...
@@ -97,6 +102,11 @@ class UnavailableHost:
     def server_status(self) -> RuntimeStatus:
         """Unknown: nothing runs the web server."""
         return RuntimeStatus.UNKNOWN
+
+    @property
+    def runtime_version(self) -> int | None:
+        """Never changes: every status stays unknown."""
+        return 0
 
     def _refuse(self, action: str, target: str) -> ServiceUnavailable:
         return ServiceUnavailable(detail=f"Cannot {action} {target}: {self.reason}.", name="status")

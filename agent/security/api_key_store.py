@@ -1,12 +1,13 @@
 """The API-key store: `api-keys.json` in upstream's format, shared safely with other processes.
 
 Writers (this agent, `iisfleet agent key create` in another process) serialise on an flock'd sibling
-lock file, re-read the file under the lock and replace it atomically. Readers need no lock: before every
-lookup the store compares the file's inode/size/mtime with what it last loaded and re-reads on change,
-so a key minted by the CLI is accepted at once. Plaintext tokens are never stored, only their PBKDF2
-hashes. A verified token is cached under the sha256 of the token for as long as its key lives: each hit
-checks that the key still exists with the same token hash and has not expired, so a deleted, renewed or
-expired key fails on the very next request (deletions by other processes too, through the stat above).
+lock file, re-read the file under the lock and replace it atomically. Readers need no lock: before a
+lookup the store compares the file's inode/size/mtime with what it last loaded and re-reads on change
+(at most once per event-loop turn, shared.loop_turn), so a key minted by the CLI is accepted at once.
+Plaintext tokens are never stored, only their PBKDF2 hashes. A verified token is cached under the
+sha256 of the token for as long as its key lives: each hit checks that the key still exists with the
+same token hash and has not expired, so a deleted, renewed or expired key fails on the very next
+request (deletions by other processes too, through the stat above).
 Failed checks are remembered for FAILED_CACHE_SECONDS (until the keys change), so replaying one bad token
 costs no PBKDF2.
 """
@@ -32,6 +33,7 @@ from agent.security.tokens import TOKEN_TYPE, b64url, fingerprint, hash_token, n
 from shared import filelock
 from shared.dates import format_date, parse_optional, utcnow
 from shared.fsutil import atomic_write_bytes
+from shared.loop_turn import TURN
 
 log = logging.getLogger("iisfleet.agent.security")
 
@@ -329,8 +331,9 @@ class ApiKeyStore:
 
     def _fast_path(self, token: str) -> ApiKey | None:
         with self._mutex:
-            # A stat per request: deletions and renewals by other processes take effect at once too.
-            self._refresh_if_changed()
+            # A stat per loop turn: deletions and renewals by other processes take effect by the next request.
+            if TURN.first(self):
+                self._refresh_if_changed()
             return self._cached(token)
 
     def cached(self, token: str) -> ApiKey | None:
@@ -339,7 +342,8 @@ class ApiKeyStore:
 
     def _failed_recently(self, token: str) -> bool:
         with self._mutex:
-            self._refresh_if_changed()
+            if TURN.first(self):
+                self._refresh_if_changed()
             stamp = self._failed.get(fingerprint(token))
             return stamp is not None and time.monotonic() - stamp <= FAILED_CACHE_SECONDS
 

@@ -72,6 +72,7 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 async def cors_on_prepare(request: web.Request, response: web.StreamResponse) -> None:
     """Add CORS headers to responses prepared inside a handler (the middleware comes too late)."""
-    origin = request.get(CORS_ORIGIN)
+    # Only a request with an Origin header can have one (and request.get costs a KeyError on every request).
+    origin = request.get(CORS_ORIGIN) if "Origin" in request.headers else None
     if origin is not None and "Access-Control-Allow-Origin" not in response.headers:
         allow_origin(response, origin)

@@ -74,9 +74,12 @@ def _role_and_serial(der: bytes) -> tuple[str | None, str]:
 def _verified_peer(request: web.Request) -> bytes | None:
     """The client certificate, only when the TLS context verified it against the fleet CA."""
     ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
-    if not isinstance(ssl_object, ssl.SSLObject) or ssl_object.context.verify_mode == ssl.CERT_NONE:
+    if not isinstance(ssl_object, ssl.SSLObject):
         return None
-    return ssl_object.getpeercert(binary_form=True)
+    der = ssl_object.getpeercert(binary_form=True)  # first: no certificate is the common case, and cheap to see
+    if not der or ssl_object.context.verify_mode == ssl.CERT_NONE:
+        return None
+    return der
 
 
 def scraper_access(request: web.Request) -> bool | None:

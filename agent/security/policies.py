@@ -59,5 +59,13 @@ class Requirement:
 
 def requirement(settings: SecuritySettings, name: str) -> Requirement:
     """The effective requirement of policy `name` on this host (always a token, see the module doc)."""
+    memo = _MEMO.get(name)
+    if memo is not None and memo[0] is settings:
+        return memo[1]  # asked on every request: built once per settings object
     policy = settings.access_policy.get(name) or _DEFAULTS[name]
-    return Requirement(forbidden=policy.forbidden, token=True, read_only=policy.read_only)
+    need = Requirement(forbidden=policy.forbidden, token=True, read_only=policy.read_only)
+    _MEMO[name] = (settings, need)
+    return need
+
+
+_MEMO: dict[str, tuple[SecuritySettings, Requirement]] = {}

@@ -10,12 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
+from aiohttp import web
+
+from agent.api.answer_cache import Stamp, answer_state
 from agent.api.context import Ctx
 from agent.api.http import FieldSelection, Getter, nested_json, render
 from agent.api.model_cache import ModelCache, model_cache
 from agent.api.templates import Template, dumps, encode, template
 from agent.ids import Purpose
-from agent.iisconfig import ConfigElement
+from agent.iisconfig import ConfigElement, ConfigStore
+from agent.keys import HOST
 
 T = TypeVar("T")
 
@@ -51,6 +55,12 @@ class ConfigResource(Generic[T]):
     def links(self, ctx: Ctx, item: T) -> dict[str, str]:
         """The `_links` of a full model."""
         raise NotImplementedError
+
+    def _answer_state(self, request: web.Request, store: ConfigStore) -> Stamp | None:
+        """The state whole answers are cached under (agent.api.answer_cache); None: this family is not cached."""
+        if self.cache_sections is None:
+            return None  # its models read more than the configuration document and the runtime statuses
+        return answer_state(store, request.app[HOST])
 
     def check_id(self, ctx: Ctx, resource_id: str) -> None:
         """NotFound unless the id decodes (whether or not its item still exists)."""

@@ -11,7 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from agent.api.context import Ctx, context
+from agent.api.answer_cache import answer_cache, answer_key
+from agent.api.context import Ctx, context, current_store
 from agent.api.http import created_response, json_bytes_response, read_json, updated_response
 from agent.api.resources.base import ConfigResource, T
 from agent.api.templates import dumps
@@ -27,21 +28,35 @@ class ListMixin(ConfigResource[T]):
         raise NotImplementedError
 
     async def list(self, request: web.Request) -> web.StreamResponse:
-        ctx = context(request)
+        store = current_store(request)
+        state = self._answer_state(request, store)
+        if state is not None and (hit := answer_cache(store).lookup(state, answer_key(request))) is not None:
+            return hit
+        ctx = context(request, store)
         items = self.refs_json(ctx, self.select(ctx, request))
         # Byte for byte json_response({list_key: refs}), built from the cached reference templates.
         data = b"".join((b"{", dumps(self.list_key), b":[", b",".join(items), b"]}"))
         headers = {"X-Total-Count": str(len(items))}
-        return json_bytes_response(request, data, resource=self.list_resource, headers=headers)
+        response = json_bytes_response(request, data, resource=self.list_resource, headers=headers)
+        if state is not None:
+            answer_cache(store).keep(state, answer_key(request), response)
+        return response
 
 
 class GetMixin(ConfigResource[T]):
     """GET {path}/{id}."""
 
     async def get(self, request: web.Request) -> web.StreamResponse:
-        ctx = context(request)
+        store = current_store(request)
+        state = self._answer_state(request, store)
+        if state is not None and (hit := answer_cache(store).lookup(state, answer_key(request))) is not None:
+            return hit
+        ctx = context(request, store)
         data = self.model_json(ctx, self.find(ctx, request.match_info["id"]))
-        return json_bytes_response(request, data, resource=self.resource)
+        response = json_bytes_response(request, data, resource=self.resource)
+        if state is not None:
+            answer_cache(store).keep(state, answer_key(request), response)
+        return response
 
 
 class CreateMixin(ConfigResource[T]):

@@ -203,6 +203,11 @@ class IisHost:
             log.warning("iis status refresh failed: %s", err)
 
     # -- Host protocol ------------------------------------------------------------------------------
+    @property
+    def runtime_version(self) -> int | None:
+        """None: IIS changes state behind our back (appcmd is polled), so answers with statuses are not cached."""
+        return None
+
     def site_status(self, site_name: str) -> RuntimeStatus:
         """The site's state as appcmd last reported it."""
         self._kick()

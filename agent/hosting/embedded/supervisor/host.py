@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from agent.hosting import runtime_version
 from agent.hosting.embedded.supervisor.launch import Launcher
 from agent.hosting.embedded.supervisor.listener import Listener
 from agent.hosting.embedded.supervisor.pool import AppPool
@@ -26,6 +27,7 @@ from agent.hosting.embedded.supervisor.response_cache import ResponseCache
 from agent.hosting.embedded.supervisor.sites import InFlight, SiteRuntime
 from agent.hosting.embedded.supervisor.snapshot import take_snapshot
 from agent.hosting.runtime_types import HostSnapshot, RuntimeStatus
+from agent.hosting.runtime_version import TrackedStatus
 from shared.asyncio_utils import create_task
 from shared.errors import NotFound
 
@@ -37,6 +39,7 @@ class EmbeddedHost:
     """Runs what applicationHost.config says: sites on their bindings, pools as worker processes."""
 
     name = "embedded"
+    server_state = TrackedStatus[RuntimeStatus]()  # changes bump the runtime version, as site and pool states do
 
     def __init__(self, store: Any, state_dir: Path, address: str, *, poll_interval: float = POLL_INTERVAL) -> None:
         self.store = store
@@ -90,6 +93,7 @@ class EmbeddedHost:
         async with self.lock:
             self.server_state = RuntimeStatus.STARTED
             await self.reconciler.apply(initial=True)
+            runtime_version.bump()  # runtimes were added or removed
 
     async def stop_server(self) -> None:
         """Stop W3SVC/WAS: every site releases its bindings and every pool stops."""
@@ -123,6 +127,7 @@ class EmbeddedHost:
                 self.store.refresh_if_changed()
                 if self.store.generation != self.reconciler.generation:
                     await self.reconciler.apply(initial=False)
+                    runtime_version.bump()  # runtimes were added or removed
                 else:
                     self.reconciler.refresh_certificates()
         for pool in list(self.pools.values()):
@@ -144,6 +149,11 @@ class EmbeddedHost:
     def server_status(self) -> RuntimeStatus:
         """The state of the web server service."""
         return self.server_state
+
+    @property
+    def runtime_version(self) -> int | None:
+        """Bumped by every change of a site's, pool's or the server's state (agent.hosting.runtime_version)."""
+        return runtime_version.runtime_version()
 
     def pool(self, name: str) -> AppPool | None:
         """The runtime pool by name (case-insensitive)."""
@@ -194,6 +204,7 @@ class EmbeddedHost:
         self.store.refresh_if_changed()
         if self.store.generation != self.reconciler.generation:
             await self.reconciler.apply(initial=False)
+            runtime_version.bump()  # runtimes were added or removed
 
     def _site(self, name: str) -> SiteRuntime:
         site = self.sites.get(name.lower())

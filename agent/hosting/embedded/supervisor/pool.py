@@ -14,6 +14,7 @@ from agent.hosting.embedded.model import PoolSpec
 from agent.hosting.embedded.supervisor.launch import Launcher
 from agent.hosting.embedded.supervisor.worker_process import WorkerProcess, WorkerStartError, WorkerState
 from agent.hosting.runtime_types import RuntimeStatus
+from agent.hosting.runtime_version import TrackedStatus
 from shared.asyncio_utils import create_task
 
 log = logging.getLogger("iisfleet.hosting.pool")
@@ -28,6 +29,8 @@ class PoolUnavailable(Exception):
 
 class AppPool:
     """The runtime side of one application pool."""
+
+    state = TrackedStatus[RuntimeStatus]()  # every change bumps the runtime version (API answer cache)
 
     def __init__(self, spec: PoolSpec, run_dir: Path, config_path: Path, launcher: Launcher | None = None) -> None:
         self.spec = spec

@@ -12,6 +12,7 @@ from agent.hosting.embedded.model import AppSpec, SiteSpec
 from agent.hosting.embedded.supervisor.w3c import SiteLog
 from agent.hosting.embedded.urlmap import match_app
 from agent.hosting.runtime_types import RuntimeStatus
+from agent.hosting.runtime_version import TrackedStatus
 
 UNLIMITED = 4294967295
 _REQUEST_IDS = itertools.count(1)
@@ -76,6 +77,8 @@ class Counters:
 
 class SiteRuntime:
     """A configured site: its spec, its state and its counters."""
+
+    state = TrackedStatus[RuntimeStatus]()  # every change bumps the runtime version (API answer cache)
 
     def __init__(self, spec: SiteSpec, state_dir: Path) -> None:
         self.spec = spec
