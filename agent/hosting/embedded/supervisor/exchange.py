@@ -50,20 +50,28 @@ class Exchange:
         self.sent_version = ""
         self.offer_file = False  # the worker may hand a large static file over for us to sendfile (file_handoff)
 
-    async def run(self) -> bool:
-        """Serve the request; True to keep the connection open."""
+    def begin(self) -> Entry | None:
+        """Count the request and look it up in the response cache: the servable entry, or None for a worker."""
         counters = self.site.counters
         counters.requests_total += 1
         if (method := self.head.method) in COUNTED_METHODS:
             counters.method_counts[method] = counters.method_counts.get(method, 0) + 1
         counters.requests_active += 1
         counters.bytes_received += self.received
-        head = self.head
         cache = self.conn.dispatch.cache
-        if cache.enabled:
-            entry = self._cache_lookup(cache)
-            if entry is not None:
-                return await self._serve_cached(entry)
+        return self._cache_lookup(cache) if cache.enabled else None
+
+    async def run(self) -> bool:
+        """Serve the request; True to keep the connection open."""
+        entry = self.begin()
+        if entry is not None:
+            return await self._serve_cached(entry)
+        return await self.proceed()
+
+    async def proceed(self) -> bool:
+        """Serve a request `begin` found no cache entry for, by a worker; True to keep the connection open."""
+        head = self.head
+        counters = self.site.counters
         app = self.site.match_app(head.path)
         record = InFlight(new_request_id(), head.method, head.target, head.host,
                           f"{self.conn.client_ip}:{self.conn.client_port}", self.site.spec.name,
@@ -147,26 +155,41 @@ class Exchange:
             return None
         return pool
 
-    async def _serve_cached(self, entry: Entry) -> bool:
-        """Answer from the cache: one write, the same counters and W3C line as a worker's answer."""
+    def _cached_answer(self, entry: Entry) -> bytes:
+        """The bytes of a cache hit: one write, with a fresh Date."""
         head = self.head
         self.status, self.substatus, self.win32, self.log_it = 200, entry.substatus, entry.win32, entry.log_it
-        keep = head.keep_alive
         out = entry.status_line + DATE.line() + entry.headers
-        if not keep:
+        if not head.keep_alive:
             out += b"Connection: close\r\n"
         elif head.version < (1, 1):
             out += b"Connection: keep-alive\r\n"
         out += b"\r\n"
         if head.method != "HEAD":
             out += entry.body
+        return out
+
+    def _end_cached(self) -> None:
+        self.site.counters.requests_active -= 1
+        self.site.count_status(self.status)
+        self._log()
+
+    async def _serve_cached(self, entry: Entry) -> bool:
+        """Answer from the cache: one write, the same counters and W3C line as a worker's answer."""
         try:
-            await self._write(out)
+            await self._write(self._cached_answer(entry))
         finally:
-            self.site.counters.requests_active -= 1
-            self.site.count_status(self.status)
-            self._log()
-        return keep
+            self._end_cached()
+        return self.head.keep_alive
+
+    def serve_cached_now(self, entry: Entry) -> None:
+        """`_serve_cached` without awaiting, for cache_hit.py: the caller checked that the site has no
+        maxBandwidth and that the transport takes writes (the task drains before its next request)."""
+        out = self._cached_answer(entry)
+        self.sent += len(out)
+        self.site.counters.bytes_sent += len(out)
+        self.conn.stream.write(out)
+        self._end_cached()
 
     def _cache_files(self, resp: ResponseHead) -> tuple[FileIdentity, ...] | None:
         """The files a worker response depends on when it may be stored; None when it may not."""
@@ -262,7 +285,7 @@ class Exchange:
     async def _body(self) -> AsyncIterator[bytes]:
         if (self.head.header("expect") or "").lower() == "100-continue":
             await self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        reader = self.conn.reader
+        reader = self.conn.stream
         limit = self.conn.listener.timeout()
         if self.head.chunked:
             async for chunk in chunked_body(reader, limit, self._received):
@@ -291,7 +314,7 @@ class Exchange:
         self.win32 = int(resp.header("X-IISFleet-Win32", "0") or 0)
         self.log_it = resp.header("X-IISFleet-Log", "1") != "0"
         if resp.header(ABORT_HEADER):  # a worker module's AbortRequest: drop the client without an answer
-            self.conn.writer.transport.abort()
+            self.conn.stream.transport.abort()
             return False
         lines = [f"HTTP/1.1 {resp.status} {resp.reason or http1.reason_phrase(resp.status)}"]
         for key, value in resp.headers:
@@ -319,7 +342,7 @@ class Exchange:
             await self._write(out)
         elif handed is not None:
             await self._write(out)
-            await file_send.send(conn, self.conn.writer, *handed, self.conn.listener.timeout(), self._moved)
+            await file_send.send(conn, self.conn.stream, *handed, self.conn.listener.timeout(), self._moved)
         elif resp.content_length is not None:
             # The head and whatever body bytes came with it leave in one write (a small file: one send).
             length = resp.content_length
@@ -330,7 +353,7 @@ class Exchange:
             body = [first] if files else None
             if remaining >= SPLICE_MIN and self._can_splice():
                 # worker -> pipe -> client in the kernel, counting what the client got
-                await splice_body(conn, self.conn.writer, remaining, self.conn.listener.timeout(), self._moved)
+                await splice_body(conn, self.conn.stream, remaining, self.conn.listener.timeout(), self._moved)
             else:
                 while remaining:
                     data = await conn.read_some(min(CHUNK, remaining))
@@ -354,7 +377,7 @@ class Exchange:
         rate = self.site.throttle.rate
         return (
             SPLICE is not None and not self.conn.tls and (rate <= 0 or rate >= UNLIMITED)
-            and self.conn.writer.get_extra_info("socket") is not None
+            and self.conn.stream.get_extra_info("socket") is not None
         )  # fmt: skip
 
     def _moved(self, size: int) -> None:

@@ -13,6 +13,7 @@ import stat
 from collections.abc import Callable
 
 from agent.hosting.embedded import file_handoff
+from agent.hosting.embedded.supervisor.client_stream import ClientStream
 from agent.hosting.embedded.supervisor.dispatch import ClientGone
 from agent.hosting.embedded.supervisor.splice import flush_transport
 from agent.hosting.embedded.supervisor.upstream import ResponseHead, UpstreamConnection, UpstreamError
@@ -46,7 +47,7 @@ async def accept(conn: UpstreamConnection, resp: ResponseHead) -> tuple[int, int
     return handed
 
 
-async def send(conn: UpstreamConnection, writer: asyncio.StreamWriter, offset: int, count: int, limit: float,
+async def send(conn: UpstreamConnection, writer: ClientStream, offset: int, count: int, limit: float,
                moved: Callable[[int], None]) -> None:  # fmt: skip
     """sendfile `count` bytes from `offset` of the file `accept` left in `conn`; `moved` gets each batch the
     client took."""
