@@ -224,3 +224,36 @@ async def test_pipelined_hits_and_misses_keep_order_and_counts(hosted: Hosted, m
     assert (site.cache_hits - before.cache_hits, site.cache_misses - before.cache_misses) == (4, 2)
     assert site.bytes_sent - before.bytes_sent == len(answer)  # what the client got, exactly
     assert site.connections_current == 0
+
+
+async def test_large_handed_over_file_is_a_hit_by_identity(hosted: Hosted) -> None:
+    """A large file the worker handed over is cached as its identity: the next GET is a hit sent by the
+    supervisor (no worker request), byte-identical and counted; a changed file is served fresh."""
+    big = hosted.content / "big.bin"
+    big.write_bytes(os.urandom(300_000))
+    async with aiohttp.ClientSession() as session:
+        first = await fetch_bytes(session, hosted.url + "/big.bin")
+        served = worker_requests(hosted)
+        before = hosted.host.snapshot()
+        second = await fetch_bytes(session, hosted.url + "/big.bin")
+        after = hosted.host.snapshot()
+        assert first[:2] == second[:2] == (200, big.read_bytes())
+        assert worker_requests(hosted) == served
+        assert after.cache.hits - before.cache.hits == 1
+        sent = after.sites[SITE].bytes_sent - before.sites[SITE].bytes_sent
+        assert 300_000 < sent < 300_000 + 1024
+        assert {k: v for k, v in first[2].items() if k != "Date"} == {k: v for k, v in second[2].items() if k != "Date"}
+        # Rewritten in place with the same size: a new mtime, so the worker answers again.
+        data = os.urandom(300_000)
+        big.write_bytes(data)
+        os.utime(big, ns=(big.stat().st_atime_ns, big.stat().st_mtime_ns + 1_000_000))
+        assert (await fetch_bytes(session, hosted.url + "/big.bin"))[1] == data
+        assert worker_requests(hosted) == served + 1
+        async with session.head(hosted.url + "/big.bin") as resp:  # a HEAD hit: the head only
+            assert resp.status == 200 and resp.headers["Content-Length"] == "300000"
+            assert await resp.read() == b""
+
+
+async def fetch_bytes(session: aiohttp.ClientSession, url: str) -> tuple[int, bytes, dict[str, str]]:
+    async with session.get(url, allow_redirects=False) as resp:
+        return resp.status, await resp.read(), dict(resp.headers)

@@ -4,8 +4,8 @@ A hit is the cheapest request the host serves (one lookup, one write); the task 
 and the drain around it cost more than the hit itself. So when a complete head arrives while the connection
 waits at a request boundary, `answer` parses, routes, counts and looks it up on the spot, exactly as
 Connection._one and Exchange.run would. Anything else (a miss, a body, a bad head, a refusal, a throttled
-site, Connection: close) goes to the task as before; a counted miss goes with its Exchange, so nothing is
-counted twice.
+site, Connection: close) goes to the task as before; a counted miss (or a hit on a large file, which
+sendfile sends) goes with its Exchange, so nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ def answer(conn: Connection) -> bool:
         return False  # the task refuses it (503) as usual
     exchange = Exchange(conn, site, head, len(raw))
     entry = exchange.begin()
-    if entry is None:
-        # Counted and looked up: the task serves it from here (Connection._one matches the head bytes).
-        conn.pending = (raw, exchange)
+    if entry is None or entry.dev >= 0:
+        # Counted and looked up: the task serves it from here (Connection._one matches the head bytes): a miss,
+        # or a hit on a file entry (sendfile waits for the client).
+        conn.pending = (raw, exchange, entry)
         stream.parked = False
         return False
     del buf[: end + 4]

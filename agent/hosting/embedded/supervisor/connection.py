@@ -20,6 +20,7 @@ from agent.hosting.embedded.supervisor import cache_hit
 from agent.hosting.embedded.supervisor.client_stream import ClientStream
 from agent.hosting.embedded.supervisor.dispatch import ClientGone, Dispatch, ListenerLike
 from agent.hosting.embedded.supervisor.exchange import Exchange
+from agent.hosting.embedded.supervisor.response_cache import Entry
 from agent.hosting.embedded.supervisor.sites import SiteRuntime
 
 log = logging.getLogger("iisfleet.hosting.http")
@@ -41,7 +42,7 @@ class Connection:
         self.tls = stream.get_extra_info("sslcontext") is not None
         self.site: SiteRuntime | None = None
         # A request data_received parsed and counted but could not answer inline: (its head bytes, exchange).
-        self.pending: tuple[bytes, Exchange] | None = None
+        self.pending: tuple[bytes, Exchange, Entry | None] | None = None
         if dispatch.cache.enabled:
             stream.inline = lambda: cache_hit.answer(self)
 
@@ -102,7 +103,7 @@ class Connection:
             return False
         pending, self.pending = self.pending, None
         if pending is not None and pending[0] == data:
-            return await pending[1].proceed()  # counted and looked up already, by cache_hit.answer
+            return await pending[1].resume(pending[2])  # counted and looked up already, by cache_hit.answer
         try:
             if len(data) > http1.MAX_HEAD_BYTES:
                 raise http1.BadRequest(400, "Bad Request - Request Too Long",

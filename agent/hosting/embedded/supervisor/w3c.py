@@ -99,6 +99,9 @@ class SiteLog:
         self._pending: list[tuple[datetime, str]] = []
         self._file: IO[str] | None = None
         self._path: Path | None = None
+        # The date and time fields of the last second logged: formatting them costs more than the rest of a line.
+        self._second: datetime | None = None
+        self._date_time = ("", "")
 
     @property
     def enabled(self) -> bool:
@@ -111,8 +114,11 @@ class SiteLog:
             self._pending.append((entry.when, self._line(entry)))
 
     def _line(self, e: LogEntry) -> str:
+        second = e.when.replace(microsecond=0)
+        if second != self._second:
+            self._second, self._date_time = second, (f"{second:%Y-%m-%d}", f"{second:%H:%M:%S}")
         values = {
-            "date": f"{e.when:%Y-%m-%d}", "time": f"{e.when:%H:%M:%S}", "s-sitename": self.site_name,
+            "date": self._date_time[0], "time": self._date_time[1], "s-sitename": self.site_name,
             "s-computername": self.computer, "s-ip": e.server_ip, "cs-method": e.method,
             "cs-uri-stem": _token(e.uri_stem), "cs-uri-query": _token(e.uri_query), "s-port": str(e.server_port),
             "cs-username": _token(e.username), "c-ip": e.client_ip, "cs-version": e.version,
