@@ -162,9 +162,10 @@ class Exchange:
             return None
         if self.site.state != RuntimeStatus.STARTED or entry.site != self.site.spec.name.lower():
             return None
-        if not any(w.state == WorkerState.RUNNING for w in pool.workers):
-            return None
-        return pool
+        for worker in pool.workers:  # a loop, not any(<genexpr>): this runs on every hit
+            if worker.state == WorkerState.RUNNING:
+                return pool
+        return None
 
     def _cached_answer(self, entry: Entry) -> bytes:
         """The bytes of a cache hit: one write, with a fresh Date."""

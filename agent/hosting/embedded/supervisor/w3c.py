@@ -111,7 +111,8 @@ class SiteLog:
     def write(self, entry: LogEntry) -> None:
         """Queue one line."""
         if self.enabled:
-            self._pending.append((entry.when, self._line(entry)))
+            line = self._line(entry)
+            self._pending.append((self._second or entry.when, line))  # _line set _second: `when` to the second
 
     def _line(self, e: LogEntry) -> str:
         second = e.when.replace(microsecond=0)
@@ -133,8 +134,14 @@ class SiteLog:
         """Write queued lines, rolling the file over by period and size."""
         pending, self._pending = self._pending, []
         try:
+            # One file lookup and one write per second of lines, not per line (this runs for every request).
+            batches: list[tuple[datetime, list[str]]] = []
             for when, line in pending:
-                self._target(when).write(line)
+                if not batches or batches[-1][0] != when:
+                    batches.append((when, []))
+                batches[-1][1].append(line)
+            for when, lines in batches:
+                self._target(when).write("".join(lines))
             if self._file is not None:
                 self._file.flush()
         except OSError as err:
