@@ -19,6 +19,24 @@ from agent.hosting.embedded.supervisor.sites import UNLIMITED
 if TYPE_CHECKING:
     from agent.hosting.embedded.supervisor.connection import Connection
 
+# Parsed heads by their exact bytes: clients repeat the same head for the same URL, and parse_head is a pure
+# function of the bytes (its RequestHead is not changed afterwards), so a repeat skips the parse. Bounded:
+# cleared when full, and only heads up to PARSED_BYTES (at most 512 KiB held).
+PARSED_MAX = 256
+PARSED_BYTES = 2048
+_parsed: dict[bytes, http1.RequestHead] = {}
+
+
+def _parse(raw: bytes) -> http1.RequestHead:
+    head = _parsed.get(raw)
+    if head is None:
+        head = http1.parse_head(raw)  # BadRequest propagates, and is not remembered
+        if len(raw) <= PARSED_BYTES:
+            if len(_parsed) >= PARSED_MAX:
+                _parsed.clear()
+            _parsed[raw] = head
+    return head
+
 
 def answer(conn: Connection) -> bool:
     """True when the request at the start of the client buffer was answered from the cache (and consumed)."""
@@ -29,7 +47,7 @@ def answer(conn: Connection) -> bool:
         return False
     raw = bytes(buf[: end + 4])
     try:
-        head = http1.parse_head(raw)
+        head = _parse(raw)
     except http1.BadRequest:
         return False
     if head.chunked or head.content_length or not head.keep_alive:
