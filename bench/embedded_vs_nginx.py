@@ -15,9 +15,10 @@ What it measures, in one run, one server at a time (never both at once, so each 
 3. The RSS (and USS: pages private to the process) of an idle worker after the runs and a few idle seconds,
    next to an idle nginx worker (nginx workers are forked from the master, so most of their RSS is shared).
 
-The supervisor's kernel response cache (agent/hosting/embedded/supervisor/response_cache.py) answers the 1 KiB file
-without a worker after the first request; `--kernel-cache off` starts the agent with IISFLEET_KERNEL_CACHE=0
-so the same run shows the uncached path (run once with each to compare).
+The supervisor's kernel response cache (agent/hosting/embedded/supervisor/response_cache.py) answers both files
+without a worker after the first request (the 1 MiB one as a file entry, sent with sendfile); `--kernel-cache
+off` starts the agent with IISFLEET_KERNEL_CACHE=0 so the same run shows the uncached path (run once with each
+to compare).
 
 With `--profile`, an extra (unmeasured) 1 KiB wrk run is sampled by py-spy on the supervisor and on one
 worker (`.venv/bin/pip install py-spy`), and the top functions by own and inclusive time are printed.
@@ -179,14 +180,15 @@ class Wrk:
         self.threads = threads
         self.connections = connections
 
-    def run(self, url: str, seconds: float, watch: dict[str, list[int]] | None = None) -> WrkResult:
+    def run(self, url: str, seconds: float, watch: dict[str, list[int]] | None = None,
+            headers: tuple[str, ...] = ()) -> WrkResult:  # fmt: skip
         watch = watch or {}
         before = {name: cpu_seconds(pids) for name, pids in watch.items()}
         busy = machine_busy()
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run(
             ["wrk", f"-t{self.threads}", f"-c{self.connections}", f"-d{seconds:g}s", "--timeout", "10s",
-             "-s", str(self.script), url],
+             "-s", str(self.script), *[arg for h in headers for arg in ("-H", h)], url],
             capture_output=True, text=True, timeout=seconds + 60, check=True,
         )  # fmt: skip
         after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -497,13 +499,13 @@ def measure_embedded(args: argparse.Namespace, workdir: Path, wrk: Wrk, content:
             return response.status == 200 and len(response.read()) == 1024
 
     wait_until("embedded site", answers, 60, agent.proc)
-    # Warm up until the web garden has grown to maxProcesses (it grows while every worker is busy). The 1 MiB
-    # file always reaches a worker (the kernel cache keeps only bodies up to 64 KiB).
+    # Warm up until the web garden has grown to maxProcesses (it grows while every worker is busy). A Range
+    # request always reaches a worker: the kernel cache bypasses it (and keeps the whole 1 MiB file otherwise).
     deadline = time.monotonic() + 60
     while len(agent.workers()) < args.workers:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the pool has {len(agent.workers())} workers, wanted {args.workers}")
-        wrk.run(f"{base}/{FILES['1 MiB'][0]}", 2)
+        wrk.run(f"{base}/{FILES['1 MiB'][0]}", 2, headers=("Range: bytes=0-",))
     time.sleep(1)
     workers = agent.workers()
     results.workers = len(workers)

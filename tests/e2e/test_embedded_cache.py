@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from agent.hosting.embedded.supervisor import cache_hit
+from agent.hosting.embedded.supervisor.connection import Connection
 from tests.agent.hosting.support import edit, raw_request
 from tests.e2e.test_embedded_host import POOL, Hosted, run_host
 
@@ -171,3 +174,86 @@ async def test_head_hit_and_w3c_log_lines(hosted: Hosted) -> None:
         (m.decode(), "/page.html", "x=1", "200") for m in requests
     ]
     assert {r["cs(User-Agent)"] for r in rows} == {"cache+test"}
+
+
+
+
+async def test_pipelined_hits_and_misses_keep_order_and_counts(hosted: Hosted, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hits answered inside data_received (cache_hit.py) and misses served by the connection's task stay in
+    request order on one connection, and every request is counted once (a counted miss is not looked up again)."""
+    outcomes: list[str] = []
+    real = cache_hit.answer
+
+    def spy(conn: Connection) -> bool:
+        answered = real(conn)
+        outcomes.append("hit" if answered else "handed" if conn.pending else "left")
+        return answered
+
+    monkeypatch.setattr(cache_hit, "answer", spy)
+    host = f"Host: {hosted.address}:{hosted.port}\r\n"
+    page = f"GET /page.html HTTP/1.1\r\n{host}\r\n".encode()
+    notes = f"GET /sub/notes.txt HTTP/1.1\r\n{host}\r\n".encode()
+    post = f"POST /page.html HTTP/1.1\r\n{host}Content-Length: 3\r\n\r\nabc".encode()
+    last = f"GET /page.html HTTP/1.1\r\n{host}Connection: close\r\n\r\n".encode()
+    reader, writer = await asyncio.open_connection(hosted.address, hosted.port)
+    try:
+        for _ in range(2):  # the second is a hit, answered inline: the connection waits at a request boundary
+            writer.write(page)
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200 ") and await reader.readexactly(len("version 1")) == b"version 1"
+        assert outcomes[-1] == "hit"  # the first may have arrived before the connection's task waited
+        seen = len(outcomes)
+        before = hosted.host.snapshot().sites[SITE]
+        # One send: hit (inline), miss (handed to the task with its Exchange), hit, a request with a body,
+        # hit, a closing hit.
+        writer.write(page + notes + page + post + page + last)
+        async with asyncio.timeout(10):
+            answer = await reader.read(-1)
+    finally:
+        writer.close()
+    assert outcomes[seen : seen + 2] == ["hit", "handed"]
+    parts = answer.split(b"HTTP/1.1 ")[1:]
+    assert len(parts) == 6, answer[:3000]
+    statuses = [p.split(b" ", 1)[0] for p in parts]
+    bodies = [p.split(b"\r\n\r\n", 1)[1] for p in parts]
+    assert [statuses[i] for i in (0, 1, 2, 4, 5)] == [b"200"] * 5
+    assert [bodies[i] for i in (0, 1, 2, 4, 5)] == [b"version 1", b"notes", b"version 1", b"version 1", b"version 1"]
+    after = hosted.host.snapshot()
+    site = after.sites[SITE]
+    assert site.requests_total - before.requests_total == 6
+    assert (site.cache_hits - before.cache_hits, site.cache_misses - before.cache_misses) == (4, 2)
+    assert site.bytes_sent - before.bytes_sent == len(answer)  # what the client got, exactly
+    assert site.connections_current == 0
+
+
+async def test_large_handed_over_file_is_a_hit_by_identity(hosted: Hosted) -> None:
+    """A large file the worker handed over is cached as its identity: the next GET is a hit sent by the
+    supervisor (no worker request), byte-identical and counted; a changed file is served fresh."""
+    big = hosted.content / "big.bin"
+    big.write_bytes(os.urandom(300_000))
+    async with aiohttp.ClientSession() as session:
+        first = await fetch_bytes(session, hosted.url + "/big.bin")
+        served = worker_requests(hosted)
+        before = hosted.host.snapshot()
+        second = await fetch_bytes(session, hosted.url + "/big.bin")
+        after = hosted.host.snapshot()
+        assert first[:2] == second[:2] == (200, big.read_bytes())
+        assert worker_requests(hosted) == served
+        assert after.cache.hits - before.cache.hits == 1
+        sent = after.sites[SITE].bytes_sent - before.sites[SITE].bytes_sent
+        assert 300_000 < sent < 300_000 + 1024
+        assert {k: v for k, v in first[2].items() if k != "Date"} == {k: v for k, v in second[2].items() if k != "Date"}
+        # Rewritten in place with the same size: a new mtime, so the worker answers again.
+        data = os.urandom(300_000)
+        big.write_bytes(data)
+        os.utime(big, ns=(big.stat().st_atime_ns, big.stat().st_mtime_ns + 1_000_000))
+        assert (await fetch_bytes(session, hosted.url + "/big.bin"))[1] == data
+        assert worker_requests(hosted) == served + 1
+        async with session.head(hosted.url + "/big.bin") as resp:  # a HEAD hit: the head only
+            assert resp.status == 200 and resp.headers["Content-Length"] == "300000"
+            assert await resp.read() == b""
+
+
+async def fetch_bytes(session: aiohttp.ClientSession, url: str) -> tuple[int, bytes, dict[str, str]]:
+    async with session.get(url, allow_redirects=False) as resp:
+        return resp.status, await resp.read(), dict(resp.headers)

@@ -16,8 +16,11 @@ import contextlib
 import logging
 
 from agent.hosting.embedded import http1
+from agent.hosting.embedded.supervisor import cache_hit
+from agent.hosting.embedded.supervisor.client_stream import ClientStream
 from agent.hosting.embedded.supervisor.dispatch import ClientGone, Dispatch, ListenerLike
 from agent.hosting.embedded.supervisor.exchange import Exchange
+from agent.hosting.embedded.supervisor.response_cache import Entry
 from agent.hosting.embedded.supervisor.sites import SiteRuntime
 
 log = logging.getLogger("iisfleet.hosting.http")
@@ -28,18 +31,20 @@ LINGER_BYTES = 1 << 20
 class Connection:
     """Serves the requests of one accepted client connection in order."""
 
-    def __init__(self, listener: ListenerLike, dispatch: Dispatch, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:  # fmt: skip
+    def __init__(self, listener: ListenerLike, dispatch: Dispatch, stream: ClientStream) -> None:
         self.listener = listener
         self.dispatch = dispatch
-        self.reader = reader
-        self.writer = writer
-        peer = writer.get_extra_info("peername") or ("", 0)
-        local = writer.get_extra_info("sockname") or ("", 0)
+        self.stream = stream
+        peer = stream.get_extra_info("peername") or ("", 0)
+        local = stream.get_extra_info("sockname") or ("", 0)
         self.client_ip, self.client_port = str(peer[0]), int(peer[1])
         self.local_ip, self.local_port = str(local[0]), int(local[1])
-        self.tls = writer.get_extra_info("sslcontext") is not None
+        self.tls = stream.get_extra_info("sslcontext") is not None
         self.site: SiteRuntime | None = None
+        # A request data_received parsed and counted but could not answer inline: (its head bytes, exchange).
+        self.pending: tuple[bytes, Exchange, Entry | None] | None = None
+        if dispatch.cache.enabled:
+            stream.inline = lambda: cache_hit.answer(self)
 
     async def serve(self) -> None:
         """Loop over keep-alive requests until either side closes."""
@@ -51,23 +56,23 @@ class Connection:
         finally:
             if self.site is not None:
                 self.site.counters.connections_current -= 1
-            self.writer.close()
+            self.stream.inline = None
+            self.stream.close()
             with contextlib.suppress(ConnectionError, TimeoutError, OSError):
                 async with asyncio.timeout(5):
-                    await self.writer.wait_closed()
+                    await self.stream.wait_closed()
 
     async def send(self, data: bytes, site: SiteRuntime | None = None) -> None:
         if site is not None:
             await site.throttle.consume(len(data))
             site.counters.bytes_sent += len(data)
-        self.writer.write(data)
+        self.stream.write(data)
         async with asyncio.timeout(self.listener.timeout()):
-            await self.writer.drain()
+            await self.stream.drain()
 
     async def _read_head(self) -> bytes | None:
         try:
-            async with asyncio.timeout(self.listener.timeout()):
-                data = await self.reader.readuntil(b"\r\n\r\n")
+            data = await self.stream.read_head(self.listener.timeout())
         except TimeoutError:
             return None  # idle keep-alive or a slow (slowloris) client: HTTP.sys just closes
         except asyncio.IncompleteReadError as err:
@@ -85,17 +90,20 @@ class Connection:
             await self.send(http1.error_response(err.status, err.reason, err.message))
             # Lingering close: closing with unread input makes the kernel send RST, which can destroy the
             # error response before the client reads it. Half-close, then discard input for a moment.
-            if self.writer.can_write_eof():
-                self.writer.write_eof()
+            if self.stream.can_write_eof():
+                self.stream.write_eof()
             async with asyncio.timeout(LINGER_SECONDS):
                 discarded = 0
-                while discarded < LINGER_BYTES and (chunk := await self.reader.read(65536)):
+                while discarded < LINGER_BYTES and (chunk := await self.stream.read(65536)):
                     discarded += len(chunk)
 
     async def _one(self) -> bool:
         data = await self._read_head()
         if data is None:
             return False
+        pending, self.pending = self.pending, None
+        if pending is not None and pending[0] == data:
+            return await pending[1].resume(pending[2])  # counted and looked up already, by cache_hit.answer
         try:
             if len(data) > http1.MAX_HEAD_BYTES:
                 raise http1.BadRequest(400, "Bad Request - Request Too Long",
@@ -109,14 +117,18 @@ class Connection:
             await self._reject(http1.BadRequest(400, "Bad Request - Invalid Hostname",
                                                 "The request hostname is invalid."))  # fmt: skip
             return False
-        if self.site is None:
-            limit = site.spec.max_connections
-            if site.counters.connections_current >= limit:
-                site.counters.connection_attempts_refused += 1
-                await self.send(http1.service_unavailable(close=True))
-                return False
-            self.site = site
-            site.counters.connections_current += 1
-            site.counters.connections_total += 1
+        if self.site is None and not self.admit(site):
+            site.counters.connection_attempts_refused += 1
+            await self.send(http1.service_unavailable(close=True))
+            return False
         return await Exchange(self, site, head, len(data)).run()
+
+    def admit(self, site: SiteRuntime) -> bool:
+        """Count the connection against the site of its first request; False when maxConnections is reached."""
+        if site.counters.connections_current >= site.spec.max_connections:
+            return False
+        self.site = site
+        site.counters.connections_current += 1
+        site.counters.connections_total += 1
+        return True
 

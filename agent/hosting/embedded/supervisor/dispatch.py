@@ -6,9 +6,9 @@ both ways (EmbeddedHost, Listener and Connection are the implementations).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Protocol
 
+from agent.hosting.embedded.supervisor.client_stream import ClientStream
 from agent.hosting.embedded.supervisor.pool import AppPool
 from agent.hosting.embedded.supervisor.response_cache import ResponseCache
 from agent.hosting.embedded.supervisor.sites import InFlight, SiteRuntime
@@ -47,8 +47,7 @@ class Client(Protocol):
 
     dispatch: Dispatch
     listener: ListenerLike
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
+    stream: ClientStream
     client_ip: str
     client_port: int
     local_ip: str

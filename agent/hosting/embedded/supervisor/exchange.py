@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import stat
 import time
 from collections.abc import AsyncIterator
 
@@ -49,21 +51,34 @@ class Exchange:
         self.pool_name = ""
         self.sent_version = ""
         self.offer_file = False  # the worker may hand a large static file over for us to sendfile (file_handoff)
+        self.cached_fd = -1  # the open file of a file-entry cache hit (open_file), closed when it was sent
 
-    async def run(self) -> bool:
-        """Serve the request; True to keep the connection open."""
+    def begin(self) -> Entry | None:
+        """Count the request and look it up in the response cache: the servable entry, or None for a worker."""
         counters = self.site.counters
         counters.requests_total += 1
         if (method := self.head.method) in COUNTED_METHODS:
             counters.method_counts[method] = counters.method_counts.get(method, 0) + 1
         counters.requests_active += 1
         counters.bytes_received += self.received
-        head = self.head
         cache = self.conn.dispatch.cache
-        if cache.enabled:
-            entry = self._cache_lookup(cache)
-            if entry is not None:
-                return await self._serve_cached(entry)
+        return self._cache_lookup(cache) if cache.enabled else None
+
+    async def run(self) -> bool:
+        """Serve the request; True to keep the connection open."""
+        entry = self.begin()
+        if entry is not None:
+            return await self._serve_cached(entry)
+        return await self.proceed()
+
+    async def resume(self, entry: Entry | None) -> bool:
+        """Serve a request `begin` already counted and looked up (cache_hit.py); True to keep the connection."""
+        return await (self._serve_cached(entry) if entry is not None else self.proceed())
+
+    async def proceed(self) -> bool:
+        """Serve a request `begin` found no cache entry for, by a worker; True to keep the connection open."""
+        head = self.head
+        counters = self.site.counters
         app = self.site.match_app(head.path)
         record = InFlight(new_request_id(), head.method, head.target, head.host,
                           f"{self.conn.client_ip}:{self.conn.client_port}", self.site.spec.name,
@@ -118,6 +133,10 @@ class Exchange:
             accept = (head.header("accept-encoding") or "").lower()
             entry = cache.lookup(self.cache_key, conn.dispatch.config_version, accept)
             pool = self._serving_pool(entry) if entry is not None else None
+            if pool is not None and entry is not None and entry.dev >= 0:
+                self.cached_fd = open_file(entry)
+                if self.cached_fd < 0:
+                    pool = None
             if pool is None:
                 entry = None
             else:
@@ -143,43 +162,93 @@ class Exchange:
             return None
         if self.site.state != RuntimeStatus.STARTED or entry.site != self.site.spec.name.lower():
             return None
-        if not any(w.state == WorkerState.RUNNING for w in pool.workers):
-            return None
-        return pool
+        for worker in pool.workers:  # a loop, not any(<genexpr>): this runs on every hit
+            if worker.state == WorkerState.RUNNING:
+                return pool
+        return None
 
-    async def _serve_cached(self, entry: Entry) -> bool:
-        """Answer from the cache: one write, the same counters and W3C line as a worker's answer."""
+    def _cached_answer(self, entry: Entry) -> bytes:
+        """The bytes of a cache hit: one write, with a fresh Date."""
         head = self.head
         self.status, self.substatus, self.win32, self.log_it = 200, entry.substatus, entry.win32, entry.log_it
-        keep = head.keep_alive
         out = entry.status_line + DATE.line() + entry.headers
-        if not keep:
+        if not head.keep_alive:
             out += b"Connection: close\r\n"
         elif head.version < (1, 1):
             out += b"Connection: keep-alive\r\n"
         out += b"\r\n"
         if head.method != "HEAD":
             out += entry.body
-        try:
-            await self._write(out)
-        finally:
-            self.site.counters.requests_active -= 1
-            self.site.count_status(self.status)
-            self._log()
-        return keep
+        return out
 
-    def _cache_files(self, resp: ResponseHead) -> tuple[FileIdentity, ...] | None:
-        """The files a worker response depends on when it may be stored; None when it may not."""
+    def _end_cached(self) -> None:
+        self.site.counters.requests_active -= 1
+        self.site.count_status(self.status)
+        self._log()
+
+    async def _serve_cached(self, entry: Entry) -> bool:
+        """Answer from the cache: one write (plus the file of a descriptor entry), the same counters and W3C line
+        as a worker's answer."""
+        try:
+            await self._write(self._cached_answer(entry))
+            if self.cached_fd >= 0 and self.head.method != "HEAD":
+                await self._send_cached_file(self.cached_fd, entry)
+        finally:
+            if self.cached_fd >= 0:
+                os.close(self.cached_fd)
+                self.cached_fd = -1
+            self._end_cached()
+        return self.head.keep_alive
+
+    async def _send_cached_file(self, fd: int, entry: Entry) -> None:
+        limit = self.conn.listener.timeout()
+        if file_send.SENDFILE is not None and self._can_splice():
+            try:
+                await file_send.send_file(fd, self.conn.stream, 0, entry.length, limit, self._moved)
+            except UpstreamError as err:
+                raise ClientGone() from err  # the file shrank: the Content-Length cannot be met
+            return
+        offset = 0
+        while offset < entry.length:  # TLS or maxBandwidth: through Python, as the relay would
+            data = os.pread(fd, min(CHUNK, entry.length - offset), offset)
+            if not data:
+                raise ClientGone()
+            offset += len(data)
+            await self._write(data)
+
+    def serve_cached_now(self, entry: Entry) -> None:
+        """`_serve_cached` without awaiting, for cache_hit.py: the caller checked that the site has no
+        maxBandwidth and that the transport takes writes (the task drains before its next request)."""
+        out = self._cached_answer(entry)
+        self.sent += len(out)
+        self.site.counters.bytes_sent += len(out)
+        self.conn.stream.write(out)
+        self._end_cached()
+
+    def _cache_files(self, resp: ResponseHead, handed: tuple[int, int] | None) -> tuple[FileIdentity, ...] | None:
+        """The files a worker response depends on when it may be stored; None when it may not. A handed-over
+        file (`handed`) may be stored whatever its size, as its descriptor, when it is the whole file."""
         if self.cache_key is None or self.head.method != "GET" or resp.status != 200:
             return None
-        if resp.content_length is None or resp.content_length > MAX_BODY or resp.chunked:
+        if resp.content_length is None or resp.chunked:
+            return None
+        if handed is None and resp.content_length > MAX_BODY or handed is not None and handed[0] != 0:
             return None
         marker = resp.header(CACHE_HEADER)
         if not marker or resp.header("set-cookie") or resp.header("vary"):
             return None
         return decode_identities(marker)
 
-    def _store(self, resp: ResponseHead, files: tuple[FileIdentity, ...], headers: list[str], body: bytes) -> None:
+    def _store_file(self, resp: ResponseHead, files: tuple[FileIdentity, ...], headers: list[str],
+                    st: os.stat_result, length: int) -> None:  # fmt: skip
+        """Store a handed-over file (`st`: the fstat of the descriptor) as a file entry, when it is the whole
+        file that `files[0]` names."""
+        first = files[0] if files else None
+        if first is not None and (st.st_ino, st.st_size, st.st_mtime_ns) == (first.ino, length, first.mtime_ns):
+            self._store(resp, files, headers, b"", st.st_dev, length)
+
+    def _store(self, resp: ResponseHead, files: tuple[FileIdentity, ...], headers: list[str], body: bytes,
+               dev: int = -1, length: int = 0) -> None:  # fmt: skip
         cache = self.conn.dispatch.cache
         assert self.cache_key is not None
         status = f"HTTP/1.1 {resp.status} {resp.reason or http1.reason_phrase(resp.status)}\r\n"
@@ -187,7 +256,7 @@ class Exchange:
             site=self.site.spec.name.lower(), pool=self.pool_name, version=self.sent_version, files=files,
             status_line=status.encode("latin-1"),
             headers="".join(f"{h}\r\n" for h in headers).encode("latin-1"), body=body, substatus=self.substatus,
-            win32=self.win32, log_it=self.log_it, expires=time.monotonic() + cache.ttl,
+            win32=self.win32, log_it=self.log_it, expires=time.monotonic() + cache.ttl, dev=dev, length=length,
         )  # fmt: skip
         cache.store(self.cache_key, entry, self.cache_epoch, self.conn.dispatch.config_version)
 
@@ -262,7 +331,7 @@ class Exchange:
     async def _body(self) -> AsyncIterator[bytes]:
         if (self.head.header("expect") or "").lower() == "100-continue":
             await self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        reader = self.conn.reader
+        reader = self.conn.stream
         limit = self.conn.listener.timeout()
         if self.head.chunked:
             async for chunk in chunked_body(reader, limit, self._received):
@@ -291,7 +360,7 @@ class Exchange:
         self.win32 = int(resp.header("X-IISFleet-Win32", "0") or 0)
         self.log_it = resp.header("X-IISFleet-Log", "1") != "0"
         if resp.header(ABORT_HEADER):  # a worker module's AbortRequest: drop the client without an answer
-            self.conn.writer.transport.abort()
+            self.conn.stream.transport.abort()
             return False
         lines = [f"HTTP/1.1 {resp.status} {resp.reason or http1.reason_phrase(resp.status)}"]
         for key, value in resp.headers:
@@ -299,7 +368,7 @@ class Exchange:
             if lower in http1.HOP_BY_HOP or lower.startswith(http1.INTERNAL_PREFIX):
                 continue
             lines.append(f"{key}: {value}")
-        files = self._cache_files(resp) if handed is None else None
+        files = self._cache_files(resp, handed)
         # What a cache hit replays: the same end-to-end headers, with a fresh Date each time.
         cached_lines = [line for line in lines[1:] if not line.lower().startswith("date:")] if files else []
         no_body = head.method == "HEAD" or resp.status in (204, 304) or resp.status < 200
@@ -319,7 +388,10 @@ class Exchange:
             await self._write(out)
         elif handed is not None:
             await self._write(out)
-            await file_send.send(conn, self.conn.writer, *handed, self.conn.listener.timeout(), self._moved)
+            st = os.fstat(conn.fds[0]) if files else None  # the identity of what the cache may send later
+            await file_send.send(conn, self.conn.stream, *handed, self.conn.listener.timeout(), self._moved)
+            if files and st is not None:
+                self._store_file(resp, files, cached_lines, st, handed[1])
         elif resp.content_length is not None:
             # The head and whatever body bytes came with it leave in one write (a small file: one send).
             length = resp.content_length
@@ -330,7 +402,7 @@ class Exchange:
             body = [first] if files else None
             if remaining >= SPLICE_MIN and self._can_splice():
                 # worker -> pipe -> client in the kernel, counting what the client got
-                await splice_body(conn, self.conn.writer, remaining, self.conn.listener.timeout(), self._moved)
+                await splice_body(conn, self.conn.stream, remaining, self.conn.listener.timeout(), self._moved)
             else:
                 while remaining:
                     data = await conn.read_some(min(CHUNK, remaining))
@@ -354,7 +426,7 @@ class Exchange:
         rate = self.site.throttle.rate
         return (
             SPLICE is not None and not self.conn.tls and (rate <= 0 or rate >= UNLIMITED)
-            and self.conn.writer.get_extra_info("socket") is not None
+            and self.conn.stream.get_extra_info("socket") is not None
         )  # fmt: skip
 
     def _moved(self, size: int) -> None:
@@ -381,3 +453,23 @@ class Exchange:
             status=self.status, substatus=self.substatus, win32=self.win32, bytes_sent=self.sent,
             bytes_received=self.received, time_taken_ms=int((time.monotonic() - self.started) * 1000),
         ))  # fmt: skip
+
+
+def open_file(entry: Entry) -> int:
+    """The file of a file entry, opened by its path and checked to be the very file stored (device, inode,
+    size, mtime), so a path swapped since cannot make the supervisor send another file; -1 when it is not."""
+    identity = entry.files[0]
+    try:
+        fd = os.open(identity.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError:
+        return -1
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        st = None
+    if st is None or not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != (
+        entry.dev, identity.ino, entry.length, identity.mtime_ns
+    ):
+        os.close(fd)
+        return -1
+    return fd

@@ -13,6 +13,7 @@ import stat
 from collections.abc import Callable
 
 from agent.hosting.embedded import file_handoff
+from agent.hosting.embedded.supervisor.client_stream import ClientStream
 from agent.hosting.embedded.supervisor.dispatch import ClientGone
 from agent.hosting.embedded.supervisor.splice import flush_transport
 from agent.hosting.embedded.supervisor.upstream import ResponseHead, UpstreamConnection, UpstreamError
@@ -46,42 +47,49 @@ async def accept(conn: UpstreamConnection, resp: ResponseHead) -> tuple[int, int
     return handed
 
 
-async def send(conn: UpstreamConnection, writer: asyncio.StreamWriter, offset: int, count: int, limit: float,
+async def send(conn: UpstreamConnection, writer: ClientStream, offset: int, count: int, limit: float,
                moved: Callable[[int], None]) -> None:  # fmt: skip
     """sendfile `count` bytes from `offset` of the file `accept` left in `conn`; `moved` gets each batch the
     client took."""
-    assert SENDFILE is not None
     fd = conn.take_fd()
     assert fd is not None
     try:
-        await flush_transport(writer, limit)  # sendfile must not overtake bytes still queued in the transport
-        transport = writer.transport
-        loop = asyncio.get_running_loop()
-        # Our own descriptor of the client socket: the transport keeps its reader registered on the original.
-        client = os.dup(writer.get_extra_info("socket").fileno())
-        try:
-            while count:
-                if transport.is_closing():
-                    raise ClientGone()
-                try:
-                    sent = SENDFILE(client, fd, offset, count)
-                except (BlockingIOError, InterruptedError):
-                    await _client_or_worker(loop, client, conn.fd, limit)
-                    continue
-                except OSError as err:
-                    raise ClientGone() from err
-                if not sent:
-                    raise UpstreamError("file shrank while it was sent")  # the Content-Length cannot be met
-                offset += sent
-                count -= sent
-                moved(sent)
-        finally:
-            os.close(client)
+        await send_file(fd, writer, offset, count, limit, moved, conn.fd)
     finally:
         os.close(fd)
 
 
-async def _client_or_worker(loop: asyncio.AbstractEventLoop, client: int, worker: int, limit: float) -> None:
+async def send_file(fd: int, writer: ClientStream, offset: int, count: int, limit: float,
+                    moved: Callable[[int], None], worker: int | None = None) -> None:  # fmt: skip
+    """sendfile `count` bytes from `offset` of the open file `fd` (not closed here) to the client; `moved` gets
+    each batch the client took. With `worker`, a worker connection that stirs meanwhile cuts the send."""
+    assert SENDFILE is not None
+    await flush_transport(writer, limit)  # sendfile must not overtake bytes still queued in the transport
+    transport = writer.transport
+    loop = asyncio.get_running_loop()
+    # Our own descriptor of the client socket: the transport keeps its reader registered on the original.
+    client = os.dup(writer.get_extra_info("socket").fileno())
+    try:
+        while count:
+            if transport.is_closing():
+                raise ClientGone()
+            try:
+                sent = SENDFILE(client, fd, offset, count)
+            except (BlockingIOError, InterruptedError):
+                await _client_or_worker(loop, client, worker, limit)
+                continue
+            except OSError as err:
+                raise ClientGone() from err
+            if not sent:
+                raise UpstreamError("file shrank while it was sent")  # the Content-Length cannot be met
+            offset += sent
+            count -= sent
+            moved(sent)
+    finally:
+        os.close(client)
+
+
+async def _client_or_worker(loop: asyncio.AbstractEventLoop, client: int, worker: int | None, limit: float) -> None:
     """Wait until the client can take more; UpstreamError when the worker's connection stirs first (it has
     nothing more to say on it, so that is EOF: the worker died), ClientGone after `limit` seconds."""
     ready: asyncio.Future[bool] = loop.create_future()
@@ -91,7 +99,8 @@ async def _client_or_worker(loop: asyncio.AbstractEventLoop, client: int, worker
             ready.set_result(writable)
 
     loop.add_writer(client, wake, True)
-    loop.add_reader(worker, wake, False)
+    if worker is not None:
+        loop.add_reader(worker, wake, False)
     try:
         async with asyncio.timeout(limit):
             writable = await ready
@@ -99,6 +108,7 @@ async def _client_or_worker(loop: asyncio.AbstractEventLoop, client: int, worker
         raise ClientGone() from err
     finally:
         loop.remove_writer(client)
-        loop.remove_reader(worker)
+        if worker is not None:
+            loop.remove_reader(worker)
     if not writable:
         raise UpstreamError("worker connection closed mid-body")

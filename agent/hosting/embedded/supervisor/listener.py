@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.hosting.embedded import http1
+from agent.hosting.embedded.supervisor.client_stream import ClientStream
 from agent.hosting.embedded.supervisor.connection import Connection
 from agent.hosting.embedded.supervisor.dispatch import Dispatch
 from agent.hosting.embedded.supervisor.sites import SiteRuntime
@@ -38,13 +39,14 @@ class Listener:
 
     async def open(self) -> None:
         """Bind and listen; OSError (port in use, bad address) propagates."""
-        self.server = await asyncio.start_server(
-            self._accept, self.ip, self.port, ssl=self.ssl_context, limit=http1.MAX_HEAD_BYTES,
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(
+            lambda: ClientStream(self._accept, http1.MAX_HEAD_BYTES), self.ip, self.port, ssl=self.ssl_context,
             reuse_address=True, backlog=1024, ssl_handshake_timeout=10 if self.ssl_context else None,
         )  # fmt: skip
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = Connection(self, self.dispatch, reader, writer)
+    async def _accept(self, stream: ClientStream) -> None:
+        conn = Connection(self, self.dispatch, stream)
         self.connections.add(conn)
         try:
             await conn.serve()
@@ -67,14 +69,14 @@ class Listener:
                 self.tls.remove(host)
         for conn in list(self.connections):
             if conn.site is site:
-                conn.writer.transport.abort()
+                conn.stream.transport.abort()
 
     async def close(self) -> None:
         """Stop listening and cut every connection."""
         if self.server is not None:
             self.server.close()
             for conn in list(self.connections):
-                conn.writer.transport.abort()
+                conn.stream.transport.abort()
             await self.server.wait_closed()
             self.server = None
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 
+from agent.hosting.embedded.supervisor.client_stream import ClientStream
 from agent.hosting.embedded.supervisor.dispatch import ClientGone
 
 
 async def chunked_body(
-    reader: asyncio.StreamReader, limit: float, received: Callable[[int], None]
+    reader: ClientStream, limit: float, received: Callable[[int], None]
 ) -> AsyncIterator[bytes]:
     """The data of a chunked request body, chunk by chunk; `received` counts every byte read (the site's bytes in)."""
     while True:

@@ -5,6 +5,11 @@ by (site id, local ip, local port, tls, lower-case host, request target as recei
 while: the configuration version it was stored under is still current (any change drops everything), it is
 younger than the TTL, and every file it was built from still has the same mtime, size and inode. The caller
 (exchange.py) also checks that the site and the pool are started. Bounded by entry count and body bytes, LRU.
+
+A large static file the worker handed over (file_handoff.py) is kept as its identity instead of bytes (`dev`,
+`length`; files[0] is the file): a hit opens the path and sends the file with sendfile(2) only when the opened
+file is that same device and inode, with the same size and mtime (exchange.py, `open_file`). The cache holds
+no descriptor between requests.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ class Entry:
     win32: int
     log_it: bool
     expires: float
+    dev: int = -1  # a file entry: st_dev of files[0], whose `length` bytes are the body (body is then b"")
+    length: int = 0
 
     @property
     def size(self) -> int:

@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections.abc import Callable
 
+from agent.hosting.embedded.supervisor.client_stream import ClientStream
 from agent.hosting.embedded.supervisor.dispatch import ClientGone
 from agent.hosting.embedded.supervisor.upstream import UpstreamConnection, UpstreamError
 
@@ -13,7 +14,7 @@ SPLICE = getattr(os, "splice", None)
 SPLICE_FLAGS = getattr(os, "SPLICE_F_NONBLOCK", 0) | getattr(os, "SPLICE_F_MOVE", 0)
 
 
-async def splice_body(conn: UpstreamConnection, writer: asyncio.StreamWriter, remaining: int, limit: float,
+async def splice_body(conn: UpstreamConnection, writer: ClientStream, remaining: int, limit: float,
                       count: Callable[[int], None]) -> None:  # fmt: skip
     """Relay `remaining` body bytes worker -> pipe -> client; `count` gets each batch the client took."""
     assert SPLICE is not None
@@ -65,7 +66,7 @@ async def splice_body(conn: UpstreamConnection, writer: asyncio.StreamWriter, re
         os.close(client)
 
 
-async def flush_transport(writer: asyncio.StreamWriter, limit: float) -> None:
+async def flush_transport(writer: ClientStream, limit: float) -> None:
     """Wait until the transport has handed every queued byte to the kernel (ClientGone after `limit` s)."""
     transport = writer.transport
     if transport.get_write_buffer_size():

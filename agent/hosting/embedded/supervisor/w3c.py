@@ -99,6 +99,9 @@ class SiteLog:
         self._pending: list[tuple[datetime, str]] = []
         self._file: IO[str] | None = None
         self._path: Path | None = None
+        # The date and time fields of the last second logged: formatting them costs more than the rest of a line.
+        self._second: datetime | None = None
+        self._date_time = ("", "")
 
     @property
     def enabled(self) -> bool:
@@ -108,11 +111,15 @@ class SiteLog:
     def write(self, entry: LogEntry) -> None:
         """Queue one line."""
         if self.enabled:
-            self._pending.append((entry.when, self._line(entry)))
+            line = self._line(entry)
+            self._pending.append((self._second or entry.when, line))  # _line set _second: `when` to the second
 
     def _line(self, e: LogEntry) -> str:
+        second = e.when.replace(microsecond=0)
+        if second != self._second:
+            self._second, self._date_time = second, (f"{second:%Y-%m-%d}", f"{second:%H:%M:%S}")
         values = {
-            "date": f"{e.when:%Y-%m-%d}", "time": f"{e.when:%H:%M:%S}", "s-sitename": self.site_name,
+            "date": self._date_time[0], "time": self._date_time[1], "s-sitename": self.site_name,
             "s-computername": self.computer, "s-ip": e.server_ip, "cs-method": e.method,
             "cs-uri-stem": _token(e.uri_stem), "cs-uri-query": _token(e.uri_query), "s-port": str(e.server_port),
             "cs-username": _token(e.username), "c-ip": e.client_ip, "cs-version": e.version,
@@ -127,8 +134,14 @@ class SiteLog:
         """Write queued lines, rolling the file over by period and size."""
         pending, self._pending = self._pending, []
         try:
+            # One file lookup and one write per second of lines, not per line (this runs for every request).
+            batches: list[tuple[datetime, list[str]]] = []
             for when, line in pending:
-                self._target(when).write(line)
+                if not batches or batches[-1][0] != when:
+                    batches.append((when, []))
+                batches[-1][1].append(line)
+            for when, lines in batches:
+                self._target(when).write("".join(lines))
             if self._file is not None:
                 self._file.flush()
         except OSError as err:

@@ -117,8 +117,10 @@ class StaticFileResponse(web.FileResponse):
 
     def _mark_cacheable(self, st: os.stat_result, file_encoding: str | None) -> None:
         # The identity is the fstat of the file whose bytes go out, so a later change is seen on re-stat.
+        # A large file goes to the supervisor as its descriptor (handoff), which the cache may keep instead of bytes.
         deps = self.kernel_cache_deps
-        if deps is None or self._body_bytes is None or file_encoding or self.status != 200:
+        whole = self._body_bytes is not None or (self.handoff and not self.compression)
+        if deps is None or not whole or file_encoding or self.status != 200:
             return
         if response_cacheable(self.headers):
             self.headers[CACHE_HEADER] = encode_identities((FileIdentity.of(str(self._path), st), *deps))
