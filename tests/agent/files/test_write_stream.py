@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from agent.files import uploads
-from agent.files.uploads import Series, Uploads, write_stream
+from agent.files.uploads import Uploads, write_stream
 from shared.errors import InvalidParameter
+from tests.agent.files.chunks import write_chunk
 
 
 async def _pieces(data: bytes, sizes: list[int]) -> AsyncIterator[bytes]:
@@ -63,14 +64,6 @@ async def test_a_body_past_the_limit_is_refused(tmp_path: Path, small_blocks: li
         os.close(fd)
 
 
-async def _chunk(store: Uploads, path: Path, total: int, first: int, data: bytes) -> Series:
-    series, fd = await store.begin(str(path), total)
-    try:
-        os.pwrite(fd, data, first)
-    finally:
-        os.close(fd)
-    return await store.end(series, (first, first + len(data) - 1))
-
 
 async def test_chunk_progress_is_persisted_only_after_a_sync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(uploads, "FLUSH_BEHIND", 100)
@@ -81,15 +74,15 @@ async def test_chunk_progress_is_persisted_only_after_a_sync(tmp_path: Path, mon
     target.write_bytes(b"old")
     state = tmp_path / "state"
     store = Uploads(state)
-    series = await _chunk(store, target, 300, 0, b"a" * 60)
+    series = await write_chunk(store, target, 300, 0, b"a" * 60)
     assert series.missing == [(60, 299)] and not syncs  # counted, not yet synced
     after_crash = await Uploads(state).find(str(target), 300)
     assert after_crash is not None and after_crash.received == []  # the record never runs ahead of the disk
-    series = await _chunk(store, target, 300, 60, b"b" * 100)
+    series = await write_chunk(store, target, 300, 60, b"b" * 100)
     await store.synced()  # the sync and the sidecar save run in the background, off the chunk's answer
     assert len(syncs) == 1
     after_crash = await Uploads(state).find(str(target), 300)
     assert after_crash is not None and after_crash.received == [(0, 159)]
-    series = await _chunk(store, target, 300, 160, b"c" * 140)
+    series = await write_chunk(store, target, 300, 160, b"c" * 140)
     assert series.done
     assert target.read_bytes() == b"a" * 60 + b"b" * 100 + b"c" * 140
