@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from controller.api.artifacts import record_artifact
 from controller.keys import SETTINGS
 from controller.services import blobs, manifests
 from controller.services.errors import TooLarge
@@ -29,7 +30,10 @@ async def submit_manifest(request: web.Request) -> web.Response:
             raise TooLarge(f"a manifest is limited to {MANIFEST_MAX_BYTES} bytes")
     wanted = manifests.ManifestRequest.model_validate_json(bytes(body) or b"null")
     status, answer = await manifests.submit(request.app[SETTINGS], wanted)
-    headers = {"Location": f"/api/artifacts/{answer['sha256']}"} if status == 201 else {}
+    headers = {}
+    if status == 201:
+        headers["Location"] = f"/api/artifacts/{answer['sha256']}"
+        await record_artifact(request, answer.get("artifact") or {"sha256": answer["sha256"], "name": wanted.name})
     return web.json_response(answer, status=status, headers=headers)
 
 

@@ -79,6 +79,12 @@ async def test_second_deploy_of_a_tree_uploads_only_the_changed_blob(
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line["uploaded_files"] == 0 and third["sha256"] == second["sha256"]
 
+    # Each new deployable artifact is in the audit log, attributed to the key that made it.
+    status, audited = await _call(controller, "GET", "/api/audit?limit=50")
+    made = [e for e in audited["entries"] if e["action"] == "artifact.create"]
+    assert status == 200 and {e["artifact"] for e in made} == {first["sha256"], second["sha256"]}, made
+    assert all(e["operator"] == controller.token.split(".")[0] for e in made), made
+
 
 async def test_blobs_are_checked_on_receipt(controller: ControllerUnderTest) -> None:
     data = b"hello blob"
