@@ -13,10 +13,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from aiohttp import web
-
 from agent.hosting.embedded.worker.context import HttpContext
 from agent.hosting.embedded.worker.registry import enabled_modules, resolve
+from agent.hosting.embedded.worker.response import StreamResponse
 
 log = logging.getLogger("iisfleet.hosting.pipeline")
 
@@ -54,7 +53,7 @@ class Pipeline:
             for stage in STAGES
         }
 
-    async def run(self, ctx: HttpContext) -> web.StreamResponse:
+    async def run(self, ctx: HttpContext) -> StreamResponse:
         """Run every stage; the response a module set (404 when no handler answered)."""
         for stage in STAGES:
             if ctx.completed and stage not in FINAL_STAGES:

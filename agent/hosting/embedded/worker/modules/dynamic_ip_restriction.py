@@ -84,7 +84,7 @@ class DynamicIpRestrictionModule:
 
     def _track_concurrency(self, ctx: HttpContext, key: tuple[int, str]) -> int:
         count = self.in_progress[key] = self.in_progress.get(key, 0) + 1
-        task = ctx.request.task
+        request = ctx.request
 
         def done(_: object) -> None:
             left = self.in_progress.get(key, 1) - 1
@@ -93,7 +93,7 @@ class DynamicIpRestrictionModule:
             else:
                 self.in_progress.pop(key, None)
 
-        task.add_done_callback(done)
+        request.add_done_callback(done)
         return count
 
     def _track_rate(self, key: tuple[int, str], now: float, settings: DynamicSettings) -> bool:
