@@ -191,6 +191,8 @@ class Connection(asyncio.Protocol):
                 if self.buf.strip():
                     raise BadHead(400, "connection ended inside a request head")
                 return None
+        if end > MAX_HEAD:
+            raise BadHead(431, "request head too large")
         while self.buf.startswith(b"\r\n"):  # stray CRLFs between requests (RFC 9112 2.2)
             del self.buf[:2]
             end -= 2

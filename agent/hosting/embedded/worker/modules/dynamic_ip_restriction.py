@@ -6,7 +6,7 @@ window; refused requests count too, so a client that keeps hammering stays refus
 served). Refusals answer denyAction with substatus 502 (IIS's "dynamic IP restriction limit reached");
 enableLoggingOnlyMode only logs. Counters live in the worker process: a pool with maxProcesses > 1 (a web
 garden) counts per worker, so the effective limits are multiplied by the worker count (docs/compatibility.md).
-A request is in progress until its task ends, response sending included.
+A request is in progress until its response has been sent (the server then runs its done callbacks).
 """
 
 from __future__ import annotations
