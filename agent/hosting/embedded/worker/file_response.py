@@ -14,7 +14,6 @@ import enum
 import mimetypes
 import os
 import stat
-from pathlib import Path
 from typing import IO, Any
 
 from agent.hosting.embedded.worker.request import ETAG_ANY, ETag
@@ -53,21 +52,21 @@ class FileResponse(StreamResponse):
     def __init__(self, path: str | os.PathLike[str], status: int = 200, reason: str | None = None,
                  headers: Any = None) -> None:  # fmt: skip
         super().__init__(status=status, reason=reason, headers=headers)
-        self._path = Path(path)
+        self._path = os.fspath(path)  # a str: pathlib's parsing cost more than the rest of the stat
 
-    def _path_stat_encoding(self, accept_encoding: str) -> tuple[Path | None, os.stat_result, str | None]:
+    def _path_stat_encoding(self, accept_encoding: str) -> tuple[str | None, os.stat_result, str | None]:
         path = self._path
         for extension, encoding in ENCODING_EXTENSIONS.items():
             if encoding not in accept_encoding:
                 continue
-            sibling = path.with_suffix(path.suffix + extension)
+            sibling = path + extension
             try:
-                st = sibling.lstat()  # no symlinks, regular files only
+                st = os.lstat(sibling)  # no symlinks, regular files only
             except OSError:
                 continue
             if stat.S_ISREG(st.st_mode):
                 return sibling, st, encoding
-        st = path.stat()
+        st = os.stat(path)
         return (path if stat.S_ISREG(st.st_mode) else None), st, None
 
     def _decide(self, request: Any, accept: str) -> tuple[Outcome, IO[bytes] | None, os.stat_result, str | None]:
@@ -145,7 +144,8 @@ class FileResponse(StreamResponse):
                 status = 206
                 self.set_status(status)
         if "Content-Type" not in self.headers:
-            self.headers["Content-Type"] = mimetypes.guess_type(self._path.name)[0] or FALLBACK_CONTENT_TYPE
+            guessed = mimetypes.guess_type(os.path.basename(self._path))[0]
+            self.headers["Content-Type"] = guessed or FALLBACK_CONTENT_TYPE
         if encoding:
             self.headers["Content-Encoding"] = encoding
             self.headers["Vary"] = "Accept-Encoding"

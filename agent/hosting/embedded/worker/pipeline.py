@@ -36,7 +36,7 @@ async def safecall(module: str, method: Handler, ctx: HttpContext) -> None:
     """Call one module method; an exception becomes a logged 500, never a dead worker."""
     try:
         result = method(ctx)
-        if inspect.isawaitable(result):
+        if result is not None and inspect.isawaitable(result):  # most stage methods are plain functions
             await result
     except Exception:
         log.exception("module %s failed in %s for %s", module, ctx.stage, ctx.request.path)

@@ -9,6 +9,7 @@ of the body it does not carry.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from typing import IO, Any, Protocol
@@ -38,6 +39,7 @@ class Writer(Protocol):
         """Send a file range with sendfile(2), after what was written before."""
 
 
+@functools.lru_cache(maxsize=1024)  # Last-Modified of the same files, over and over
 def http_date(seconds: float) -> str:
     """An IMF-fixdate (always English, whatever the locale)."""
     t = time.gmtime(seconds)

@@ -14,7 +14,6 @@ import os
 import posixpath
 import stat
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any
 
 from agent.hosting.embedded.cache_policy import CACHE_HEADER, FileIdentity, encode_identities, response_cacheable
@@ -74,7 +73,7 @@ class StaticFileResponse(FileResponse):
         # The supervisor may send the file itself (worker/handoff.py); a body-transforming module clears this.
         self.handoff = False
 
-    def _path_stat_encoding(self, accept_encoding: str) -> tuple[Path | None, os.stat_result, str | None]:
+    def _path_stat_encoding(self, accept_encoding: str) -> tuple[str | None, os.stat_result, str | None]:
         # Reuse the pipeline's stat unless a precompressed sibling (.br/.gz) might be chosen instead.
         st = self._known_stat
         if st is not None and not any(enc in accept_encoding for enc in ENCODING_EXTENSIONS.values()):
@@ -99,7 +98,7 @@ class StaticFileResponse(FileResponse):
         if deps is None or not whole or file_encoding or self.status != 200:
             return
         if response_cacheable(self.headers):
-            self.headers[CACHE_HEADER] = encode_identities((FileIdentity.of(str(self._path), st), *deps))
+            self.headers[CACHE_HEADER] = encode_identities((FileIdentity.of(self._path, st), *deps))
 
     async def _send_body(self, request: Any, writer: Writer, fobj: IO[bytes], offset: int, count: int) -> None:
         data = self._body_bytes
