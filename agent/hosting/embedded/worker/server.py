@@ -122,7 +122,9 @@ class Connection(asyncio.Protocol):
         self.connections.discard(self)
         self._wake()
         if self._drain is not None and not self._drain.done():
-            self._drain.set_exception(ConnectionResetError("supervisor connection lost"))
+            # Released, not failed: nobody may be waiting (an exception would then go unretrieved); later
+            # writes are dropped and the serving loop ends at its next read.
+            self._drain.set_result(None)
 
     def pause_writing(self) -> None:
         if self._drain is None or self._drain.done():
