@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import make_mocked_request
 
 from agent.hosting.embedded import file_handoff
 from agent.hosting.embedded.worker import handoff, pipeline, registry
 from agent.hosting.embedded.worker.app import WorkerApp
 from agent.hosting.embedded.worker.context import HttpContext
 from agent.hosting.embedded.worker.modules.static_file import SMALL_FILE_BYTES, StaticFileResponse
+from agent.hosting.embedded.worker.request import make_request
 from agent.iisconfig import ConfigStore
 from tests.agent.hosting.support import edit, make_store
 
@@ -30,7 +30,7 @@ def store(tmp_path: Path) -> ConfigStore:
 
 
 async def handoff_of(store: ConfigStore, path: str, **headers: str) -> bool:
-    request = make_mocked_request("GET", path, headers={"Host": "x", "X-IISFleet-Site": SITE, **headers})
+    request = make_request("GET", path, headers={"Host": "x", "X-IISFleet-Site": SITE, **headers})
     response = await WorkerApp(store).handle(request)
     assert isinstance(response, StaticFileResponse)
     assert file_handoff.HEADER not in response.headers  # set only while the file is sent

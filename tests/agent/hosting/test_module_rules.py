@@ -102,7 +102,8 @@ class _Ctx:
 
     def __init__(self, settings: Any, client: str, task: Any) -> None:
         self._settings, self._client, self.site_id = settings, client, 1
-        self.request = type("R", (), {"task": task})()
+        # A request ends when its handler task does (the worker's server calls the request's done callbacks then).
+        self.request = type("R", (), {"add_done_callback": staticmethod(task.add_done_callback)})()
         self.kernel_cacheable, self.denied = True, 0
 
     def settings(self, section: str, loader: Any) -> Any:

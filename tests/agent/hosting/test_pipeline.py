@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import make_mocked_request
 
 from agent.hosting.embedded.worker import registry
 from agent.hosting.embedded.worker.app import WorkerApp
 from agent.hosting.embedded.worker.context import HttpContext
+from agent.hosting.embedded.worker.file_response import FileResponse
 from agent.hosting.embedded.worker.pipeline import Pipeline
+from agent.hosting.embedded.worker.request import make_request
+from agent.hosting.embedded.worker.response import Response, StreamResponse
 from agent.iisconfig import ConfigStore
 from tests.agent.hosting.support import edit, make_store
 
@@ -30,22 +31,22 @@ def tree(tmp_path: Path) -> tuple[ConfigStore, Path]:
     return make_store(tmp_path, 18081, content), content
 
 
-async def call(store: ConfigStore, path: str, *, method: str = "GET", **headers: str) -> tuple[web.StreamResponse, Any]:
-    request = make_mocked_request(method, path, headers={"Host": "example", "X-IISFleet-Site": SITE, **headers})
+async def call(store: ConfigStore, path: str, *, method: str = "GET", **headers: str) -> tuple[StreamResponse, Any]:
+    request = make_request(method, path, headers={"Host": "example", "X-IISFleet-Site": SITE, **headers})
     response = await WorkerApp(store).handle(request)
     return response, response.headers.get("X-IISFleet-Substatus")
 
 
-def status(response: web.StreamResponse) -> int:
-    return 200 if isinstance(response, web.FileResponse) else response.status
+def status(response: StreamResponse) -> int:
+    return 200 if isinstance(response, FileResponse) else response.status
 
 
 async def test_default_document_then_static_file(tree: tuple[ConfigStore, Path]) -> None:
     store, content = tree
     response, _ = await call(store, "/")
-    assert isinstance(response, web.FileResponse) and response.headers["Content-Type"] == "text/html"
+    assert isinstance(response, FileResponse) and response.headers["Content-Type"] == "text/html"
     response, _ = await call(store, "/sub/notes.txt")
-    assert isinstance(response, web.FileResponse) and response.headers["Content-Type"] == "text/plain"
+    assert isinstance(response, FileResponse) and response.headers["Content-Type"] == "text/plain"
 
 
 @pytest.mark.parametrize(
@@ -77,7 +78,7 @@ async def test_directory_listing_follows_its_setting(tree: tuple[ConfigStore, Pa
     store, _ = tree
     edit(store, lambda c: c.section("system.webServer/directoryBrowse", SITE).set("enabled", True))
     response, _ = await call(store, "/sub/")
-    assert isinstance(response, web.Response) and response.status == 200
+    assert isinstance(response, Response) and response.status == 200
     assert response.text is not None and "notes.txt</A>" in response.text and "[To Parent Directory]" in response.text
 
 
@@ -113,7 +114,7 @@ async def test_a_failing_module_answers_500_and_the_rest_still_runs() -> None:
         def log_request(self, ctx: HttpContext) -> None:
             Logger.ran = True
 
-    ctx = HttpContext(make_mocked_request("GET", "/"), None, SITE, 1, None, "/", None, SITE)  # type: ignore[arg-type]
+    ctx = HttpContext(make_request("GET", "/"), None, SITE, 1, None, "/", None, SITE)  # type: ignore[arg-type]
     response = await Pipeline([Broken(), Logger()]).run(ctx)
     assert response.status == 500 and Logger.ran
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pytest
-from aiohttp import StreamReader, web
-from aiohttp.test_utils import make_mocked_request
 
 from agent.hosting.embedded.worker.app import WorkerApp
 from agent.hosting.embedded.worker.errors import error_html
+from agent.hosting.embedded.worker.file_response import FileResponse
+from agent.hosting.embedded.worker.request import make_request
 from agent.iisconfig import ConfigStore
 from tests.agent.hosting.support import edit, make_store, raw_request
 from tests.e2e.test_embedded_host import run_host
@@ -36,13 +34,11 @@ def filtering(store: ConfigStore, change: Any) -> None:
     edit(store, lambda cfg: change(cfg.section(SECTION, SITE)))
 
 
-async def call(store: ConfigStore, path: str, *, method: str = "GET", payload: Any = None,
+async def call(store: ConfigStore, path: str, *, method: str = "GET", payload: bytes = b"",
                **headers: str) -> tuple[int, str]:  # fmt: skip
-    extra = {"payload": payload} if payload is not None else {}
-    request = make_mocked_request(method, path, headers={"Host": "example", "X-IISFleet-Site": SITE, **headers},
-                                  **extra)  # fmt: skip
+    request = make_request(method, path, {"Host": "example", "X-IISFleet-Site": SITE, **headers}, payload)
     response = await WorkerApp(store).handle(request)
-    code = 200 if isinstance(response, web.FileResponse) else response.status
+    code = 200 if isinstance(response, FileResponse) else response.status
     return code, response.headers["X-IISFleet-Substatus"]
 
 
@@ -117,12 +113,8 @@ async def test_filtering_rule_is_404_19(store: ConfigStore) -> None:
     assert (await call(store, "/index.html?q=drop%20table"))[1] != "19"  # not an extension the rule applies to
 
 
-def chunked_body(size: int) -> StreamReader:
-    reader = StreamReader(mock.Mock(_reading_paused=False), 2**16, loop=asyncio.get_running_loop())
-    for _ in range(size // 1000):
-        reader.feed_data(b"x" * 1000)
-    reader.feed_eof()
-    return reader
+def chunked_body(size: int) -> bytes:
+    return b"x" * size  # make_request frames it in 1000-byte chunks (Transfer-Encoding: chunked)
 
 
 async def test_chunked_body_is_counted_against_max_allowed_content_length(store: ConfigStore) -> None:

@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import make_mocked_request
 
 from agent.hosting.embedded.worker.app import WorkerApp
+from agent.hosting.embedded.worker.file_response import FileResponse
+from agent.hosting.embedded.worker.request import make_request
+from agent.hosting.embedded.worker.response import StreamResponse
 from agent.iisconfig import ConfigStore
 from tests.agent.hosting.support import edit, make_store
 
@@ -50,8 +51,8 @@ def add_rule(store: ConfigStore, name: str, pattern: str, action: dict[str, Any]
     edit(store, change)
 
 
-async def call(store: ConfigStore, path: str) -> web.StreamResponse:
-    request = make_mocked_request("GET", path, headers={"Host": "example", "X-IISFleet-Site": SITE})
+async def call(store: ConfigStore, path: str) -> StreamResponse:
+    request = make_request("GET", path, headers={"Host": "example", "X-IISFleet-Site": SITE})
     return await WorkerApp(store).handle(request)
 
 
@@ -66,7 +67,7 @@ async def test_redirect_with_back_reference_and_query(store: ConfigStore, kind: 
 async def test_rewrite_serves_another_file(store: ConfigStore) -> None:
     add_rule(store, "rw", "^pretty$", {"type": "Rewrite", "url": "new.html"})
     response = await call(store, "/pretty")
-    assert isinstance(response, web.FileResponse)
+    assert isinstance(response, FileResponse)
     assert (await call(store, "/other")).status == 404
 
 

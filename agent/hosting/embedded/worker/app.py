@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
-
 from agent.hosting.embedded import cache_policy
 from agent.hosting.embedded.urlmap import map_path, match_app, normalize_url_path
 from agent.hosting.embedded.worker import handoff
 from agent.hosting.embedded.worker.context import SERVER_HEADER, ConfigView, HttpContext
 from agent.hosting.embedded.worker.modules.static_file import StaticFileResponse
 from agent.hosting.embedded.worker.pipeline import PipelineFactory
+from agent.hosting.embedded.worker.request import Request
+from agent.hosting.embedded.worker.response import Response, StreamResponse
 
 
 class WorkerApp:
@@ -27,7 +27,7 @@ class WorkerApp:
         self.pipelines = PipelineFactory()
         self.version = ""
 
-    def context(self, request: web.BaseRequest) -> HttpContext | None:
+    def context(self, request: Request) -> HttpContext | None:
         """The request's site, application, URL and physical path; None if the site is unknown here."""
         site = self.config.server().sites.get(request.headers.get("X-IISFleet-Site", "").lower())
         if site is None:
@@ -41,7 +41,7 @@ class WorkerApp:
             ctx.error(400)
         return ctx
 
-    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def handle(self, request: Request) -> StreamResponse:
         """Serve one request."""
         version = request.headers.get("X-IISFleet-Config", "")
         if version != self.version:
@@ -49,7 +49,7 @@ class WorkerApp:
             self.version = version
         ctx = self.context(request)
         if ctx is None:
-            return web.Response(status=503, text="site not configured in this worker")
+            return Response(status=503, text="site not configured in this worker")
         response = await self.pipelines.for_request(ctx).run(ctx)
         if isinstance(response, StaticFileResponse):
             _offer_to_kernel_cache(ctx, response)

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from aiohttp import web
-
 from agent.hosting.embedded.model import AppSpec, ServerSpec, read_server
 from agent.hosting.embedded.wire import ABORT_HEADER
 from agent.hosting.embedded.worker.errors import WIN32, error_html
+from agent.hosting.embedded.worker.request import Request
+from agent.hosting.embedded.worker.response import Response, StreamResponse
 
 T = TypeVar("T")
 # Headers that describe one body: a module that replaces the body drops them and carries the rest over.
@@ -58,7 +58,7 @@ class ConfigView:
         return self._server
 
 
-def carried_headers(response: web.StreamResponse, *keep: str) -> dict[str, str]:
+def carried_headers(response: StreamResponse, *keep: str) -> dict[str, str]:
     """The response's headers a replacement body keeps (all but ENTITY_HEADERS, except those in `keep`)."""
     kept = {k.lower() for k in keep}
     return {k: v for k, v in response.headers.items() if k.lower() not in ENTITY_HEADERS or k.lower() in kept}
@@ -68,7 +68,7 @@ def carried_headers(response: web.StreamResponse, *keep: str) -> dict[str, str]:
 class HttpContext:
     """What pipeline modules see and change for one request."""
 
-    request: web.BaseRequest
+    request: Request
     config: ConfigView
     site: str
     site_id: int
@@ -76,7 +76,7 @@ class HttpContext:
     url_path: str
     physical_path: str | None
     config_path: str
-    response: web.StreamResponse | None = None
+    response: StreamResponse | None = None
     substatus: int = 0
     win32: int = 0
     user: str = ""
@@ -118,13 +118,13 @@ class HttpContext:
 
     def abort(self) -> None:
         """Drop the connection without an answer (IIS AbortRequest); the supervisor does it on ABORT_HEADER."""
-        self.response = web.Response(status=400, headers={ABORT_HEADER: "1"})
+        self.response = Response(status=400, headers={ABORT_HEADER: "1"})
         self.complete()
 
     def error(self, status: int, substatus: int = 0, *, headers: dict[str, str] | None = None) -> None:
         """Answer with IIS's error page for status.substatus and complete the request."""
         body = error_html(status, substatus) if self.request.method != "HEAD" else ""
-        self.response = web.Response(status=status, text=body, content_type="text/html", headers=headers)
+        self.response = Response(status=status, text=body, content_type="text/html", headers=headers)
         self.substatus = substatus
         self.win32 = WIN32.get((status, substatus), 0)
         self.complete()

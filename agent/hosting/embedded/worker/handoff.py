@@ -4,8 +4,7 @@ Eligibility is decided from the effective configuration, default-deny: the hando
 module enabled at the URL is in BODY_PASSTHROUGH, i.e. known not to transform response bodies. A module that
 compresses, rewrites outbound content or replaces error bodies is simply left out of that set and keeps the
 whole path through the worker; a module that transforms only some responses may be added to the set and call
-`forbid(ctx)` on the requests whose body it changes, in any stage. aiohttp compression (`enable_compression`)
-turns the handoff off by itself.
+`forbid(ctx)` on the requests whose body it changes, in any stage.
 """
 
 from __future__ import annotations
@@ -15,19 +14,16 @@ import asyncio
 import socket
 from typing import IO, Any
 
-from aiohttp import web
-from aiohttp.abc import AbstractStreamWriter
-from aiohttp.web_request import BaseRequest
-
 from agent.hosting.embedded import file_handoff
 from agent.hosting.embedded.worker.context import HttpContext
 from agent.hosting.embedded.worker.registry import MODULES
+from agent.hosting.embedded.worker.response import StreamResponse, Writer
 
 MODULES_SECTION = "system.webServer/modules"
 # Modules that never change a StaticFileResponse's body in place. Keep in step with registry.MODULES: a new
 # module stays out until it is known to leave bodies alone (or clears the handoff on the responses it changes).
 # Compression, outbound rewrite, custom errors, redirects and denials *replace* ctx.response with a response of
-# their own (a web.FileResponse or web.Response, which never hands a file off), so the file they would have
+# their own (a FileResponse or Response, which never hands a file off), so the file they would have
 # altered is not the one sent; header edits travel in the head the worker still writes.
 BODY_PASSTHROUGH = frozenset({
     "RequestFilteringModule", "RewriteModule", "AnonymousAuthenticationModule", "DefaultDocumentModule",
@@ -64,23 +60,20 @@ def forbid(ctx: HttpContext) -> None:
         ctx.response.handoff = False
 
 
-def strip_forged(response: web.StreamResponse) -> None:
+def strip_forged(response: StreamResponse) -> None:
     """Drop the answer header from a response before StaticFileResponse could have set it (content, apps)."""
     response.headers.popall(file_handoff.HEADER, None)
 
 
-async def send(response: web.StreamResponse, request: BaseRequest, fobj: IO[Any], offset: int, count: int,
-               ) -> AbstractStreamWriter | None:  # fmt: skip
-    """Answer with the head and the file's descriptor; None (nothing written) when the socket is not idle."""
-    transport = request.transport
+async def send(response: StreamResponse, request: Any, writer: Writer, fobj: IO[Any], offset: int, count: int,
+               ) -> bool:  # fmt: skip
+    """Answer with the head and the file's descriptor; False (nothing written) when the socket is not idle."""
+    transport = writer.transport
     sock = transport.get_extra_info("socket") if transport is not None else None
     if transport is None or sock is None or transport.get_write_buffer_size():
-        return None
-    response.content_length = len(file_handoff.MARKER)
+        return False
     response.headers[file_handoff.HEADER] = file_handoff.encode_range(offset, count)
-    writer = await web.StreamResponse.prepare(response, request)
-    assert writer is not None
-    writer.send_headers()  # aiohttp holds the head back until the first body write
+    writer.write(response.head(request, len(file_handoff.MARKER)))
     while transport.get_write_buffer_size():  # the marker must follow the head on the socket
         if transport.is_closing():
             raise ConnectionResetError("supervisor connection lost")
@@ -97,5 +90,4 @@ async def send(response: web.StreamResponse, request: BaseRequest, fobj: IO[Any]
                 await asyncio.sleep(0.001)
     finally:
         carrier.detach()
-    await web.StreamResponse.write_eof(response)
-    return writer
+    return True

@@ -13,10 +13,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from aiohttp import web
-
 from agent.hosting.embedded.worker.context import HttpContext
 from agent.hosting.embedded.worker.registry import enabled_modules, resolve
+from agent.hosting.embedded.worker.response import StreamResponse
 
 log = logging.getLogger("iisfleet.hosting.pipeline")
 
@@ -37,7 +36,7 @@ async def safecall(module: str, method: Handler, ctx: HttpContext) -> None:
     """Call one module method; an exception becomes a logged 500, never a dead worker."""
     try:
         result = method(ctx)
-        if inspect.isawaitable(result):
+        if result is not None and inspect.isawaitable(result):  # most stage methods are plain functions
             await result
     except Exception:
         log.exception("module %s failed in %s for %s", module, ctx.stage, ctx.request.path)
@@ -54,7 +53,7 @@ class Pipeline:
             for stage in STAGES
         }
 
-    async def run(self, ctx: HttpContext) -> web.StreamResponse:
+    async def run(self, ctx: HttpContext) -> StreamResponse:
         """Run every stage; the response a module set (404 when no handler answered)."""
         for stage in STAGES:
             if ctx.completed and stage not in FINAL_STAGES:

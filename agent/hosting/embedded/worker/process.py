@@ -1,7 +1,8 @@
 """`python -m agent.hosting.embedded.worker`: a w3wp-like worker process serving one application pool.
 
-It serves the unix socket its supervisor bound (fd inherited), loads applicationHost.config itself,
-answers through WorkerApp, and dies with its parent (PR_SET_PDEATHSIG plus EOF on stdin).
+It serves the unix socket its supervisor bound (fd inherited) with its own small HTTP/1.1 server
+(worker/server.py), loads applicationHost.config itself, answers through WorkerApp, and dies with its parent
+(PR_SET_PDEATHSIG plus EOF on stdin). Nothing here imports aiohttp or ssl (see worker/__init__.py).
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ import socket
 import sys
 from pathlib import Path
 
-from aiohttp import web
-
 from agent.hosting.embedded.wire import READY_LINE, WORKER_MODULE
 from agent.hosting.embedded.worker.app import WorkerApp
+from agent.hosting.embedded.worker.server import Server
 from shared.asyncio_utils import create_task
 
 PR_SET_PDEATHSIG = 1
+SHUTDOWN_SECONDS = 5.0  # requests in progress at SIGTERM get this long to finish
 
 
 def die_with_parent(parent: int) -> None:
@@ -55,10 +56,8 @@ async def serve(args: argparse.Namespace) -> None:
     store.load()
     worker = WorkerApp(store)
     sock = socket.socket(fileno=args.fd)
-    server = web.Server(worker.handle, access_log=None)
-    runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=5)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
+    server = Server(worker.handle)
+    await server.start(sock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -69,7 +68,7 @@ async def serve(args: argparse.Namespace) -> None:
     watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await watcher
-    await runner.cleanup()
+    await server.close(SHUTDOWN_SECONDS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,7 +83,6 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     fmt = f"%(asctime)s w3wp[{os.getpid()}] %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=logging.WARNING, format=fmt)
-    # asyncio's own loop, not uvloop: uvloop has no loop.sendfile, and aiohttp then copies files through Python.
+    # asyncio's own loop, not uvloop: uvloop has no loop.sendfile (worker/server.py sends large files with it).
     asyncio.run(serve(args))
     return 0
-

@@ -1,9 +1,10 @@
 """`python -m agent.hosting.embedded.worker.zygote`: the fork server that worker processes start from.
 
-It imports everything a worker needs once (aiohttp's server, the configuration system, every pipeline
-module), freezes those objects out of the garbage collector's reach (so children do not copy the pages by
-touching them), and then forks a worker per request of the supervisor. Workers therefore share the
-interpreter's and the libraries' pages with the zygote and with each other, and start in milliseconds.
+It imports everything a worker needs once (its HTTP server, the configuration system, every pipeline module;
+neither aiohttp nor ssl, see worker/__init__.py), freezes those objects out of the garbage collector's reach
+(so children do not copy the pages by touching them), and then forks a worker per request of the supervisor.
+Workers therefore share the interpreter's and the libraries' pages with the zygote and with each other, and
+start in milliseconds.
 
 The protocol on the SOCK_SEQPACKET socket the supervisor passes (`--fd`), one JSON message per packet
 (the supervisor's side is supervisor/launch.py):

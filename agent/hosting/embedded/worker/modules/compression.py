@@ -2,11 +2,11 @@
 
 Static: a file of a staticTypes MIME type and at least minFileSizeForComp bytes is compressed once into the
 httpCompression directory (named by the file's path, mtime and size, given the file's mtime) and served from
-there with aiohttp's FileResponse, so conditional GET works on the compressed representation (its own ETag,
-since the size differs). A Range request gets the identity file (noCompressionForRange, on by default; when
-off the range applies to the compressed bytes, which is what HTTP says). Dynamic: an in-memory body of a
-dynamicTypes type is compressed as it leaves. Every response that could be compressed says
-`Vary: Accept-Encoding`, which also keeps it out of the supervisor's kernel cache.
+there with FileResponse (worker/file_response.py), so conditional GET works on the compressed representation
+(its own ETag, since the size differs). A Range request gets the identity file (noCompressionForRange, on by
+default; when off the range applies to the compressed bytes, which is what HTTP says). Dynamic: an in-memory
+body of a dynamicTypes type is compressed as it leaves. Every response that could be compressed says `Vary:
+Accept-Encoding`, which also keeps it out of the supervisor's kernel cache.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from agent.hosting.embedded import inetpub
 from agent.hosting.embedded.worker.context import HttpContext, carried_headers
+from agent.hosting.embedded.worker.file_response import FileResponse
 from agent.hosting.embedded.worker.modules.static_file import StaticFileResponse
+from agent.hosting.embedded.worker.response import Response, StreamResponse
 
 HTTP_COMPRESSION = "system.webServer/httpCompression"
 URL_COMPRESSION = "system.webServer/urlCompression"
@@ -138,7 +138,7 @@ def encode(data: bytes, coding: str, level: int) -> bytes:
     return gzip.compress(data, level, mtime=0) if coding == "gzip" else zlib.compress(data, level)
 
 
-def _vary(response: web.StreamResponse) -> None:
+def _vary(response: StreamResponse) -> None:
     vary = response.headers.get("Vary", "")
     if "accept-encoding" not in vary.lower():
         response.headers["Vary"] = f"{vary}, Accept-Encoding" if vary else "Accept-Encoding"
@@ -190,7 +190,7 @@ class StaticCompressionModule:
         assert path is not None
         copy = await asyncio.to_thread(_cached_copy, path, st, scheme, directory / f"W3SVC{ctx.site_id}")
         headers = carried_headers(response, "content-type")
-        ctx.response = web.FileResponse(copy, headers={**headers, "Content-Encoding": scheme.name})
+        ctx.response = FileResponse(copy, headers={**headers, "Content-Encoding": scheme.name})
 
 
 class DynamicCompressionModule:
@@ -204,7 +204,7 @@ class DynamicCompressionModule:
     def send_response(self, ctx: HttpContext) -> None:
         """Compress the body when the type, the client and urlCompression agree."""
         response = ctx.response
-        if not isinstance(response, web.Response) or response.status in (204, 304) or response.status < 200:
+        if not isinstance(response, Response) or response.status in (204, 304) or response.status < 200:
             return
         body = response.body
         if not isinstance(body, bytes) or not body or "Content-Encoding" in response.headers:

@@ -18,11 +18,10 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
-
 from agent.hosting.embedded import inetpub
 from agent.hosting.embedded.urlmap import map_path, match_app, normalize_url_path
 from agent.hosting.embedded.worker.context import HttpContext, carried_headers
+from agent.hosting.embedded.worker.response import Response
 
 SECTION = "system.webServer/httpErrors"
 MAX_PAGE_BYTES = 1 << 20
@@ -108,7 +107,7 @@ class CustomErrorModule:
     def send_response(self, ctx: HttpContext) -> None:
         """Swap the body of an error response (status >= 400) when httpErrors says so."""
         response = ctx.response
-        if response is None or response.status < 400 or not isinstance(response, web.Response):
+        if response is None or response.status < 400 or not isinstance(response, Response):
             return
         conf = ctx.settings(SECTION, load)
         if conf.existing == "PassThrough" or conf.mode == "Detailed":
@@ -121,12 +120,12 @@ class CustomErrorModule:
             return
         headers = carried_headers(response)
         if page.mode == "Redirect":
-            ctx.response = web.Response(status=302, headers={**headers, "Location": page.path})
+            ctx.response = Response(status=302, headers={**headers, "Location": page.path})
             return
         path = _url_file(ctx, page.path) if page.mode == "ExecuteURL" else _file(ctx, page.path)
         body = _read(path)
         if body is None:
             return  # a missing page keeps the generated one (IIS logs the failure and sends its own page)
         kind = mimetypes.guess_type(path or "")[0] or "text/html"
-        ctx.response = web.Response(status=status, body=b"" if ctx.request.method == "HEAD" else body,
+        ctx.response = Response(status=status, body=b"" if ctx.request.method == "HEAD" else body,
                                     content_type=kind, headers=headers)  # fmt: skip

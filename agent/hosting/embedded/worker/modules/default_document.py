@@ -7,9 +7,8 @@ import stat
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
-
 from agent.hosting.embedded.worker.context import HttpContext
+from agent.hosting.embedded.worker.response import Response
 from agent.security.confine import plain_file_name
 
 SECTION = "system.webServer/defaultDocument"
@@ -38,7 +37,7 @@ def courtesy_redirect(ctx: HttpContext) -> bool:
         return False
     query = ctx.request.query_string
     location = ctx.request.raw_path.partition("?")[0] + "/" + (f"?{query}" if query else "")
-    ctx.response = web.Response(status=301, headers={"Location": location}, content_type="text/html",
+    ctx.response = Response(status=301, headers={"Location": location}, content_type="text/html",
                                 text=f'<head><title>Document Moved</title></head>\n<body><h1>Object Moved</h1>'
                                 f'This document may be found <a HREF="{location}">here</a></body>')  # fmt: skip
     ctx.complete()

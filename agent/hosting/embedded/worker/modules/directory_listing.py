@@ -9,11 +9,10 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
-from aiohttp import web
-
 from agent.hosting.embedded.model import flag_names
 from agent.hosting.embedded.worker.context import HttpContext
 from agent.hosting.embedded.worker.modules.default_document import unanswered_directory
+from agent.hosting.embedded.worker.response import Response
 
 SECTION = "system.webServer/directoryBrowse"
 
@@ -75,4 +74,4 @@ class DirectoryListingModule:
         rules = ctx.settings(SECTION, load)
         if rules.enabled:
             page = listing(ctx.request.host, ctx.url_path, directory, rules.flags)
-            ctx.response = web.Response(text=page, content_type="text/html")
+            ctx.response = Response(text=page, content_type="text/html")

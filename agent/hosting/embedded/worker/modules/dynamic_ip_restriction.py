@@ -6,7 +6,7 @@ window; refused requests count too, so a client that keeps hammering stays refus
 served). Refusals answer denyAction with substatus 502 (IIS's "dynamic IP restriction limit reached");
 enableLoggingOnlyMode only logs. Counters live in the worker process: a pool with maxProcesses > 1 (a web
 garden) counts per worker, so the effective limits are multiplied by the worker count (docs/compatibility.md).
-A request is in progress until its task ends, response sending included.
+A request is in progress until its response has been sent (the server then runs its done callbacks).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class DynamicIpRestrictionModule:
 
     def _track_concurrency(self, ctx: HttpContext, key: tuple[int, str]) -> int:
         count = self.in_progress[key] = self.in_progress.get(key, 0) + 1
-        task = ctx.request.task
+        request = ctx.request
 
         def done(_: object) -> None:
             left = self.in_progress.get(key, 1) - 1
@@ -93,7 +93,7 @@ class DynamicIpRestrictionModule:
             else:
                 self.in_progress.pop(key, None)
 
-        task.add_done_callback(done)
+        request.add_done_callback(done)
         return count
 
     def _track_rate(self, key: tuple[int, str], now: float, settings: DynamicSettings) -> bool:

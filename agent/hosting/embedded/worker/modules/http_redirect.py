@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from aiohttp import web
-
 from agent.hosting.embedded.worker.context import HttpContext
+from agent.hosting.embedded.worker.response import Response
 
 SECTION = "system.webServer/httpRedirect"
 STATUS = {"permanent": 301, "found": 302, "temporary": 307, "permredirect": 308}
@@ -102,6 +101,6 @@ class HttpRedirectionModule:
             f'<head><title>Document Moved</title></head>\n<body><h1>Object Moved</h1>This document may be found '
             f'<a HREF="{location.replace(chr(34), "%22")}">here</a></body>'
         )  # fmt: skip
-        ctx.response = web.Response(status=settings.status, text=body, content_type="text/html",
+        ctx.response = Response(status=settings.status, text=body, content_type="text/html",
                                     headers={"Location": location})  # fmt: skip
         ctx.complete()

@@ -1,12 +1,11 @@
-"""StaticFileModule: files with ETag/Last-Modified/Range (aiohttp FileResponse semantics) and IIS MIME maps.
+"""StaticFileModule: files with ETag/Last-Modified/Range (worker/file_response.py) and IIS MIME maps.
 
 Hot path: the pipeline stats the mapped path once (HttpContext.stat, shared with DefaultDocument and
-DirectoryListing), and StaticFileResponse reuses that stat instead of stat-ing again in a thread. Small files
-(up to SMALL_FILE_BYTES) are opened and read on the event loop - page-cache reads take microseconds, far less
-than the executor round trip - and written with the head in one send. Larger files are opened on the event loop
-too (a local open is microseconds, the executor hop was 18% of the worker at 1 MiB) and go out with
-sendfile(2), or, when the supervisor offers it and no module at the URL transforms bodies, are handed to the
-supervisor as an open descriptor (worker/handoff.py) for it to sendfile to the client itself.
+DirectoryListing), and StaticFileResponse reuses that stat instead of stat-ing again. Small files (up to
+SMALL_FILE_BYTES) are read on the event loop - page-cache reads take microseconds - and written with the head
+in one send. Larger files go out with sendfile(2), or, when the supervisor offers it and no module at the URL
+transforms bodies, are handed to the supervisor as an open descriptor (worker/handoff.py) for it to sendfile
+to the client itself.
 """
 
 from __future__ import annotations
@@ -17,18 +16,14 @@ import stat
 from dataclasses import dataclass
 from typing import IO, Any
 
-from aiohttp import web
-from aiohttp.abc import AbstractStreamWriter
-from aiohttp.web_fileresponse import ENCODING_EXTENSIONS, _FileResponseResult
-from aiohttp.web_request import BaseRequest
-
 from agent.hosting.embedded.cache_policy import CACHE_HEADER, FileIdentity, encode_identities, response_cacheable
 from agent.hosting.embedded.worker import handoff
 from agent.hosting.embedded.worker.context import HttpContext
+from agent.hosting.embedded.worker.file_response import ENCODING_EXTENSIONS, SMALL_FILE_BYTES, FileResponse
+from agent.hosting.embedded.worker.response import Writer
 
 SECTION = "system.webServer/staticContent"
-# Files up to this size are read on the event loop and sent from memory (no thread-pool hop, no sendfile).
-SMALL_FILE_BYTES = 64 * 1024
+__all__ = ["SMALL_FILE_BYTES", "StaticFileModule", "StaticFileResponse"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +59,9 @@ def load(section: Any) -> StaticSettings:
     return StaticSettings(mime, _cache_headers(section.child("clientCache")))
 
 
-class StaticFileResponse(web.FileResponse):
-    """aiohttp's FileResponse (same conditional GET, Range, ETag and Last-Modified logic) that starts from a
-    stat the pipeline already took and serves small files without the thread pool."""
+class StaticFileResponse(FileResponse):
+    """FileResponse (same conditional GET, Range, ETag and Last-Modified logic) that starts from the stat the
+    pipeline already took, may be offered to the supervisor's kernel cache, and may hand a large file off."""
 
     def __init__(self, path: str, st: os.stat_result, headers: dict[str, str]) -> None:
         super().__init__(path, headers=headers)
@@ -78,66 +73,42 @@ class StaticFileResponse(web.FileResponse):
         # The supervisor may send the file itself (worker/handoff.py); a body-transforming module clears this.
         self.handoff = False
 
-    def _get_file_path_stat_encoding(self, accept_encoding: str) -> Any:
+    def _path_stat_encoding(self, accept_encoding: str) -> tuple[str | None, os.stat_result, str | None]:
         # Reuse the pipeline's stat unless a precompressed sibling (.br/.gz) might be chosen instead.
         st = self._known_stat
         if st is not None and not any(enc in accept_encoding for enc in ENCODING_EXTENSIONS.values()):
             self._known_stat = None  # a retry (none today) would stat afresh
             return (self._path if stat.S_ISREG(st.st_mode) else None), st, None
-        return super()._get_file_path_stat_encoding(accept_encoding)
+        return super()._path_stat_encoding(accept_encoding)
 
-    async def prepare(self, request: BaseRequest) -> AbstractStreamWriter | None:
-        st = self._known_stat
-        if st is None:
-            return await super().prepare(request)
-        accept_encoding = request.headers.get("Accept-Encoding", "").lower()
-        try:  # what FileResponse runs in the executor, inline: no stat (known), open + fstat only if sending
-            result, fobj, st, file_encoding = self._make_response(request, accept_encoding)
-        except PermissionError:
-            self.set_status(403)
-            return await web.StreamResponse.prepare(self, request)
-        except OSError:
-            self.set_status(404)
-            return await web.StreamResponse.prepare(self, request)
-        if result is _FileResponseResult.NOT_ACCEPTABLE:
-            self.set_status(403)
-            return await web.StreamResponse.prepare(self, request)
-        if result is _FileResponseResult.PRE_CONDITION_FAILED:
-            return await self._precondition_failed(request)
-        if result is _FileResponseResult.NOT_MODIFIED:
-            return await self._not_modified(request, f"{st.st_mtime_ns:x}-{st.st_size:x}", st.st_mtime)
-        assert fobj is not None
-        with fobj:
-            if st.st_size <= SMALL_FILE_BYTES:
-                self._body_bytes = fobj.read(SMALL_FILE_BYTES + 1)
-            if self._body_bytes is not None and len(self._body_bytes) != st.st_size:
-                self._body_bytes = None  # changed between fstat and read: let sendfile send what is there
-            self._mark_cacheable(st, file_encoding)
-            return await self._prepare_open_file(request, fobj, st, file_encoding)
+    async def _send_open_file(self, request: Any, writer: Writer, fobj: IO[bytes], st: os.stat_result,
+                              encoding: str | None) -> None:  # fmt: skip
+        if st.st_size <= SMALL_FILE_BYTES:
+            self._body_bytes = fobj.read(SMALL_FILE_BYTES + 1)
+        if self._body_bytes is not None and len(self._body_bytes) != st.st_size:
+            self._body_bytes = None  # changed between fstat and read: let sendfile send what is there
+        self._mark_cacheable(st, encoding)
+        await super()._send_open_file(request, writer, fobj, st, encoding)
 
     def _mark_cacheable(self, st: os.stat_result, file_encoding: str | None) -> None:
         # The identity is the fstat of the file whose bytes go out, so a later change is seen on re-stat.
         # A large file goes to the supervisor as its descriptor (handoff), which the cache may keep instead of bytes.
         deps = self.kernel_cache_deps
-        whole = self._body_bytes is not None or (self.handoff and not self.compression)
+        whole = self._body_bytes is not None or self.handoff
         if deps is None or not whole or file_encoding or self.status != 200:
             return
         if response_cacheable(self.headers):
-            self.headers[CACHE_HEADER] = encode_identities((FileIdentity.of(str(self._path), st), *deps))
+            self.headers[CACHE_HEADER] = encode_identities((FileIdentity.of(self._path, st), *deps))
 
-    async def _sendfile(self, request: BaseRequest, fobj: IO[Any], offset: int, count: int) -> AbstractStreamWriter:
+    async def _send_body(self, request: Any, writer: Writer, fobj: IO[bytes], offset: int, count: int) -> None:
         data = self._body_bytes
-        if data is None and self.handoff and not self.compression:
-            handed = await handoff.send(self, request, fobj, offset, count)
-            if handed is not None:
-                return handed
-        if data is None or self.compression:
-            return await super()._sendfile(request, fobj, offset, count)
-        writer = await web.StreamResponse.prepare(self, request)
-        assert writer is not None
+        if data is None:
+            if self.handoff and await handoff.send(self, request, writer, fobj, offset, count):
+                return
+            await super()._send_body(request, writer, fobj, offset, count)
+            return
         # Head and body leave in one write.
-        await web.StreamResponse.write_eof(self, data[offset : offset + count] if count != len(data) else data)
-        return writer
+        writer.write(self.head(request, count) + (data[offset : offset + count] if count != len(data) else data))
 
 
 class StaticFileModule:

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from aiohttp import web
-
 from agent.hosting.embedded.urlmap import map_path, match_app, normalize_url_path
 from agent.hosting.embedded.worker.context import HttpContext
+from agent.hosting.embedded.worker.response import Response
 
 SECTIONS = ("system.webServer/rewrite/globalRules", "system.webServer/rewrite/rules")
 REDIRECT_STATUS = {"Permanent": 301, "Found": 302, "SeeOther": 303, "Temporary": 307}
@@ -200,10 +199,10 @@ class RewriteModule:
             _rewrite(ctx, url)
         elif rule.action == "Redirect":
             location = quote(url, safe="/:?&=#%+@;,~!$'()*[]")
-            ctx.response = web.Response(status=rule.redirect, headers={"Location": location})
+            ctx.response = Response(status=rule.redirect, headers={"Location": location})
             ctx.complete()
         elif rule.action == "CustomResponse":
-            ctx.response = web.Response(status=rule.status or 200, reason=rule.reason or None,
+            ctx.response = Response(status=rule.status or 200, reason=rule.reason or None,
                                         text=rule.description or rule.reason)  # fmt: skip
             ctx.substatus = rule.substatus
             ctx.complete()

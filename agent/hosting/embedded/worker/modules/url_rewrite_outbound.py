@@ -15,11 +15,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
-
 from agent.hosting.embedded.worker.context import HttpContext, carried_headers
 from agent.hosting.embedded.worker.modules import url_rewrite as inbound
 from agent.hosting.embedded.worker.modules.static_file import StaticFileResponse
+from agent.hosting.embedded.worker.response import Response, StreamResponse
 
 SECTION = "system.webServer/rewrite/outboundRules"
 MAX_BODY = 4 * 1024 * 1024
@@ -110,7 +109,7 @@ def load(section: Any) -> tuple[OutboundRule, ...]:
 class _Response(inbound._Request):
     """Inbound variables plus RESPONSE_<header> of the response being sent."""
 
-    def __init__(self, ctx: HttpContext, response: web.StreamResponse) -> None:
+    def __init__(self, ctx: HttpContext, response: StreamResponse) -> None:
         super().__init__(ctx)
         self.response = response
 
@@ -164,7 +163,7 @@ def _body_text(rule: OutboundRule, state: _Response, text: str) -> str:
     return _TAG.sub(tag, text)
 
 
-def _body(ctx: HttpContext, response: web.StreamResponse) -> tuple[str, str] | None:
+def _body(ctx: HttpContext, response: StreamResponse) -> tuple[str, str] | None:
     """(text, charset) of a rewritable body; None when it is not text we hold or can read."""
     if "Content-Encoding" in response.headers or not (response.content_type or "").startswith("text/"):
         return None
@@ -175,7 +174,7 @@ def _body(ctx: HttpContext, response: web.StreamResponse) -> tuple[str, str] | N
             return None
         with open(ctx.physical_path, "rb") as handle:
             data = handle.read(MAX_BODY + 1)
-    elif isinstance(response, web.Response) and isinstance(response.body, bytes):
+    elif isinstance(response, Response) and isinstance(response.body, bytes):
         data = response.body
     else:
         return None
@@ -215,7 +214,7 @@ def apply(ctx: HttpContext) -> None:
     if text is not None:
         headers = carried_headers(response, "content-type")
         data = b"" if ctx.request.method == "HEAD" else text.encode(charset)
-        ctx.response = web.Response(status=response.status, body=data, headers=headers)
+        ctx.response = Response(status=response.status, body=data, headers=headers)
 
 
 class RewriteModule(inbound.RewriteModule):
