@@ -15,7 +15,7 @@ from __future__ import annotations
 import weakref
 
 from aiohttp import web
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from agent.api.http import wants_hal
 from agent.hosting.base import Host
@@ -36,7 +36,7 @@ class AnswerCache:
 
     def __init__(self) -> None:
         self._stamp: Stamp | None = None
-        self._answers: dict[Key, tuple[bytes, tuple[tuple[str, str], ...], int]] = {}
+        self._answers: dict[Key, tuple[bytes, CIMultiDictProxy[str], int]] = {}
 
     def lookup(self, stamp: Stamp, key: Key) -> web.Response | None:
         """A fresh response for `key` when one was kept in this state; drops everything on a new state."""
@@ -48,7 +48,8 @@ class AnswerCache:
         if answer is None:
             return None
         body, headers, status = answer
-        return web.Response(body=body, status=status, headers=CIMultiDict(headers))
+        # Kept as a read-only multidict: Response copies it once (a tuple of pairs cost a second copy).
+        return web.Response(body=body, status=status, headers=headers)
 
     def keep(self, stamp: Stamp, key: Key, response: web.Response) -> None:
         """Keep `response` (a plain bytes body) as the answer for `key` in state `stamp`."""
@@ -56,7 +57,7 @@ class AnswerCache:
             return
         if len(self._answers) >= MAX_ANSWERS:
             self._answers.clear()
-        self._answers[key] = (response.body, tuple(response.headers.items()), response.status)
+        self._answers[key] = (response.body, CIMultiDictProxy(CIMultiDict(response.headers)), response.status)
 
 
 _CACHES: weakref.WeakKeyDictionary[ConfigStore, AnswerCache] = weakref.WeakKeyDictionary()

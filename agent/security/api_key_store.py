@@ -10,6 +10,10 @@ same token hash and has not expired, so a deleted, renewed or expired key fails 
 request (deletions by other processes too, through the stat above).
 Failed checks are remembered for FAILED_CACHE_SECONDS (until the keys change), so replaying one bad token
 costs no PBKDF2.
+Within one event-loop turn a token verified once is answered from a memo keyed by the token itself (no
+sha256, no expiry check): the requests of one turn arrived together (shared.loop_turn), so they may share
+one answer. The memo is emptied when the next turn starts and by every change of the keys (_install), so a
+revoked, renewed or expired key is refused from the next turn on, and never after a change this process made.
 """
 
 from __future__ import annotations
@@ -143,6 +147,8 @@ class ApiKeyStore:
         self._merged: dict[str, ApiKey] = {}
         self._cache: dict[str, tuple[str, str]] = {}
         self._failed: dict[str, float] = {}
+        # Read without the mutex on the loop thread; written (and emptied on key changes) under it.
+        self._turn: dict[str, ApiKey] = {}
         with self._mutex:
             self._install({}, None)
             self._refresh_if_changed()
@@ -180,6 +186,8 @@ class ApiKeyStore:
         self._by_hash = {key.token_hash: key.id for key in self._merged.values()}
         # A changed key (a new expiry, say) may make a refused token good again.
         self._failed = {}
+        # Every change goes through here: no verification of this turn outlives it.
+        self._turn.clear()
 
     def _all(self) -> dict[str, ApiKey]:
         """Every key by id (rebuilt by _install, which every change goes through)."""
@@ -330,11 +338,25 @@ class ApiKeyStore:
             self._cache.clear()
 
     def _fast_path(self, token: str) -> ApiKey | None:
-        with self._mutex:
-            # A stat per loop turn: deletions and renewals by other processes take effect by the next request.
-            if TURN.first(self):
+        if TURN.first(self):
+            with self._mutex:
+                # A new turn forgets the last one's tokens, then stats the file once: deletions and renewals
+                # by other processes take effect by the next request.
+                self._turn.clear()
                 self._refresh_if_changed()
-            return self._cached(token)
+                return self._memoised(token)
+        key = self._turn.get(token)
+        if key is not None:
+            return key
+        with self._mutex:
+            return self._memoised(token)
+
+    def _memoised(self, token: str) -> ApiKey | None:
+        """_cached, remembered for the rest of this loop turn (call under the mutex: _install empties the memo)."""
+        key = self._cached(token)
+        if key is not None:
+            self._turn[token] = key
+        return key
 
     def cached(self, token: str) -> ApiKey | None:
         """The live key for a token verified before, without hashing (None otherwise)."""

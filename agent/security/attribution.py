@@ -82,9 +82,10 @@ def _from_controller(request: web.Request, key: ApiKey | None) -> str | None:
 
 def attribute(request: web.Request, key: ApiKey | None) -> None:
     """Store the operator the controller named under OPERATOR; 400 for a malformed or unauthorised header."""
-    values = request.headers.getall(OPERATOR_HEADER, [])
-    if not values:
-        return
+    headers = request.headers
+    if OPERATOR_HEADER not in headers:
+        return  # the common case: no list to build
+    values = headers.getall(OPERATOR_HEADER)
     if len(values) > 1:
         raise InvalidParameter(OPERATOR_HEADER, "must appear once")
     refusal = _from_controller(request, key)

@@ -12,7 +12,7 @@ import logging
 
 from aiohttp import web
 
-from agent.keys import PRINCIPAL, SECURITY
+from agent.keys import KEY_STORE, PRINCIPAL, SECURITY
 from agent.security.api_key_store import ApiKey
 from agent.security.attribution import attribute
 from agent.security.metrics_cert import scraper_access
@@ -62,7 +62,13 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         log.warning("refused %s %s: access policy %r is forbidden", request.method, request.path, name)
         return web.Response(status=403)
     token, where = bearer_token(request)
-    key = await authenticate(request, token) if token is not None else None
+    key = None
+    if token is not None:
+        # A token verified before is answered synchronously: no coroutine, no throttle bookkeeping (a
+        # throttled address keeps its verified tokens too, see throttle).
+        key = request.app[KEY_STORE].cached(token)
+        if key is None:
+            key = await authenticate(request, token)
     if key is None and need.token:
         reason = where if token is None else f"unknown, expired or malformed token in {where}"
         log.warning("rejected %s %s: %s", request.method, request.path, reason)

@@ -30,12 +30,30 @@ _DEFAULTS = {
 }
 
 
+MAX_PATHS = 8192
+"""Paths whose policy is remembered (policy_name)."""
+_NAMES: dict[str, str | None] = {}
+
+
 def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
 
 def policy_name(path: str) -> str | None:
-    """The policy that guards `path`, or None for public paths."""
+    """The policy that guards `path`, or None for public paths (memoised per path: asked on every request)."""
+    # Keyed by the path, not the route: one dynamic route can serve paths under different policies
+    # (DELETE /api/files/locations resolves to /api/files/{id}, yet is guarded by `system`).
+    try:
+        return _NAMES[path]
+    except KeyError:
+        pass
+    if len(_NAMES) >= MAX_PATHS:
+        _NAMES.clear()  # ids make paths unbounded; start over rather than grow
+    name = _NAMES[path] = _policy_name(path)
+    return name
+
+
+def _policy_name(path: str) -> str | None:
     # Matching is case-insensitive like upstream's routing; a trailing slash does not change the policy.
     lowered = path.lower()
     trimmed = lowered.rstrip("/") or "/"
