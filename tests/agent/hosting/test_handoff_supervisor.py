@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.hosting.embedded import handoff_wire as wire
+from agent.hosting.embedded.supervisor import handoff
 from agent.hosting.embedded.supervisor.host import EmbeddedHost
 from agent.hosting.embedded.supervisor.launch import PROJECT_ROOT, ChildProcess, Launcher
 from agent.hosting.embedded.supervisor.worker_process import WorkerProcess
@@ -215,14 +217,45 @@ async def test_a_recycle_drains_idle_connections_back_to_the_supervisor(hosted: 
         await wait_for(lambda: old.pid not in [w.pid for w in hosted.workers()] and not alive(old.pid))
         [fresh] = hosted.workers()
         await wait_for(lambda: fresh.channel is not None and fresh.channel.supported)
-        # The idle connection came back before the old worker exited, and lives on: the new worker serves it.
+        # The idle connection came back before the old worker exited, and lives on: its next request goes
+        # through the relay (the first after a handback always does), the one after that to the new worker.
         writer.write(request("/b"))
-        assert (await answer(reader)).endswith(b"handed /b")
+        assert (await answer(reader)).endswith(b"relay")
+        writer.write(request("/c"))
+        assert (await answer(reader)).endswith(b"handed /c")
         assert fresh.channel is not None and len(fresh.channel.entries) == 1
         site = hosted.host.snapshot().sites[SITE]
-        assert site.connections_current == 1 and site.requests_total == 3
+        assert site.connections_current == 1 and site.requests_total == 4
     finally:
         await close(writer)
+
+
+async def test_a_first_request_handed_straight_back_is_counted_once(
+    hosted: Hosted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handbacks: list[bool] = []
+    release = handoff.release
+    monkeypatch.setattr(handoff, "release", lambda entry, *, handed_back: (
+        handbacks.append(handed_back), release(entry, handed_back=handed_back)))  # fmt: skip
+    await warm(hosted)
+    [worker] = hosted.workers()
+    assert worker.channel is not None and worker.channel.sock is not None
+    # The race of a drain with a handoff on its way: the worker drains, the supervisor does not know yet.
+    wire.send(worker.channel.sock, wire.Drain())
+    reader, writer = await hosted.open()
+    try:
+        data = request("/a")
+        writer.write(data)
+        got = await answer(reader)
+        assert got.endswith(b"relay")  # handed back with its head, then served by the supervisor
+        assert handbacks == [True]
+        site = hosted.host.snapshot().sites[SITE]
+        assert (site.requests_total, site.requests_active, site.method_counts["GET"]) == (2, 0, 2)
+        assert site.connections_current == 1 and site.connections_total == 2
+        assert hosted.host.pools[POOL.lower()].requests_total == 2
+    finally:
+        await close(writer)
+    assert [r["cs-uri-stem"] for r in log_rows(hosted)] == ["/warm", "/a"]
 
 
 async def test_max_connections_counts_handed_off_connections(hosted: Hosted) -> None:

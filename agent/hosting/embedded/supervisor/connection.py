@@ -6,7 +6,8 @@ of keep-alive connections across pools live in one place, and a recycle never cl
 (new requests go to the new worker while the old one drains its own unix connections). Workers send large
 files with sendfile(2) into the unix socket, and on plain-TCP connections without maxBandwidth the supervisor
 relays such Content-Length bodies with splice(2) (worker socket -> pipe -> client) instead of copying them
-through Python (exchange.py, splice.py, upstream.py); bench/embedded_* measures the cost.
+through Python (exchange.py, splice.py, upstream.py); bench/embedded_* measures the cost. A plain-HTTP
+keep-alive connection may leave the relay for a worker that accepts handoffs (handoff.py): `handed_off`.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class Connection:
         # The site whose maxConnections slot this connection holds (preset: a handback keeps its slot).
         self.site: SiteRuntime | None = site
         self.handed_off = False  # a worker holds the connection now (handoff.py): its slot went with it
+        # A worker handed this connection back: its next request stays on the relay, so that a worker whose
+        # routing disagrees (an older configuration) cannot bounce it back and forth.
+        self.relay_next = site is not None
         # A request data_received parsed and counted but could not answer inline: (its head bytes, exchange).
         self.pending: tuple[bytes, Exchange, Entry | None] | None = None
         if dispatch.cache.enabled:
@@ -107,7 +111,7 @@ class Connection:
         pending, self.pending = self.pending, None
         if pending is not None and pending[0] == data:
             # counted and looked up already, by cache_hit.answer
-            if pending[2] is None and handoff.try_handoff(self, pending[1], data):
+            if pending[2] is None and self._hand_off(pending[1], data):
                 return False
             return await pending[1].resume(pending[2])
         try:
@@ -129,9 +133,15 @@ class Connection:
             return False
         exchange = Exchange(self, site, head, len(data))
         entry = exchange.begin()
-        if entry is None and handoff.try_handoff(self, exchange, data):
+        if entry is None and self._hand_off(exchange, data):
             return False  # the worker serves this connection from here on
         return await exchange.resume(entry)
+
+    def _hand_off(self, exchange: Exchange, head: bytes) -> bool:
+        if self.relay_next:
+            self.relay_next = False
+            return False
+        return handoff.try_handoff(self, exchange, head)
 
     def admit(self, site: SiteRuntime) -> bool:
         """Count the connection against the site of its first request; False when maxConnections is reached."""
