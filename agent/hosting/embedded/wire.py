@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 WORKER_MODULE = "agent.hosting.embedded.worker"
-"""Run as `python -m WORKER_MODULE --pool P --config C --fd N --parent PID`."""
+"""Run as `python -m WORKER_MODULE --pool P --config C --fd N --control N --parent PID` (control: handoff_wire.py)."""
 READY_LINE = b"READY\n"
 """A worker writes this line to stdout once it serves its socket."""
 ZYGOTE_MODULE = "agent.hosting.embedded.worker.zygote"

@@ -20,10 +20,11 @@ HIGH_WATER = 2 * 65536
 class ClientStream(asyncio.Protocol):
     """Buffered reads, flow-controlled writes, and the connection's serving task."""
 
-    def __init__(self, serve: Callable[[ClientStream], Coroutine[Any, Any, None]], limit: int) -> None:
+    def __init__(self, serve: Callable[[ClientStream], Coroutine[Any, Any, None]], limit: int,
+                 initial: bytes = b"") -> None:  # fmt: skip
         self._serve = serve
         self.limit = limit
-        self.buf = bytearray()
+        self.buf = bytearray(initial)  # bytes read before this process had the socket (a worker's handback)
         self.eof = False
         self.lost = False
         self.transport: asyncio.Transport = None  # type: ignore[assignment]  # set in connection_made

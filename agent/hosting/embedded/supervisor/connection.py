@@ -6,7 +6,8 @@ of keep-alive connections across pools live in one place, and a recycle never cl
 (new requests go to the new worker while the old one drains its own unix connections). Workers send large
 files with sendfile(2) into the unix socket, and on plain-TCP connections without maxBandwidth the supervisor
 relays such Content-Length bodies with splice(2) (worker socket -> pipe -> client) instead of copying them
-through Python (exchange.py, splice.py, upstream.py); bench/embedded_* measures the cost.
+through Python (exchange.py, splice.py, upstream.py); bench/embedded_* measures the cost. A plain-HTTP
+keep-alive connection may leave the relay for a worker that accepts handoffs (handoff.py): `handed_off`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import contextlib
 import logging
 
 from agent.hosting.embedded import http1
-from agent.hosting.embedded.supervisor import cache_hit
+from agent.hosting.embedded.supervisor import cache_hit, handoff
 from agent.hosting.embedded.supervisor.client_stream import ClientStream
 from agent.hosting.embedded.supervisor.dispatch import ClientGone, Dispatch, ListenerLike
 from agent.hosting.embedded.supervisor.exchange import Exchange
@@ -31,7 +32,8 @@ LINGER_BYTES = 1 << 20
 class Connection:
     """Serves the requests of one accepted client connection in order."""
 
-    def __init__(self, listener: ListenerLike, dispatch: Dispatch, stream: ClientStream) -> None:
+    def __init__(self, listener: ListenerLike, dispatch: Dispatch, stream: ClientStream,
+                 site: SiteRuntime | None = None) -> None:  # fmt: skip
         self.listener = listener
         self.dispatch = dispatch
         self.stream = stream
@@ -40,7 +42,12 @@ class Connection:
         self.client_ip, self.client_port = str(peer[0]), int(peer[1])
         self.local_ip, self.local_port = str(local[0]), int(local[1])
         self.tls = stream.get_extra_info("sslcontext") is not None
-        self.site: SiteRuntime | None = None
+        # The site whose maxConnections slot this connection holds (preset: a handback keeps its slot).
+        self.site: SiteRuntime | None = site
+        self.handed_off = False  # a worker holds the connection now (handoff.py): its slot went with it
+        # A worker handed this connection back: its next request stays on the relay, so that a worker whose
+        # routing disagrees (an older configuration) cannot bounce it back and forth.
+        self.relay_next = site is not None
         # A request data_received parsed and counted but could not answer inline: (its head bytes, exchange).
         self.pending: tuple[bytes, Exchange, Entry | None] | None = None
         if dispatch.cache.enabled:
@@ -54,7 +61,7 @@ class Connection:
         except (ClientGone, ConnectionError, TimeoutError):
             pass
         finally:
-            if self.site is not None:
+            if self.site is not None and not self.handed_off:
                 self.site.counters.connections_current -= 1
             self.stream.inline = None
             self.stream.close()
@@ -103,7 +110,10 @@ class Connection:
             return False
         pending, self.pending = self.pending, None
         if pending is not None and pending[0] == data:
-            return await pending[1].resume(pending[2])  # counted and looked up already, by cache_hit.answer
+            # counted and looked up already, by cache_hit.answer
+            if pending[2] is None and self._hand_off(pending[1], data):
+                return False
+            return await pending[1].resume(pending[2])
         try:
             if len(data) > http1.MAX_HEAD_BYTES:
                 raise http1.BadRequest(400, "Bad Request - Request Too Long",
@@ -121,7 +131,17 @@ class Connection:
             site.counters.connection_attempts_refused += 1
             await self.send(http1.service_unavailable(close=True))
             return False
-        return await Exchange(self, site, head, len(data)).run()
+        exchange = Exchange(self, site, head, len(data))
+        entry = exchange.begin()
+        if entry is None and self._hand_off(exchange, data):
+            return False  # the worker serves this connection from here on
+        return await exchange.resume(entry)
+
+    def _hand_off(self, exchange: Exchange, head: bytes) -> bool:
+        if self.relay_next:
+            self.relay_next = False
+            return False
+        return handoff.try_handoff(self, exchange, head)
 
     def admit(self, site: SiteRuntime) -> bool:
         """Count the connection against the site of its first request; False when maxConnections is reached."""

@@ -6,9 +6,11 @@ both ways (EmbeddedHost, Listener and Connection are the implementations).
 
 from __future__ import annotations
 
+import socket
 from typing import Protocol
 
 from agent.hosting.embedded.supervisor.client_stream import ClientStream
+from agent.hosting.embedded.supervisor.handoff import Handoffs
 from agent.hosting.embedded.supervisor.pool import AppPool
 from agent.hosting.embedded.supervisor.response_cache import ResponseCache
 from agent.hosting.embedded.supervisor.sites import InFlight, SiteRuntime
@@ -24,6 +26,7 @@ class Dispatch(Protocol):
     config_version: str
     inflight: dict[int, InFlight]
     cache: ResponseCache
+    handoffs: Handoffs
 
     def pool(self, name: str) -> AppPool | None:
         """The runtime pool by name (case-insensitive)."""
@@ -39,6 +42,15 @@ class ListenerLike(Protocol):
 
     def timeout(self) -> float:
         """Header-wait / keep-alive idle timeout in seconds."""
+        ...
+
+    def hosts(self) -> dict[str, str]:
+        """Host name -> site name of the sites bound here ("" for any host), for a worker to route by."""
+        ...
+
+    def resume(self, sock: socket.socket, data: bytes, site: SiteRuntime) -> bool:
+        """Serve a connection a worker handed back, starting with `data`, its slot already counted on `site`;
+        False when this endpoint no longer serves the site."""
         ...
 
 

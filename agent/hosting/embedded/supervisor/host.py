@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.hosting import runtime_version
+from agent.hosting.embedded.supervisor.handoff import Handoffs
 from agent.hosting.embedded.supervisor.launch import Launcher
 from agent.hosting.embedded.supervisor.listener import Listener
 from agent.hosting.embedded.supervisor.pool import AppPool
@@ -53,6 +54,7 @@ class EmbeddedHost:
         self.inflight: dict[int, InFlight] = {}
         self.config_version = ""
         self.cache = ResponseCache()
+        self.handoffs = Handoffs()
         self.server_state = RuntimeStatus.STOPPED
         self.run_dir = Path(".")
         self.launcher = Launcher()
@@ -132,6 +134,7 @@ class EmbeddedHost:
                     self.reconciler.refresh_certificates()
         for pool in list(self.pools.values()):
             await pool.tick()
+        self.handoffs.pump()
         for site in list(self.sites.values()):
             site.log.flush()
 
@@ -190,11 +193,13 @@ class EmbeddedHost:
 
     def snapshot(self) -> HostSnapshot:
         """Counters and state of every site, pool, worker and in-flight request."""
+        self.handoffs.pump()  # workers' records first: counters equal what clients have received
         inflight = self.inflight.values()
         return take_snapshot(self.server_state, self.sites.values(), self.pools.values(), inflight, self.cache)
 
     def flush_logs(self) -> None:
         """Write buffered W3C log lines now."""
+        self.handoffs.pump()
         for site in self.sites.values():
             site.log.flush()
 

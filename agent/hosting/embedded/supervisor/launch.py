@@ -59,13 +59,13 @@ def _env() -> dict[str, str]:
     return env
 
 
-async def exec_worker(pool: str, config: Path, listener: socket.socket) -> ChildProcess:
+async def exec_worker(pool: str, config: Path, listener: socket.socket, control: socket.socket) -> ChildProcess:
     """A fresh interpreter running the worker module (imports everything itself)."""
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", WORKER_MODULE, "--pool", pool, "--config", str(config),
-        "--fd", str(listener.fileno()), "--parent", str(os.getpid()),
+        "--fd", str(listener.fileno()), "--control", str(control.fileno()), "--parent", str(os.getpid()),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        pass_fds=(listener.fileno(),), env=_env(), start_new_session=True,
+        pass_fds=(listener.fileno(), control.fileno()), env=_env(), start_new_session=True,
     )  # fmt: skip
 
 
@@ -146,8 +146,9 @@ class Zygote:
         asyncio.get_running_loop().add_reader(ours.fileno(), self._readable)
         log.info("worker zygote pid %d is ready", self.process.pid)
 
-    async def fork(self, pool: str, config: Path, listener: socket.socket) -> ForkedChild:
-        """A new worker of `pool` serving `listener`; OSError when the zygote is gone."""
+    async def fork(self, pool: str, config: Path, listener: socket.socket, control: socket.socket) -> ForkedChild:
+        """A new worker of `pool` serving `listener` (and its handoff `control` socket); OSError when the zygote
+        is gone."""
         if self.sock is None:
             raise OSError("the worker zygote is not running")
         loop = asyncio.get_running_loop()
@@ -158,7 +159,7 @@ class Zygote:
         stdout_r, stdout_w = os.pipe2(os.O_CLOEXEC)
         try:
             message = json.dumps({"id": request, "pool": pool, "config": str(config)}).encode()
-            fds = array.array("i", [listener.fileno(), stdin_r, stdout_w])
+            fds = array.array("i", [listener.fileno(), stdin_r, stdout_w, control.fileno()])
             self.sock.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
         except OSError:
             self._replies.pop(request, None)
@@ -257,8 +258,9 @@ class Launcher:
         self._failed_at = -RETRY_SECONDS
         self._lock = asyncio.Lock()
 
-    async def launch(self, pool: str, config: Path, listener: socket.socket) -> ChildProcess:
-        """A started worker process for `pool` serving `listener` (not yet READY)."""
+    async def launch(self, pool: str, config: Path, listener: socket.socket, control: socket.socket) -> ChildProcess:
+        """A started worker process for `pool` serving `listener`, with its handoff `control` socket (the worker's
+        end of handoff_wire.socketpair); not yet READY."""
         if self.use_zygote:
             async with self._lock:
                 retry = time.monotonic() - self._failed_at >= RETRY_SECONDS
@@ -266,10 +268,10 @@ class Launcher:
                     await self._start_zygote()
             if self.zygote is not None and self.zygote.alive:
                 try:
-                    return await self.zygote.fork(pool, config, listener)
+                    return await self.zygote.fork(pool, config, listener, control)
                 except (OSError, TimeoutError) as err:
                     log.warning("forking a worker from the zygote failed (%s); starting it afresh", err)
-        return await exec_worker(pool, config, listener)
+        return await exec_worker(pool, config, listener, control)
 
     async def _start_zygote(self) -> None:
         if self.zygote is not None:

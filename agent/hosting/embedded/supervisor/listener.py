@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +46,8 @@ class Listener:
             reuse_address=True, backlog=1024, ssl_handshake_timeout=10 if self.ssl_context else None,
         )  # fmt: skip
 
-    async def _accept(self, stream: ClientStream) -> None:
-        conn = Connection(self, self.dispatch, stream)
+    async def _accept(self, stream: ClientStream, site: SiteRuntime | None = None) -> None:
+        conn = Connection(self, self.dispatch, stream, site)
         self.connections.add(conn)
         try:
             await conn.serve()
@@ -56,6 +57,26 @@ class Listener:
     def route(self, host: str) -> SiteRuntime | None:
         """The site for a host name: an exact binding host first, then the empty (any host) binding."""
         return self.sites.get(host) or self.sites.get("")
+
+    def hosts(self) -> dict[str, str]:
+        """Host name -> site name of the sites bound here ("" for any host), for a worker to route by."""
+        return {host: site.spec.name for host, site in self.sites.items()}
+
+    def resume(self, sock: socket.socket, data: bytes, site: SiteRuntime) -> bool:
+        """Serve a connection a worker handed back (handoff_channel.py), starting with `data`; the connection
+        keeps the slot it holds on `site`. False when this endpoint no longer serves the site."""
+        if self.server is None or site not in self.sites.values():
+            return False
+        loop = asyncio.get_running_loop()
+
+        async def serve(stream: ClientStream) -> None:
+            await self._accept(stream, site)
+
+        task = loop.create_task(loop.connect_accepted_socket(
+            lambda: ClientStream(serve, http1.MAX_HEAD_BYTES, data), sock=sock,
+        ))  # fmt: skip
+        task.add_done_callback(lambda t: _resumed(t, sock, site))
+        return True
 
     def timeout(self) -> float:
         """The smallest connectionTimeout of the sites bound here."""
@@ -70,6 +91,7 @@ class Listener:
         for conn in list(self.connections):
             if conn.site is site:
                 conn.stream.transport.abort()
+        self.dispatch.handoffs.close_site(site, self)
 
     async def close(self) -> None:
         """Stop listening and cut every connection."""
@@ -77,8 +99,17 @@ class Listener:
             self.server.close()
             for conn in list(self.connections):
                 conn.stream.transport.abort()
+            for site in set(self.sites.values()):
+                self.dispatch.handoffs.close_site(site, self)
             await self.server.wait_closed()
             self.server = None
+
+
+def _resumed(task: asyncio.Task[object], sock: socket.socket, site: SiteRuntime) -> None:
+    if task.cancelled() or task.exception() is not None:  # no Connection took the slot over
+        log.warning("a handed-back connection could not be resumed")
+        sock.close()
+        site.counters.connections_current -= 1
 
 
 def find_certificate(state_dir: Path, name: str, store: str = "") -> Path:

@@ -16,6 +16,8 @@ import time
 from enum import StrEnum
 from pathlib import Path
 
+from agent.hosting.embedded import handoff_wire
+from agent.hosting.embedded.supervisor.handoff_channel import HandoffChannel
 from agent.hosting.embedded.supervisor.launch import ChildProcess, Launcher
 from agent.hosting.embedded.supervisor.upstream import Upstream
 from agent.hosting.embedded.wire import READY_LINE
@@ -48,6 +50,7 @@ class WorkerProcess:
         self.state = WorkerState.STARTING
         self.process: ChildProcess | None = None
         self.upstream: Upstream | None = None
+        self.channel: HandoffChannel | None = None  # the handoff control socket (handoff_wire.py)
         self.started_at = time.time()
         self.started_mono = time.monotonic()
         self.requests_total = 0
@@ -66,12 +69,19 @@ class WorkerProcess:
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        control, theirs = handoff_wire.socketpair()
         try:
             listener.bind(str(self.socket_path))
             listener.listen(1024)
-            self.process = await self.launcher.launch(self.pool, self.config_path, listener)
+            self.process = await self.launcher.launch(self.pool, self.config_path, listener, theirs)
+        except BaseException:
+            control.close()
+            raise
         finally:
             listener.close()
+            theirs.close()
+        # Listen from the start: a worker may say hello before READY.
+        self.channel = HandoffChannel(self, control)
         self.upstream = Upstream(str(self.socket_path))
         assert self.process.stdout is not None
         try:
@@ -103,12 +113,19 @@ class WorkerProcess:
         return await self.process.wait()
 
     async def stop(self, drain_timeout: float) -> None:
-        """Let in-flight requests finish (up to drain_timeout), then stop the process by pid."""
+        """Let in-flight requests finish and handed-off connections come back (up to drain_timeout), then stop
+        the process by pid."""
         self.stopping = True
         if self.state != WorkerState.STOPPED:
             self.state = WorkerState.DRAINING
+        channel = self.channel
+        if channel is not None:
+            channel.drain()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.idle.wait(), drain_timeout)
+            async with asyncio.timeout(drain_timeout):
+                await self.idle.wait()
+                if channel is not None:
+                    await channel.empty.wait()
         await self._close_session()
         if self.process is not None and self.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
@@ -132,6 +149,10 @@ class WorkerProcess:
         self.state = WorkerState.STOPPED
 
     async def _close_session(self) -> None:
+        if self.channel is not None:
+            self.channel.pump()  # the last records and handbacks, then release what is still held
+            self.channel.close()
+            self.channel = None
         if self.upstream is not None:
             upstream, self.upstream = self.upstream, None
             await upstream.close()

@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool", required=True)
     parser.add_argument("--config", required=True)
     parser.add_argument("--fd", type=int, required=True)
+    # The handoff control socket (handoff_wire.py). Kept open and unused for now: a worker that never says
+    # `hello` keeps every connection on the relay.
+    parser.add_argument("--control", type=int, default=-1)
     parser.add_argument("--parent", type=int, required=True)
     args = parser.parse_args(argv)
     die_with_parent(args.parent)

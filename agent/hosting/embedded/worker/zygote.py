@@ -8,8 +8,9 @@ start in milliseconds.
 
 The protocol on the SOCK_SEQPACKET socket the supervisor passes (`--fd`), one JSON message per packet
 (the supervisor's side is supervisor/launch.py):
-- supervisor → zygote: {"id": n, "pool": P, "config": C} with three descriptors attached: the worker's
-  listening socket, the read end of its stdin pipe and the write end of its stdout pipe;
+- supervisor → zygote: {"id": n, "pool": P, "config": C} with four descriptors attached: the worker's
+  listening socket, the read end of its stdin pipe, the write end of its stdout pipe and its handoff control
+  socket (handoff_wire.py);
 - zygote → supervisor: {"id": n, "pid": pid} once forked, and {"exit": pid, "code": c} when a child
   exits (c as asyncio reports it: the exit status, or minus the signal number).
 The zygote dies with the supervisor (PR_SET_PDEATHSIG, and EOF on the socket); its children die with it.
@@ -34,7 +35,7 @@ from agent.hosting.embedded.worker.registry import MODULES, resolve
 from shared.memory import release_free_memory
 
 MAX_MESSAGE = 65536
-FDS_PER_REQUEST = 3
+FDS_PER_REQUEST = 4
 
 
 def preload() -> None:
@@ -71,14 +72,14 @@ def _child(ctl: socket.socket, wakeup: tuple[int, int], message: dict[str, objec
         ctl.close()
         for fd in wakeup:
             os.close(fd)
-        listener, stdin, stdout = fds
+        listener, stdin, stdout, control = fds
         os.dup2(stdin, 0)
         os.dup2(stdout, 1)
         os.close(stdin)
         os.close(stdout)
         os.setsid()
         argv = ["--pool", str(message["pool"]), "--config", str(message["config"]),
-                "--fd", str(listener), "--parent", str(os.getppid())]  # fmt: skip
+                "--fd", str(listener), "--control", str(control), "--parent", str(os.getppid())]  # fmt: skip
         code = process.main(argv)
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1
@@ -123,7 +124,8 @@ def serve(ctl: socket.socket) -> None:
         if len(fds) != FDS_PER_REQUEST:
             for fd in fds:
                 os.close(fd)
-            ctl.sendall(json.dumps({"id": message.get("id"), "error": "expected three descriptors"}).encode())
+            refusal = {"id": message.get("id"), "error": f"expected {FDS_PER_REQUEST} descriptors"}
+            ctl.sendall(json.dumps(refusal).encode())
             continue
         pid = os.fork()
         if pid == 0:

@@ -1,0 +1,197 @@
+"""Connection handoff, the supervisor's side: when a client connection goes to a worker, and its accounting.
+
+After routing a request that is no cache hit, `Connection` asks `try_handoff`. When the connection may leave the
+relay (`_refusal` is the list of reasons it may not), the client descriptor and every byte already read go to a
+worker of the request's pool over its control socket (handoff_wire.py, handoff_channel.py), and the
+supervisor closes its own copy. A `HandedOff` entry then stands for the connection: it holds the
+maxConnections slot (connections_current) until the worker says `closed`, hands it back, or dies, and it turns
+the worker's `record`s into the site's counters and W3C lines.
+
+Counting: `Exchange.begin` has already counted the first request (requests_total, method, its head's bytes,
+requests_active, the cache miss) before the handoff, so that request's record adds only what begin could not
+know (status, bytes sent, the body's bytes) and ends requests_active. Later requests are counted whole from
+their records; requests_active does not include them (the worker keeps its own in-flight table), and they
+are not in the API's requests-in-flight list. A handback of the first request itself (the worker began
+draining while the handoff was on its way) takes begin's counts back, as the resumed connection counts it anew.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from agent.hosting.embedded import handoff_wire
+from agent.hosting.embedded.handoff_wire import Handoff, Record
+from agent.hosting.embedded.supervisor.sites import UNLIMITED, SiteRuntime
+from agent.hosting.embedded.supervisor.w3c import LogEntry, now
+from agent.hosting.runtime_types import COUNTED_METHODS, RuntimeStatus
+
+if TYPE_CHECKING:
+    from agent.hosting.embedded.supervisor.connection import Connection
+    from agent.hosting.embedded.supervisor.dispatch import ListenerLike
+    from agent.hosting.embedded.supervisor.exchange import Exchange
+    from agent.hosting.embedded.supervisor.handoff_channel import HandoffChannel
+    from agent.hosting.embedded.supervisor.pool import AppPool
+    from agent.hosting.embedded.supervisor.response_cache import ResponseCache
+
+_IDS = itertools.count(1)
+
+
+@dataclass(slots=True, eq=False)
+class HandedOff:
+    """A client connection a worker serves: its slot, its routing, and whether its first request is open."""
+
+    id: int
+    registry: Handoffs
+    channel: HandoffChannel
+    site: SiteRuntime
+    listener: ListenerLike
+    pool: AppPool
+    cache: ResponseCache
+    client: tuple[str, int]
+    local: tuple[str, int]
+    head_size: int
+    method: str
+    first: bool = True  # the first request's record has not come: begin's counts are still open
+
+
+class Handoffs:
+    """Every handed-off connection of one supervisor, and the switch."""
+
+    def __init__(self) -> None:
+        self.enabled = os.environ.get(handoff_wire.SWITCH, "1") != "0"
+        self.entries: dict[int, HandedOff] = {}
+
+    def pump(self) -> None:
+        """Take in every message the workers have sent (non-blocking), so counters and logs are exact now."""
+        for channel in {entry.channel for entry in self.entries.values()}:
+            channel.pump()
+
+    def close_site(self, site: SiteRuntime, listener: ListenerLike | None = None) -> None:
+        """Ask the workers to close the site's handed-off connections (of one listener, when given)."""
+        by_channel: dict[HandoffChannel, list[int]] = {}
+        for entry in self.entries.values():
+            if entry.site is site and (listener is None or entry.listener is listener):
+                by_channel.setdefault(entry.channel, []).append(entry.id)
+        for channel, conns in by_channel.items():
+            channel.close_connections(conns)
+
+
+def _refusal(conn: Connection, exchange: Exchange) -> str:
+    """Why this connection stays on the relay ("" when it may be handed off)."""
+    site, head = exchange.site, exchange.head
+    if not conn.dispatch.handoffs.enabled:
+        return "switched off"
+    if conn.tls:
+        return "TLS"  # Python's ssl exports no traffic keys: the session cannot move
+    if 0 < site.throttle.rate < UNLIMITED:
+        return "maxBandwidth"
+    if not head.keep_alive or not exchange.body_done:
+        return "not keep-alive, or a request body"
+    transport = conn.stream.transport
+    if transport.get_write_buffer_size() or transport.is_closing() or transport.get_extra_info("socket") is None:
+        return "unsent bytes"
+    return ""
+
+
+def _channel(pool: AppPool | None) -> HandoffChannel | None:
+    """The least loaded accepting channel of a RUNNING worker of a started pool."""
+    if pool is None or pool.state != RuntimeStatus.STARTED:
+        return None
+    best: HandoffChannel | None = None
+    for worker in pool.workers:
+        channel = worker.channel
+        if channel is not None and channel.accepting and (best is None or len(channel.entries) < len(best.entries)):
+            best = channel
+    return best
+
+
+def try_handoff(conn: Connection, exchange: Exchange, head_bytes: bytes) -> bool:
+    """Hand the connection and its first request (`head_bytes` plus whatever is buffered behind it) to a worker
+    of the request's pool; True when the worker has it (the caller then leaves the connection)."""
+    if _refusal(conn, exchange):
+        return False
+    site, head = exchange.site, exchange.head
+    app = site.match_app(head.path)
+    pool = conn.dispatch.pool(app.pool) if app is not None else None
+    channel = _channel(pool)
+    if channel is None or pool is None:
+        return False
+    stream = conn.stream
+    entry = HandedOff(
+        next(_IDS), conn.dispatch.handoffs, channel, site, conn.listener, pool, conn.dispatch.cache,
+        (conn.client_ip, conn.client_port), (conn.local_ip, conn.local_port), exchange.received, head.method,
+    )  # fmt: skip
+    message = Handoff(
+        entry.id, site.spec.name, site.spec.id, pool.spec.name, entry.client, entry.local,
+        conn.dispatch.config_version, conn.listener.timeout(), conn.listener.hosts(), head_bytes + bytes(stream.buf),
+    )  # fmt: skip
+    if not channel.send(message, stream.transport.get_extra_info("socket").fileno()):
+        return False
+    # The worker holds the connection now. Forget what was buffered and drop our descriptor (abort closes it at
+    # once, without a FIN: the worker's copy keeps the connection open).
+    stream.buf.clear()
+    conn.handed_off = True
+    stream.transport.abort()
+    channel.add(entry)
+    pool.requests_total += 1
+    pool.last_request = time.monotonic()
+    channel.worker.requests_total += 1
+    return True
+
+
+def apply_record(entry: HandedOff, record: Record) -> None:
+    """Count one request a worker served on a handed-off connection and write its W3C line."""
+    site, pool = entry.site, entry.pool
+    counters = site.counters
+    received = record.bytes_received
+    if entry.first:  # begin counted this request and its head already
+        entry.first = False
+        counters.requests_active -= 1
+        received -= entry.head_size
+    else:
+        counters.requests_total += 1
+        if (method := record.method) in COUNTED_METHODS:
+            counters.method_counts[method] = counters.method_counts.get(method, 0) + 1
+        if entry.cache.enabled:  # requests_total = hits + misses: the worker answered it, so it missed
+            entry.cache.misses += 1
+            counters.cache_misses += 1
+        pool.requests_total += 1
+        entry.channel.worker.requests_total += 1
+    counters.bytes_received += received
+    counters.bytes_sent += record.bytes_sent
+    site.count_status(record.status)
+    pool.last_request = time.monotonic()
+    if record.log and record.status:
+        site.log.write(LogEntry(
+            when=now(), site_id=site.spec.id, server_ip=entry.local[0], server_port=entry.local[1],
+            method=record.method, uri_stem=record.uri_stem, uri_query=record.uri_query,
+            client_ip=record.client_ip or entry.client[0], version=record.version, user_agent=record.user_agent,
+            cookie=record.cookie, referer=record.referer, host=record.host, status=record.status,
+            substatus=record.substatus, win32=record.win32, bytes_sent=record.bytes_sent,
+            bytes_received=record.bytes_received, time_taken_ms=record.time_taken_ms, username=record.username,
+        ))  # fmt: skip
+
+
+def release(entry: HandedOff, *, handed_back: bool) -> None:
+    """The connection left the worker: free its slot (unless it comes back to a Connection, which keeps it), and
+    close begin's counts of a first request the worker never answered."""
+    counters = entry.site.counters
+    if entry.first:
+        entry.first = False
+        counters.requests_active -= 1
+        if handed_back:  # the resumed Connection counts the request again
+            counters.requests_total -= 1
+            if entry.method in COUNTED_METHODS:
+                counters.method_counts[entry.method] -= 1
+            counters.bytes_received -= entry.head_size
+            if entry.cache.enabled:
+                entry.cache.misses -= 1
+                counters.cache_misses -= 1
+            entry.pool.requests_total -= 1
+            entry.channel.worker.requests_total -= 1
+    if not handed_back:
+        counters.connections_current -= 1
