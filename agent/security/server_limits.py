@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+from typing import cast
 
 from aiohttp import web
 from aiohttp.web_server import Server
@@ -31,9 +32,10 @@ class _Busy(asyncio.Protocol):
     """Answers 503 to a connection over the cap and closes it, without reading the request."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.WriteTransport)
-        transport.write(_BUSY)
-        transport.close()
+        # No isinstance check: uvloop's transports are not asyncio.WriteTransport subclasses.
+        writer = cast(asyncio.WriteTransport, transport)
+        writer.write(_BUSY)
+        writer.close()
 
 
 class LimitedSite(web.TCPSite):

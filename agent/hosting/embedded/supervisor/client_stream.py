@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, cast
 
 # Stop reading from the client while this much is buffered and nobody consumes it (a large upload, a flood of
 # pipelined requests); resume below half of it. The same rule as StreamReader's 2 x limit.
@@ -43,8 +43,8 @@ class ClientStream(asyncio.Protocol):
 
     # -- asyncio.Protocol ------------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # No isinstance check: uvloop's transports are not asyncio.Transport subclasses.
+        self.transport = cast(asyncio.Transport, transport)
         self.task = self.loop.create_task(self._serve(self))
 
     def data_received(self, data: bytes) -> None:
