@@ -12,7 +12,10 @@ What it measures, in one run, one server at a time (never both at once, so each 
    the same small Python client, via the site binding (client -> supervisor -> worker) and straight to the
    worker's unix socket (what the supervisor itself does); p50/p99 of both and the difference. nginx's
    latency with that client is printed next to them for scale.
-3. The RSS (and USS: pages private to the process) of an idle worker after the runs and a few idle seconds,
+3. The same wrk runs against bench/python_floor_server.py (`--floor on`, the default): the least any CPython
+   static-file server does per request, with the same process count. Its ratio to nginx is the ceiling for a
+   Python data plane on this machine; the embedded host's distance to it is its own per-request work.
+4. The RSS (and USS: pages private to the process) of an idle worker after the runs and a few idle seconds,
    next to an idle nginx worker (nginx workers are forked from the master, so most of their RSS is shared).
 
 The supervisor's kernel response cache (agent/hosting/embedded/supervisor/response_cache.py) answers both files
@@ -430,6 +433,33 @@ class Nginx:
             stop_pid(self.proc, signal.SIGQUIT)  # graceful; the master reaps its workers
 
 
+class PythonFloor:
+    """bench/python_floor_server.py: the least any CPython static-file server does per request (a baseline)."""
+
+    def __init__(self, address: str, root: Path, workers: int, uvloop: bool) -> None:
+        self.address = address
+        self.port = free_port(address)
+        self.args = [sys.executable, str(ROOT / "bench" / "python_floor_server.py"), "--address", address,
+                     "--port", str(self.port), "--root", str(root), "--processes", str(workers)]  # fmt: skip
+        if uvloop:
+            self.args.append("--uvloop")
+        self.workers_wanted = workers
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until("python floor", lambda: listening(self.address, self.port)
+                   and len(self.workers()) == self.workers_wanted, 20, self.proc)  # fmt: skip
+
+    def workers(self) -> list[int]:
+        assert self.proc is not None
+        return sorted(c.pid for c in psutil.Process(self.proc.pid).children())
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_pid(self.proc)
+
+
 # -- py-spy ----------------------------------------------------------------------------------------------------
 def profile_summary(raw: Path, label: str, seconds: float, rate: int, top: int = 12) -> list[str]:
     """Top functions by own and inclusive samples from py-spy's collapsed-stack output."""
@@ -597,6 +627,24 @@ def measure_nginx(args: argparse.Namespace, workdir: Path, wrk: Wrk, content: Pa
     return results
 
 
+def measure_floor(args: argparse.Namespace, wrk: Wrk, content: Path, address: str) -> ServerResults:
+    """Throughput only: the floor server has no config, log or hop to measure."""
+    results = ServerResults()
+    floor = PythonFloor(address, content, args.workers, args.uvloop == "on")
+    floor.start()
+    try:
+        base = f"http://{address}:{floor.port}"
+        watch = {"workers": floor.workers()}
+        results.workers = len(watch["workers"])
+        for label, (name, _size) in FILES.items():
+            wait_for_quiet(args.quiet_wait)
+            wrk.run(f"{base}/{name}", 2)
+            results.wrk[label] = wrk.run(f"{base}/{name}", args.duration, watch)
+    finally:
+        floor.stop()
+    return results
+
+
 def version(cmd: list[str]) -> str:
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
@@ -605,7 +653,8 @@ def version(cmd: list[str]) -> str:
     return "?"
 
 
-def report(args: argparse.Namespace, emb: ServerResults, ngx: ServerResults, profile: list[str]) -> None:
+def report(args: argparse.Namespace, emb: ServerResults, ngx: ServerResults, floor: ServerResults | None,
+           profile: list[str]) -> None:  # fmt: skip
     mib = 1024 * 1024
     print(f"## Embedded host vs nginx — static files (wrk -t{args.threads} -c{args.connections} "
           f"-d{args.duration:g}s, {args.workers} worker processes each, "
@@ -617,13 +666,20 @@ def report(args: argparse.Namespace, emb: ServerResults, ngx: ServerResults, pro
           "| CPU s (other) |")  # fmt: skip
     print("|---|---|---:|---:|---:|---:|---:|---|---:|---:|")
     for label in FILES:
-        for name, res in (("embedded", emb.wrk[label]), ("nginx", ngx.wrk[label])):
+        rows = [("embedded", emb.wrk[label]), ("nginx", ngx.wrk[label])]
+        if floor is not None:
+            rows.append(("python floor", floor.wrk[label]))
+        for name, res in rows:
             server_cpu = ", ".join(f"{k} {v:.1f}" for k, v in res.cpu.items() if k not in ("wrk", "other"))
             print(f"| {label} | {name} | {res.rps:,.0f} | {res.mbps:,.1f} | {res.p50_ms:.2f} | {res.p99_ms:.2f} "
                   f"| {res.errors} | {server_cpu} | {res.cpu['wrk']:.1f} | {res.cpu['other']:.1f} |")  # fmt: skip
         e, n = emb.wrk[label], ngx.wrk[label]
         print(f"| {label} | **ratio embedded/nginx** | **{e.rps / n.rps:.3f}** | **{e.mbps / n.mbps:.3f}** "
               f"| {e.p50_ms / n.p50_ms:.1f}× | {e.p99_ms / n.p99_ms:.1f}× | | | | |")  # fmt: skip
+        if floor is not None:
+            f = floor.wrk[label]
+            print(f"| {label} | ratio python floor/nginx (the ceiling for CPython) | {f.rps / n.rps:.3f} "
+                  f"| {f.mbps / n.mbps:.3f} | | | | | | |")  # fmt: skip
     print(f"\n### Supervisor hop (one request at a time, one keep-alive connection, same Python client; "
           f"{args.serial} × 1 KiB, {max(50, args.serial // 10)} × 1 MiB)\n")  # fmt: skip
     print("| file | via site binding p50 / p99 ms | direct to worker (unix) p50 / p99 ms "
@@ -669,6 +725,8 @@ def main() -> None:
                         help="the supervisor's kernel response cache (IISFLEET_KERNEL_CACHE)")  # fmt: skip
     parser.add_argument("--uvloop", choices=("on", "off"), default="on",
                         help="run the agent and its workers on uvloop when installed (IISFLEET_UVLOOP)")  # fmt: skip
+    parser.add_argument("--floor", choices=("on", "off"), default="on",
+                        help="also measure bench/python_floor_server.py, the least a CPython server does")  # fmt: skip
     args = parser.parse_args()
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
@@ -687,7 +745,8 @@ def main() -> None:
         finally:
             agent.stop()
         nginx = measure_nginx(args, workdir, wrk, content, address)
-        report(args, embedded, nginx, profile)
+        floor = measure_floor(args, wrk, content, address) if args.floor == "on" else None
+        report(args, embedded, nginx, floor, profile)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
