@@ -7,8 +7,8 @@ Per request it does the least an honest static-file server does: find the end of
 the request line, open and fstat the file under the root, and send a head with Content-Length plus the body
 (read for small files, sendfile for large ones). No logging, no config, no modules, no conditional requests,
 no keep-alive limits. `--processes N` forks N servers on one listening socket after binding it (nginx's
-model); `--uvloop` uses uvloop's event loop when it is installed (not for large files: uvloop has no
-loop.sendfile, so large bodies would be copied through Python).
+model); `--uvloop` uses uvloop's event loop when it is installed (uvloop has no loop.sendfile, so large bodies
+are then read and written through Python).
 
     python bench/python_floor_server.py --address 127.0.0.5 --port 8080 --root DIR [--processes 2] [--uvloop]
 """
@@ -69,7 +69,10 @@ class FloorProtocol(asyncio.Protocol):
     async def _sendfile(self, fd: int, size: int) -> None:
         try:
             with os.fdopen(fd, "rb") as file:
-                await asyncio.get_running_loop().sendfile(self.transport, file, 0, size)
+                try:
+                    await asyncio.get_running_loop().sendfile(self.transport, file, 0, size)
+                except NotImplementedError:  # uvloop: no sendfile, so one read and one write
+                    self.transport.write(file.read(size))
         except (ConnectionError, RuntimeError):
             self.transport.close()
             return
