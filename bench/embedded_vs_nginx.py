@@ -381,7 +381,7 @@ pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
 events {{ worker_connections 4096; }}
 http {{
-    access_log off;
+    {access_log}
     sendfile on;
     tcp_nopush on;
     tcp_nodelay on;
@@ -405,14 +405,17 @@ http {{
 class Nginx:
     """nginx from the Debian package, `daemon off` as our child, with a generated config."""
 
-    def __init__(self, workdir: Path, address: str, root: Path, workers: int) -> None:
+    def __init__(self, workdir: Path, address: str, root: Path, workers: int, access_log: bool) -> None:
         self.prefix = workdir / "nginx"
         self.prefix.mkdir()
         self.address = address
         self.port = free_port(address)
         self.conf = self.prefix / "nginx.conf"
+        # The embedded site writes its W3C log, batched and flushed once a second; `--nginx-log on` makes nginx
+        # do the same work (a buffered access log flushed every second), `off` spares it that work.
+        log = f"access_log {self.prefix}/access.log combined buffer=64k flush=1s;" if access_log else "access_log off;"
         self.conf.write_text(NGINX_CONF.format(workers=workers, prefix=self.prefix, address=address,
-                                               port=self.port, root=root))  # fmt: skip
+                                               port=self.port, root=root, access_log=log))  # fmt: skip
         self.workers_wanted = workers
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -602,7 +605,7 @@ def profile_embedded(args: argparse.Namespace, workdir: Path, wrk: Wrk, agent: A
 def measure_nginx(args: argparse.Namespace, workdir: Path, wrk: Wrk, content: Path,
                   address: str) -> ServerResults:  # fmt: skip
     results = ServerResults()
-    nginx = Nginx(workdir, address, content, args.workers)
+    nginx = Nginx(workdir, address, content, args.workers, args.nginx_log == "on")
     nginx.start()
     try:
         base = f"http://{address}:{nginx.port}"
@@ -658,7 +661,8 @@ def report(args: argparse.Namespace, emb: ServerResults, ngx: ServerResults, flo
     mib = 1024 * 1024
     print(f"## Embedded host vs nginx — static files (wrk -t{args.threads} -c{args.connections} "
           f"-d{args.duration:g}s, {args.workers} worker processes each, "
-          f"kernel response cache {args.kernel_cache}, uvloop {args.uvloop})\n")  # fmt: skip
+          f"kernel response cache {args.kernel_cache}, uvloop {args.uvloop}, "
+          f"nginx access log {args.nginx_log})\n")  # fmt: skip
     print(f"Environment: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
           f"Python {platform.python_version()}, {version(['nginx', '-v'])}, {version(['wrk', '-v'])}, "
           f"kernel {platform.release()}. Servers run one after the other; wrk shares the same cores.\n")  # fmt: skip
@@ -725,6 +729,8 @@ def main() -> None:
                         help="the supervisor's kernel response cache (IISFLEET_KERNEL_CACHE)")  # fmt: skip
     parser.add_argument("--uvloop", choices=("on", "off"), default="on",
                         help="run the agent and its workers on uvloop when installed (IISFLEET_UVLOOP)")  # fmt: skip
+    parser.add_argument("--nginx-log", choices=("on", "off"), default="off",
+                        help="nginx writes a buffered access log, as the embedded site writes its W3C log")  # fmt: skip
     parser.add_argument("--floor", choices=("on", "off"), default="on",
                         help="also measure bench/python_floor_server.py, the least a CPython server does")  # fmt: skip
     args = parser.parse_args()
