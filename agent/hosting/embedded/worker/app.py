@@ -7,6 +7,7 @@ answers to the supervisor's response cache (cache_policy.py is the contract betw
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from agent.hosting.embedded import cache_policy
 from agent.hosting.embedded.urlmap import map_path, match_app, normalize_url_path
@@ -68,6 +69,8 @@ class WorkerApp:
             response.headers["X-IISFleet-Substatus"] = str(ctx.substatus)
             response.headers["X-IISFleet-Win32"] = str(ctx.win32)
             response.headers["X-IISFleet-Log"] = "1" if ctx.log_enabled else "0"
+            if ctx.user:  # W3C cs-username; quoted, as a user name may hold any character
+                response.headers["X-IISFleet-User"] = quote(ctx.user, safe="")
         return response
 
 
