@@ -250,7 +250,7 @@ async def test_a_recycle_under_keep_alive_load_loses_no_request(
             finally:
                 await close(writer)
 
-        clients = [create_task(client()) for _ in range(6)]
+        clients = [create_task(client(), name=f"client {n}") for n in range(6)]
         await wait_for(lambda: hosted.handed_off() >= 3)
         pids = {w.pid for w in hosted.host.pools[POOL.lower()].workers}
         for _ in range(2):
