@@ -18,7 +18,7 @@ import pytest
 from agent.hosting.embedded.supervisor.host import EmbeddedHost
 from agent.iisconfig import ConfigStore
 from shared.asyncio_utils import create_task
-from tests.agent.hosting.support import POOLS, SITES, alive, edit, free_port, loopback, make_store
+from tests.agent.hosting.support import POOLS, SITES, alive, edit, free_port, loopback, make_store, pool_element
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 SITE = "Default Web Site"
@@ -301,3 +301,27 @@ async def test_max_connections_counts_handed_off_connections(tmp_path: Path, mon
         head, _ = await answer(reader)
         assert head.startswith(b"HTTP/1.1 200")
         await close(writer)
+
+
+async def test_the_web_garden_grows_under_handed_off_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with run_host(tmp_path, monkeypatch) as hosted:
+        edit(hosted.store, lambda c: pool_element(c, POOL).child("processModel").set("maxProcesses", 2))
+        await hosted.host.tick()
+        await warm(hosted)  # the change may have recycled the pool
+        workers = hosted.host.pools[POOL.lower()].workers
+        streams = []
+        for _ in range(2):  # the second finds the only worker holding a connection: the garden grows
+            reader, writer = await hosted.open()
+            writer.write(request("/index.html"))
+            await answer(reader)
+            streams.append((reader, writer))
+        await wait_for(
+            lambda: len(workers) == 2 and all(w.channel is not None and w.channel.supported for w in workers)
+        )
+        reader, writer = await hosted.open()
+        writer.write(request("/index.html"))
+        await answer(reader)
+        streams.append((reader, writer))
+        assert sorted(len(w.channel.entries) for w in workers if w.channel is not None) == [1, 2]
+        for _, writer in streams:
+            await close(writer)
