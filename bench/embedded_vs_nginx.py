@@ -21,7 +21,8 @@ What it measures, in one run, one server at a time (never both at once, so each 
 The supervisor's kernel response cache (agent/hosting/embedded/supervisor/response_cache.py) answers both files
 without a worker after the first request (the 1 MiB one as a file entry, sent with sendfile); `--kernel-cache
 off` starts the agent with IISFLEET_KERNEL_CACHE=0 so the same run shows the uncached path (run once with each
-to compare).
+to compare). With the cache off, workers take keep-alive connections over from the supervisor (the connection
+handoff); `--handoff off` (IISFLEET_CONNECTION_HANDOFF=0) keeps every connection on the supervisor's relay.
 
 With `--profile`, an extra (unmeasured) 1 KiB wrk run is sampled by py-spy on the supervisor and on one
 worker (`.venv/bin/pip install py-spy`), and the top functions by own and inclusive time are printed.
@@ -277,8 +278,10 @@ def pct(samples: list[float], q: float) -> float:
 class Agent:
     """`iisfleet agent run` on a fresh state dir, and its API over HTTPS."""
 
-    def __init__(self, workdir: Path, address: str, kernel_cache: bool = True, uvloop: bool = True) -> None:
+    def __init__(self, workdir: Path, address: str, kernel_cache: bool = True, uvloop: bool = True,
+                 handoff: bool = True) -> None:  # fmt: skip
         self.kernel_cache = kernel_cache
+        self.handoff = handoff
         self.uvloop = uvloop
         self.state = workdir / "agent-state"
         self.address = address
@@ -298,7 +301,8 @@ class Agent:
              "--address", self.address, "--port", str(self.port)],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
             env={**os.environ, "IISFLEET_KERNEL_CACHE": "1" if self.kernel_cache else "0",
-                 "IISFLEET_UVLOOP": "1" if self.uvloop else "0"},
+                 "IISFLEET_UVLOOP": "1" if self.uvloop else "0",
+                 "IISFLEET_CONNECTION_HANDOFF": "1" if self.handoff else "0"},
         )  # fmt: skip
         wait_until("agent API", lambda: (self.state / "certs" / "agent.crt").exists()
                    and listening(self.address, self.port), 60, self.proc)  # fmt: skip
@@ -661,7 +665,7 @@ def report(args: argparse.Namespace, emb: ServerResults, ngx: ServerResults, flo
     mib = 1024 * 1024
     print(f"## Embedded host vs nginx — static files (wrk -t{args.threads} -c{args.connections} "
           f"-d{args.duration:g}s, {args.workers} worker processes each, "
-          f"kernel response cache {args.kernel_cache}, uvloop {args.uvloop}, "
+          f"kernel response cache {args.kernel_cache}, uvloop {args.uvloop}, handoff {args.handoff}, "
           f"nginx access log {args.nginx_log})\n")  # fmt: skip
     print(f"Environment: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
           f"Python {platform.python_version()}, {version(['nginx', '-v'])}, {version(['wrk', '-v'])}, "
@@ -731,6 +735,9 @@ def main() -> None:
                         help="run the agent and its workers on uvloop when installed (IISFLEET_UVLOOP)")  # fmt: skip
     parser.add_argument("--nginx-log", choices=("on", "off"), default="off",
                         help="nginx writes a buffered access log, as the embedded site writes its W3C log")  # fmt: skip
+    parser.add_argument("--handoff", choices=("on", "off"), default="on",
+                        help="connection handoff to workers (IISFLEET_CONNECTION_HANDOFF; workers take handoffs only "
+                             "with the kernel cache off)")  # fmt: skip
     parser.add_argument("--floor", choices=("on", "off"), default="on",
                         help="also measure bench/python_floor_server.py, the least a CPython server does")  # fmt: skip
     args = parser.parse_args()
@@ -740,7 +747,8 @@ def main() -> None:
     address = f"127.0.0.{random.randrange(20, 250)}"
     workdir = Path(tempfile.mkdtemp(prefix="bench-embedded-nginx-"))
     try:
-        agent = Agent(workdir, address, kernel_cache=args.kernel_cache == "on", uvloop=args.uvloop == "on")
+        agent = Agent(workdir, address, kernel_cache=args.kernel_cache == "on", uvloop=args.uvloop == "on",
+                      handoff=args.handoff == "on")  # fmt: skip
         content = agent.state / "inetpub" / "bench"
         content.mkdir(parents=True)
         for name, size in FILES.values():

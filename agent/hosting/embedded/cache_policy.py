@@ -13,6 +13,8 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 CACHE_HEADER = "X-IISFleet-Cache"
+SWITCH = "IISFLEET_KERNEL_CACHE"
+"""Set to 0 in the agent's environment to turn the supervisor's response cache off (workers read it too)."""
 SECTION = "system.webServer/caching"
 # A complete body above this size is never cached (HTTP.sys's default responses are small; 64 KiB bounds memory).
 MAX_BODY = 64 * 1024

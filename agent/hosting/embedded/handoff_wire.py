@@ -157,7 +157,11 @@ def decode(packet: bytes) -> Message:
 
 def send(sock: socket.socket, message: Message, fd: int = -1) -> None:
     """Send one message, with `fd` attached when >= 0 (BlockingIOError on a full non-blocking socket)."""
-    packet = encode(message)
+    send_packet(sock, encode(message), fd)
+
+
+def send_packet(sock: socket.socket, packet: bytes, fd: int = -1) -> None:
+    """Send an encoded message (a worker pre-encodes its records), with `fd` attached when >= 0."""
     if len(packet) > MAX_MESSAGE:
         raise WireError(f"handoff packet of {len(packet)} bytes exceeds {MAX_MESSAGE}")
     if fd >= 0:

@@ -8,6 +8,7 @@ import os
 import stat
 import time
 from collections.abc import AsyncIterator
+from urllib.parse import unquote
 
 from agent.hosting.embedded import cache_policy, http1
 from agent.hosting.embedded.cache_policy import CACHE_HEADER, MAX_BODY, FileIdentity, decode_identities
@@ -44,6 +45,7 @@ class Exchange:
         self.substatus = 0
         self.win32 = 0
         self.log_it = True
+        self.username = ""  # the user a worker module authenticated (W3C cs-username)
         self.started = time.monotonic()
         self.upstream_clean = False  # the worker connection is at a response boundary (reusable)
         self.cache_key: Key | None = None  # set when the request may be answered from / stored in the cache
@@ -359,6 +361,7 @@ class Exchange:
         self.substatus = int(resp.header("X-IISFleet-Substatus", "0") or 0)
         self.win32 = int(resp.header("X-IISFleet-Win32", "0") or 0)
         self.log_it = resp.header("X-IISFleet-Log", "1") != "0"
+        self.username = unquote(resp.header("X-IISFleet-User", "") or "")
         if resp.header(ABORT_HEADER):  # a worker module's AbortRequest: drop the client without an answer
             self.conn.stream.transport.abort()
             return False
@@ -452,6 +455,7 @@ class Exchange:
             cookie=head.header("cookie") or "", referer=head.header("referer") or "", host=head.host,
             status=self.status, substatus=self.substatus, win32=self.win32, bytes_sent=self.sent,
             bytes_received=self.received, time_taken_ms=int((time.monotonic() - self.started) * 1000),
+            username=self.username,
         ))  # fmt: skip
 
 

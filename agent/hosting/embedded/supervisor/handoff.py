@@ -120,6 +120,8 @@ def try_handoff(conn: Connection, exchange: Exchange, head_bytes: bytes) -> bool
     channel = _channel(pool)
     if channel is None or pool is None:
         return False
+    if channel.entries:  # even the least loaded worker holds connections: let the web garden grow
+        pool.grow()
     stream = conn.stream
     entry = HandedOff(
         next(_IDS), conn.dispatch.handoffs, channel, site, conn.listener, pool, conn.dispatch.cache,

@@ -96,6 +96,12 @@ class AppPool:
             except WorkerStartError as err:
                 raise PoolUnavailable(self.spec.name) from err
 
+    def grow(self) -> None:
+        """Start one more worker while the web garden has room: a handoff found every worker holding
+        connections (handed-off requests never pass through `acquire`, where relay load grows the garden)."""
+        if self.state == RuntimeStatus.STARTED and len(self.workers) < self.spec.max_processes:
+            self._spawn_background()
+
     def _spawn_background(self) -> asyncio.Task[WorkerProcess]:
         if self._spawning is None or self._spawning.done():
             self._spawning = create_task(self._spawn(), name=f"spawn worker {self.spec.name}")

@@ -20,13 +20,11 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from agent.hosting.embedded.cache_policy import PRECOMPRESSED, FileIdentity
+from agent.hosting.embedded.cache_policy import PRECOMPRESSED, SWITCH, FileIdentity
 
 MAX_ENTRIES = 1000
 MAX_BYTES = 64 * 1024 * 1024
 TTL_SECONDS = 120.0
-# Set IISFLEET_KERNEL_CACHE=0 in the agent's environment to turn the cache off (every request to a worker).
-SWITCH = "IISFLEET_KERNEL_CACHE"
 
 Key = tuple[int, str, int, bool, str, str]
 

@@ -7,6 +7,7 @@ answers to the supervisor's response cache (cache_policy.py is the contract betw
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from agent.hosting.embedded import cache_policy
 from agent.hosting.embedded.urlmap import map_path, match_app, normalize_url_path
@@ -41,23 +42,35 @@ class WorkerApp:
             ctx.error(400)
         return ctx
 
-    async def handle(self, request: Request) -> StreamResponse:
-        """Serve one request."""
-        version = request.headers.get("X-IISFleet-Config", "")
+    def follow(self, version: str) -> None:
+        """Reload the configuration when the supervisor's version `version` is not the one last seen."""
         if version != self.version:
             self.store.refresh_if_changed()
             self.version = version
+
+    async def run(self, request: Request, *, relayed: bool = True) -> tuple[StreamResponse, HttpContext | None]:
+        """The pipeline's response and its context (None when the site is unknown here). Only a relayed request
+        may be offered to the supervisor's response cache: a handed-off connection has no supervisor in front."""
         ctx = self.context(request)
         if ctx is None:
-            return Response(status=503, text="site not configured in this worker")
+            return Response(status=503, text="site not configured in this worker"), None
         response = await self.pipelines.for_request(ctx).run(ctx)
-        if isinstance(response, StaticFileResponse):
+        if relayed and isinstance(response, StaticFileResponse):
             _offer_to_kernel_cache(ctx, response)
         handoff.strip_forged(response)  # only StaticFileResponse may set it, later, while it is sent
         response.headers["Server"] = SERVER_HEADER
-        response.headers["X-IISFleet-Substatus"] = str(ctx.substatus)
-        response.headers["X-IISFleet-Win32"] = str(ctx.win32)
-        response.headers["X-IISFleet-Log"] = "1" if ctx.log_enabled else "0"
+        return response, ctx
+
+    async def handle(self, request: Request) -> StreamResponse:
+        """Serve one request the supervisor relays: the module results travel in X-IISFleet-* headers."""
+        self.follow(request.headers.get("X-IISFleet-Config", ""))
+        response, ctx = await self.run(request)
+        if ctx is not None:
+            response.headers["X-IISFleet-Substatus"] = str(ctx.substatus)
+            response.headers["X-IISFleet-Win32"] = str(ctx.win32)
+            response.headers["X-IISFleet-Log"] = "1" if ctx.log_enabled else "0"
+            if ctx.user:  # W3C cs-username; quoted, as a user name may hold any character
+                response.headers["X-IISFleet-User"] = quote(ctx.user, safe="")
         return response
 
 

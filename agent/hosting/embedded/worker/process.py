@@ -2,7 +2,9 @@
 
 It serves the unix socket its supervisor bound (fd inherited) with its own small HTTP/1.1 server
 (worker/server.py), loads applicationHost.config itself, answers through WorkerApp, and dies with its parent
-(PR_SET_PDEATHSIG plus EOF on stdin). Nothing here imports aiohttp or ssl (see worker/__init__.py).
+(PR_SET_PDEATHSIG plus EOF on stdin). With a `--control` socket it also serves the client connections the
+supervisor hands it (worker/control.py), once it has said hello. Nothing here imports aiohttp or ssl (see
+worker/__init__.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 
 from agent.hosting.embedded.wire import READY_LINE, WORKER_MODULE
 from agent.hosting.embedded.worker.app import WorkerApp
+from agent.hosting.embedded.worker.control import Control
+from agent.hosting.embedded.worker.control import wanted as control_wanted
 from agent.hosting.embedded.worker.server import Server
 from shared.asyncio_utils import create_task
 
@@ -58,6 +62,9 @@ async def serve(args: argparse.Namespace) -> None:
     sock = socket.socket(fileno=args.fd)
     server = Server(worker.handle)
     await server.start(sock)
+    control = Control(socket.socket(fileno=args.control), worker) if args.control >= 0 else None
+    if control is not None:
+        control.start(hello=control_wanted(os.environ))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -68,7 +75,10 @@ async def serve(args: argparse.Namespace) -> None:
     watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await watcher
-    await server.close(SHUTDOWN_SECONDS)
+    if control is not None:
+        await asyncio.gather(server.close(SHUTDOWN_SECONDS), control.close(SHUTDOWN_SECONDS))
+    else:
+        await server.close(SHUTDOWN_SECONDS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,8 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool", required=True)
     parser.add_argument("--config", required=True)
     parser.add_argument("--fd", type=int, required=True)
-    # The handoff control socket (handoff_wire.py). Kept open and unused for now: a worker that never says
-    # `hello` keeps every connection on the relay.
+    # The handoff control socket (handoff_wire.py, worker/control.py): handed-off client connections arrive there.
     parser.add_argument("--control", type=int, default=-1)
     parser.add_argument("--parent", type=int, required=True)
     args = parser.parse_args(argv)
