@@ -54,9 +54,9 @@ async def _watch_stdin(stop: asyncio.Event) -> None:
 
 async def serve(args: argparse.Namespace) -> None:
     """Run until SIGTERM or until the supervisor goes away."""
-    from agent.iisconfig import ConfigStore
+    from agent.iisconfig.reader import ConfigReader
 
-    store = ConfigStore(Path(args.config))
+    store = ConfigReader(Path(args.config))  # read-only and without lxml: the agent alone writes the file
     store.load()
     worker = WorkerApp(store)
     sock = socket.socket(fileno=args.fd)

@@ -40,8 +40,7 @@ FDS_PER_REQUEST = 4
 
 def preload() -> None:
     """Import what a worker would import while serving, so that children share it."""
-    import agent.iisconfig  # noqa: F401 - loaded by process.serve
-    import agent.iisconfig.store  # noqa: F401
+    import agent.iisconfig.reader  # noqa: F401 - loaded by process.serve
 
     for name in MODULES:
         resolve(name)
