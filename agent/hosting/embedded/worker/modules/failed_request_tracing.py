@@ -16,12 +16,12 @@ import fnmatch
 import os
 import time
 from dataclasses import dataclass
-from html import escape
 from pathlib import Path
 from typing import Any
 
 from agent.hosting.embedded import inetpub
 from agent.hosting.embedded.worker.context import HttpContext
+from agent.hosting.embedded.worker.markup import escape
 
 SECTION = "system.webServer/tracing/traceFailedRequests"
 SITES = "system.applicationHost/sites"
@@ -114,8 +114,8 @@ def _event(opcode: str, data: dict[str, str], when: float) -> str:
 def _quoted(value: str) -> str:
     """An XML attribute value in double quotes.
 
-    html.escape rather than xml.sax.saxutils.quoteattr: saxutils imports urllib.request, and with it http.client,
-    email, tempfile and hashlib (which maps libcrypto), ~5 MiB of every worker's RSS for a few replace() calls.
+    Not xml.sax.saxutils.quoteattr: saxutils imports urllib.request, and with it http.client, email, tempfile
+    and hashlib (which maps libcrypto), ~5 MiB of every worker's RSS for a few replace() calls.
     """
     return '"' + escape(value).translate(WHITESPACE_REFERENCES) + '"'
 
