@@ -94,3 +94,17 @@ def test_the_preloaded_modules_do_not_include_aiohttp_or_lxml() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# Imported only where used (each costs a worker 0.1-5 MiB, its dependencies included): keep them out of preload.
+LAZY = ("hashlib", "html", "argparse", "urllib.request", "http.client", "email", "tempfile", "gzip", "uuid", "difflib")
+
+
+def test_the_zygote_leaves_rarely_used_stdlib_modules_to_the_workers_that_need_them() -> None:
+    probe = (
+        "import sys; sys.modules['ssl'] = None; import asyncio; "  # as in a `-m` worker process
+        "import agent.hosting.embedded.worker.zygote as z; z.preload(); "
+        f"print(sorted(n for n in {LAZY!r} if n in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"
