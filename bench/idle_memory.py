@@ -121,7 +121,7 @@ def python_floor(code: str, idle: float) -> Memory:
 
 
 def nginx_worker(workdir: Path, address: str, content: Path, idle: float) -> Memory:
-    nginx = Nginx(workdir, address, content, 1)
+    nginx = Nginx(workdir, address, content, 1, access_log=False)  # the baseline as before --nginx-log existed
     nginx.start()
     try:
         for _ in range(20):

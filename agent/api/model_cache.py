@@ -24,7 +24,7 @@ from typing import Any
 
 from agent.iisconfig import ConfigStore
 from agent.iisconfig.document import Document
-from agent.iisconfig.xmlutil import Element
+from agent.iisconfig.node import Node
 
 SITES = "sites"
 POOLS = "applicationPools"
@@ -46,7 +46,7 @@ class ModelCache:
         self._doc: Document | None = None
         self._seen = 0
         self._models: dict[Key, Any] = {}
-        self._by_owner: dict[Element, set[Key]] = {}
+        self._by_owner: dict[Node, set[Key]] = {}
         self._by_section: dict[str, set[Key]] = {}
 
     def sync(self, doc: Document) -> None:
@@ -72,7 +72,7 @@ class ModelCache:
         """The cached model for `key` (call sync first)."""
         return self._models.get(key)
 
-    def put(self, key: Key, owner: Element | None, sections: tuple[str, ...], model: Any) -> None:
+    def put(self, key: Key, owner: Node | None, sections: tuple[str, ...], model: Any) -> None:
         """Keep `model`, to be dropped when `owner` or any of `sections` changes."""
         if len(self._models) >= MAX_ENTRIES:
             self.clear()
@@ -86,7 +86,7 @@ class ModelCache:
         for key in keys or ():
             self._models.pop(key, None)
 
-    def _forget(self, where: tuple[str, Element | None] | None) -> None:
+    def _forget(self, where: tuple[str, Node | None] | None) -> None:
         if where is None:
             self.clear()
             return
@@ -97,7 +97,7 @@ class ModelCache:
             self._drop(self._by_section.pop(section, None))
 
 
-def classify(chain: tuple[Element, ...] | None, root: Element) -> tuple[str, Element | None] | None:
+def classify(chain: tuple[Node, ...] | None, root: Node) -> tuple[str, Node | None] | None:
     """(section, entry) a journal entry touched: entry is the site/pool element, None for the section's rest.
 
     None when the change is unknown. `chain` is the changed element and its ancestors, leaf first, taken

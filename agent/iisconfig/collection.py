@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Generic, Protocol, Self, TypeVar
 
-from lxml import etree
-
 from agent.iisconfig.document import Document
 from agent.iisconfig.errors import ConfigError, ConfigValueError
+from agent.iisconfig.indent import insert_child, remove_child
+from agent.iisconfig.node import Node
 from agent.iisconfig.schema_types import CollectionSchema, ElementSchema
 from agent.iisconfig.values import format_value
-from agent.iisconfig.xmlutil import Element, insert_child, remove_child
 
 
 class CollectionOwner(Protocol):
@@ -23,13 +22,13 @@ class CollectionOwner(Protocol):
     def schema(self) -> ElementSchema | None: ...
 
     @property
-    def element(self) -> Element | None: ...
+    def element(self) -> Node | None: ...
 
-    def ensure(self) -> Element: ...
+    def ensure(self) -> Node: ...
 
     def _check_writable(self) -> None: ...
 
-    def _entry(self, element: Element, schema: ElementSchema) -> Self: ...
+    def _entry(self, element: Node, schema: ElementSchema) -> Self: ...
 
 
 Owner = TypeVar("Owner", bound=CollectionOwner)
@@ -46,7 +45,7 @@ def collection_schema(schema: ElementSchema | None) -> CollectionSchema:
     return GENERIC
 
 
-def entry_key(element: Element, schema: CollectionSchema) -> tuple[str, ...]:
+def entry_key(element: Node, schema: CollectionSchema) -> tuple[str, ...]:
     """Case-insensitive key of an <add> or <remove> element (missing key attributes read as their default)."""
     if not schema.keys:
         values = [str(v) for v in element.attrib.values()]
@@ -61,10 +60,10 @@ def entry_key(element: Element, schema: CollectionSchema) -> tuple[str, ...]:
     return tuple(key)
 
 
-def local_entries(element: Element, schema: CollectionSchema) -> list[Element]:
+def local_entries(element: Node, schema: CollectionSchema) -> list[Node]:
     """Entries in effect after applying this element's own directives in document order."""
     add, remove, clear = schema.add_tag, schema.remove, schema.clear
-    entries: dict[tuple[str, ...], Element] = {}
+    entries: dict[tuple[str, ...], Node] = {}
     for child in element.iterchildren(add, remove, clear):
         tag = child.tag
         if tag == add:
@@ -76,7 +75,7 @@ def local_entries(element: Element, schema: CollectionSchema) -> list[Element]:
     return list(entries.values())
 
 
-def _is_location_level(element: Element) -> bool:
+def _is_location_level(element: Node) -> bool:
     """True when the element sits in a <location> tag for a site or deeper (not path "" or ".")."""
     for ancestor in element.iterancestors("location"):
         return (ancestor.get("path") or "").strip().strip("/") not in ("", ".")
@@ -102,21 +101,21 @@ class EntryCollection(Generic[Owner]):
         """The collection's schema (generic when unknown)."""
         return self._schema
 
-    def _entries(self) -> tuple[list[Element], dict[tuple[str, ...], Element]]:
+    def _entries(self) -> tuple[list[Node], dict[tuple[str, ...], Node]]:
         """Effective entries plus a key index, cached until the document changes."""
         element = self._owner.element
         if element is None:
             return [], {}
         doc = self._owner._doc
         key = ("entries", element)
-        cached: tuple[list[Element], dict[tuple[str, ...], Element]] | None = doc.cache.get(key)
+        cached: tuple[list[Node], dict[tuple[str, ...], Node]] | None = doc.cache.get(key)
         if cached is None:
             entries = local_entries(element, self._schema)
             cached = (entries, {entry_key(e, self._schema): e for e in entries})
             doc.cache[key] = cached
         return cached
 
-    def _wrap(self, element: Element) -> Owner:
+    def _wrap(self, element: Node) -> Owner:
         """Wrap an entry; its parent is the owner so defaults elements (siteDefaults ...) can be found."""
         return self._owner._entry(element, self._schema.item)
 
@@ -157,7 +156,7 @@ class EntryCollection(Generic[Owner]):
             schema = item.attr(name)
             if name not in texts and schema is not None and schema.required:
                 raise ConfigValueError(name, f"{name} is required")
-        new = etree.Element(self._schema.add_tag, texts)
+        new = self._owner.ensure().makeelement(self._schema.add_tag, texts)
         if entry_key(new, self._schema) in self._entries()[1]:
             name = self._schema.keys[0] if self._schema.keys else next(iter(texts), "")
             raise ConfigValueError(name, f"an entry with {name}={texts.get(name, '')!r} already exists")
@@ -181,7 +180,7 @@ class EntryCollection(Generic[Owner]):
         if not self._schema.keys and attrs:
             first = next(iter(attrs))
             attrs = {first: attrs[first]}
-        self._insert(etree.Element(self._schema.remove, attrs))
+        self._insert(self._owner.ensure().makeelement(self._schema.remove, attrs))
 
     def clear(self) -> None:
         """Drop every entry; below server level also write <clear/> so inherited entries are dropped too."""
@@ -190,10 +189,10 @@ class EntryCollection(Generic[Owner]):
         for child in list(element.iterchildren(self._schema.add_tag, self._schema.remove, self._schema.clear)):
             remove_child(child)
         if _is_location_level(element):
-            insert_child(element, 0, etree.Element(self._schema.clear))
+            insert_child(element, 0, element.makeelement(self._schema.clear))
         self._owner._doc.touch(element)
 
-    def _insert(self, new: Element) -> None:
+    def _insert(self, new: Node) -> None:
         """Place a directive after the last existing one, before the owner's other children."""
         element = self._owner.ensure()
         tags = self._schema.directive_tags()

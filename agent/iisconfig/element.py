@@ -5,17 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
-from lxml import etree
-
 from agent.iisconfig.collection import EntryCollection, collection_schema
-from agent.iisconfig.document import Document, first_child
+from agent.iisconfig.document import Document, element_children, first_child
 from agent.iisconfig.errors import ConfigError
+from agent.iisconfig.indent import insert_child, remove_child
+from agent.iisconfig.node import Node
 from agent.iisconfig.schema_types import ElementSchema
 from agent.iisconfig.values import format_value, parse_value
-from agent.iisconfig.xmlutil import Element, insert_child, remove_child
 
 # anchor(create) finds (or, when create is True, makes) the element of a virtual top-level view.
-Anchor = Callable[[bool], Element | None]
+Anchor = Callable[[bool], Node | None]
 
 
 class ConfigElement:
@@ -26,7 +25,7 @@ class ConfigElement:
     def __init__(
         self,
         doc: Document,
-        element: Element | None,
+        element: Node | None,
         schema: ElementSchema | None,
         *,
         parent: ConfigElement | None = None,
@@ -67,8 +66,8 @@ class ConfigElement:
         return self._readonly
 
     @property
-    def element(self) -> Element | None:
-        """The underlying lxml element (None while virtual); call store.mark_changed() after raw edits."""
+    def element(self) -> Node | None:
+        """The underlying element (None while virtual); call store.mark_changed() after raw edits."""
         return self._resolve()
 
     @property
@@ -126,11 +125,7 @@ class ConfigElement:
         if element is None:
             return []
         directives = collection_schema(self._schema).directive_tags()
-        return [
-            self.child(str(child.tag))
-            for child in element.iterchildren(tag=etree.Element)
-            if child.tag not in directives
-        ]
+        return [self.child(str(child.tag)) for child in element_children(element) if child.tag not in directives]
 
     def collection(self, name: str | None = None) -> ConfigCollection:
         """The collection held by this element (name=None) or by its child `name`."""
@@ -186,8 +181,8 @@ class ConfigElement:
             parent.append(node)
         self._doc.touch()
 
-    def ensure(self) -> Element:
-        """Materialise a virtual element (and its missing ancestors); returns the lxml element."""
+    def ensure(self) -> Node:
+        """Materialise a virtual element (and its missing ancestors); returns the element."""
         self._check_writable()
         element = self._resolve()
         if element is not None:
@@ -199,7 +194,7 @@ class ConfigElement:
             element = created
         elif self._parent is not None:
             parent = self._parent.ensure()
-            element = etree.Element(self._tag)
+            element = parent.makeelement(self._tag)
             insert_child(parent, len(parent), element)
         else:
             raise ConfigError(f"<{self._tag}> has no place in the document")
@@ -209,8 +204,8 @@ class ConfigElement:
 
     # -- internals -------------------------------------------------------------------------------------
 
-    def _resolve(self) -> Element | None:
-        """The lxml element, looking again for a virtual one in case another view created it."""
+    def _resolve(self) -> Node | None:
+        """The element, looking again for a virtual one in case another view created it."""
         element = self._el
         if element is not None:
             return element
@@ -222,7 +217,7 @@ class ConfigElement:
         self._el = element
         return element
 
-    def _defaults_chain(self) -> list[Element]:
+    def _defaults_chain(self) -> list[Node]:
         """Defaults elements this one inherits from, nearest first (e.g. site/limits -> siteDefaults/limits)."""
         path: list[str] = []
         node: ConfigElement | None = self
@@ -237,7 +232,7 @@ class ConfigElement:
             node = node._parent
         return []
 
-    def _entry(self, element: Element, schema: ElementSchema) -> ConfigElement:
+    def _entry(self, element: Node, schema: ElementSchema) -> ConfigElement:
         """A collection entry held by this element (its parent, so defaults elements can be found)."""
         return type(self)(self._doc, element, schema, parent=self, readonly=self.readonly)
 
@@ -251,9 +246,9 @@ ConfigCollection: TypeAlias = EntryCollection[ConfigElement]
 """The collection type the rest of the agent sees: entries are ConfigElements."""
 
 
-def _defaults_for(doc: Document, item: Element, defaults_tag: str, path: tuple[str, ...]) -> list[Element]:
+def _defaults_for(doc: Document, item: Node, defaults_tag: str, path: tuple[str, ...]) -> list[Node]:
     """Defaults elements named `defaults_tag` beside `item` or beside any ancestor (site level before server)."""
-    found: list[Element] = []
+    found: list[Node] = []
     ancestor = item.getparent()
     while ancestor is not None and ancestor.tag not in ("location", "configuration"):
         source = _cached_child(doc, ancestor, defaults_tag)
@@ -267,11 +262,11 @@ def _defaults_for(doc: Document, item: Element, defaults_tag: str, path: tuple[s
     return found
 
 
-def _cached_child(doc: Document, parent: Element, tag: str) -> Element | None:
+def _cached_child(doc: Document, parent: Node, tag: str) -> Node | None:
     """first_child, memoised per document state: <sites> may hold 10,000 <site>s before <siteDefaults>."""
     key = ("child", parent, tag)
     try:
-        cached: Element | None = doc.cache[key]
+        cached: Node | None = doc.cache[key]
     except KeyError:
         cached = doc.cache[key] = first_child(parent, tag)
     return cached

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from functools import partial
 
-from lxml import etree
-
 from agent.iisconfig.document import Document, element_children, first_child
 from agent.iisconfig.element import ConfigElement
+from agent.iisconfig.indent import insert_child, remove_child
 from agent.iisconfig.merge import merge_elements
+from agent.iisconfig.node import Node
 from agent.iisconfig.schema import section_schema
-from agent.iisconfig.xmlutil import Element, insert_child, remove_child
 
 
 def norm_path(path: str | None) -> str:
@@ -19,9 +18,9 @@ def norm_path(path: str | None) -> str:
     return "" if text == "." else text
 
 
-def location_index(doc: Document) -> dict[str, list[Element]]:
+def location_index(doc: Document) -> dict[str, list[Node]]:
     """Lower-cased location path -> its <location> tags in document order (cached until a change)."""
-    cached: dict[str, list[Element]] | None = doc.cache.get("locations")
+    cached: dict[str, list[Node]] | None = doc.cache.get("locations")
     if cached is None:
         cached = {}
         for location in doc.root.iterchildren("location"):
@@ -30,9 +29,9 @@ def location_index(doc: Document) -> dict[str, list[Element]]:
     return cached
 
 
-def find_under(base: Element, parts: list[str]) -> Element | None:
+def find_under(base: Node, parts: list[str]) -> Node | None:
     """Follow section-group names down from `base`."""
-    element: Element | None = base
+    element: Node | None = base
     for part in parts:
         if element is None:
             return None
@@ -40,21 +39,21 @@ def find_under(base: Element, parts: list[str]) -> Element | None:
     return element
 
 
-def server_sections(doc: Document, parts: list[str]) -> list[Element]:
+def server_sections(doc: Document, parts: list[str]) -> list[Node]:
     """The section at server level: outside any location, then in <location path=""> tags."""
     found = [e for e in (find_under(doc.root, parts),) if e is not None]
     found += [e for loc in location_index(doc).get("", []) if (e := find_under(loc, parts)) is not None]
     return found
 
 
-def location_sections(doc: Document, parts: list[str], path: str) -> list[Element]:
+def location_sections(doc: Document, parts: list[str], path: str) -> list[Node]:
     """The section elements inside <location> tags for exactly `path`."""
     if not path:
         return server_sections(doc, parts)
     return [e for loc in location_index(doc).get(path.lower(), []) if (e := find_under(loc, parts)) is not None]
 
 
-def _anchor(doc: Document, parts: list[str], path: str, create: bool) -> Element | None:
+def _anchor(doc: Document, parts: list[str], path: str, create: bool) -> Node | None:
     """Find the section for a virtual view, or create it (and its location tag) on the first write."""
     existing = location_sections(doc, parts, path)
     if existing or not create:
@@ -67,14 +66,14 @@ def _anchor(doc: Document, parts: list[str], path: str, create: bool) -> Element
     for depth, part in enumerate(parts):
         child = first_child(base, part)
         if child is None:
-            child = etree.Element(part)
+            child = base.makeelement(part)
             insert_child(base, _group_position(base) if depth == 0 and base is doc.root else len(base), child)
         base = child
     doc.touch(base)
     return base
 
 
-def _group_position(root: Element) -> int:
+def _group_position(root: Node) -> int:
     """New top-level section groups go before the first <location> tag, as IIS writes them."""
     for index, child in enumerate(root):
         if child.tag == "location":
@@ -82,9 +81,9 @@ def _group_position(root: Element) -> int:
     return len(root)
 
 
-def new_location(doc: Document, path: str, override_mode: str | None = None) -> Element:
+def new_location(doc: Document, path: str, override_mode: str | None = None) -> Node:
     """Append a <location path=...> tag at the end of the document."""
-    location = etree.Element("location", {"path": path})
+    location = doc.root.makeelement("location", {"path": path})
     if override_mode:
         location.set("overrideMode", override_mode)
     insert_child(doc.root, len(doc.root), location)
@@ -92,11 +91,12 @@ def new_location(doc: Document, path: str, override_mode: str | None = None) -> 
     return location
 
 
-def section(doc: Document, name: str, location: str | None) -> ConfigElement:
+def section(doc: Document, name: str, location: str | None, *, readonly: bool = False) -> ConfigElement:
     """A view of section `name` at server level or at a location (virtual until first written)."""
     parts = [p for p in name.strip("/").split("/") if p]
     path = norm_path(location)
-    return ConfigElement(doc, None, section_schema(name), tag=parts[-1], anchor=partial(_anchor, doc, parts, path))
+    anchor = partial(_anchor, doc, parts, path)
+    return ConfigElement(doc, None, section_schema(name), tag=parts[-1], anchor=anchor, readonly=readonly)
 
 
 def effective_section(doc: Document, name: str, path: str) -> ConfigElement:
@@ -131,7 +131,7 @@ def remove_location_section(doc: Document, name: str, location: str) -> None:
         remove_and_prune(element)
 
 
-def remove_and_prune(element: Element) -> None:
+def remove_and_prune(element: Node) -> None:
     """Remove an element, then empty section groups and an empty <location> above it."""
     parent = element.getparent()
     remove_child(element)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from lxml import etree
-
 from agent.iisconfig.document import Document, first_child
 from agent.iisconfig.errors import ConfigError
+from agent.iisconfig.indent import insert_child
 from agent.iisconfig.locations import (
     find_under,
     location_index,
@@ -13,7 +12,7 @@ from agent.iisconfig.locations import (
     norm_path,
     remove_and_prune,
 )
-from agent.iisconfig.xmlutil import Element, insert_child
+from agent.iisconfig.node import Node
 
 MODES = ("allow", "deny", "inherit")
 
@@ -23,7 +22,7 @@ def _parts(name: str) -> list[str]:
     return [p for p in name.strip("/").split("/") if p]
 
 
-def _tag_mode(location: Element) -> str:
+def _tag_mode(location: Node) -> str:
     """The explicit mode of a <location> tag: overrideMode, else legacy allowOverride, else inherit."""
     mode = (location.get("overrideMode") or "").strip().lower()
     if mode in ("allow", "deny"):
@@ -81,8 +80,8 @@ def set_override_mode(doc: Document, name: str, location: str, mode: str) -> Non
     parts = _parts(name)
     path = norm_path(location)
     wanted = {"allow": "Allow", "deny": "Deny", "inherit": None}[mode]
-    current: Element | None = None
-    holder: Element | None = None
+    current: Node | None = None
+    holder: Node | None = None
     for tag in location_index(doc).get(path.lower(), []):
         found = find_under(tag, parts)
         if found is not None:
@@ -101,13 +100,13 @@ def set_override_mode(doc: Document, name: str, location: str, mode: str) -> Non
     for part in parts[:-1]:
         child = first_child(base, part)
         if child is None:
-            child = etree.Element(part)
+            child = base.makeelement(part)
             insert_child(base, len(base), child)
         base = child
     if current is not None:
         remove_and_prune(current)
         current.tail = None
     else:
-        current = etree.Element(parts[-1])
+        current = base.makeelement(parts[-1])
     insert_child(base, len(base), current)
     doc.touch(current)

@@ -4,32 +4,30 @@ from __future__ import annotations
 
 import copy
 
-from lxml import etree
-
 from agent.iisconfig.collection import collection_schema, entry_key
-from agent.iisconfig.document import first_child
+from agent.iisconfig.document import element_children, first_child
+from agent.iisconfig.node import Node
 from agent.iisconfig.schema_types import ElementSchema
-from agent.iisconfig.xmlutil import Element
 
 
-def merge_elements(tag: str, sources: list[Element], schema: ElementSchema | None) -> Element:
+def merge_elements(tag: str, sources: list[Node], schema: ElementSchema | None) -> Node:
     """A detached element combining `sources` (least specific first): later attributes win, collections merge."""
-    merged = etree.Element(tag)
+    merged = sources[0].makeelement(tag)
     for source in sources:
         _merge_into(merged, source, schema)
     return merged
 
 
-def _merge_into(target: Element, source: Element, schema: ElementSchema | None) -> None:
+def _merge_into(target: Node, source: Node, schema: ElementSchema | None) -> None:
     """Merge one level into the accumulated element."""
     for name, value in source.attrib.items():
-        target.set(name, value)
+        target.set(str(name), str(value))
     coll = collection_schema(schema)
     add, remove, clear = coll.add_tag, coll.remove, coll.clear
     # Entries a level adds go before the inherited ones when the collection does not "merge append"
     # (defaultDocument files, handlers): track where this level's next entry goes.
     position = 0
-    for child in source.iterchildren(tag=etree.Element):
+    for child in element_children(source):
         tag = child.tag
         if tag == clear:
             for entry in list(target.iterchildren(add)):
@@ -55,5 +53,6 @@ def _merge_into(target: Element, source: Element, schema: ElementSchema | None) 
         else:
             sub = first_child(target, str(tag))
             if sub is None:
-                sub = etree.SubElement(target, str(tag))
+                sub = target.makeelement(str(tag))
+                target.append(sub)
             _merge_into(sub, child, schema.child(str(tag)) if schema is not None else None)

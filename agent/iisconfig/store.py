@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
@@ -12,127 +11,59 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from lxml import etree
+
 from agent.iisconfig import locations as loc
 from agent.iisconfig import locks
 from agent.iisconfig.document import Document
-from agent.iisconfig.element import ConfigElement
-from agent.iisconfig.errors import ConfigError
-from agent.iisconfig.xmlutil import parse, serialize
+from agent.iisconfig.reader import ConfigReader, file_stat
+from agent.iisconfig.xmlutil import Layout, parse, serialize
 from shared import filelock
 from shared.fsutil import atomic_write_bytes
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
-FileStat = tuple[int, int, int]
 
 
-class ConfigStore:
-    """applicationHost.config as the source of truth: cheap reads, serialised transactional writes."""
+class ConfigStore(ConfigReader):
+    """applicationHost.config as the source of truth: cheap reads, serialised transactional writes.
+
+    Reading, reloading and change detection are ConfigReader's; the store parses with lxml so that a save
+    writes the file back byte for byte apart from the changes.
+    """
 
     def __init__(self, path: Path, *, backup_dir: Path | None = None, keep_backups: int = 10) -> None:
-        self.path = Path(path)
+        super().__init__(path)
         self.backup_dir = backup_dir if backup_dir is not None else self.path.parent / "history"
         self.keep_backups = keep_backups
         self._lock_path = self.path.with_name(self.path.name + ".lock")
-        self._doc: Document | None = None
-        self._committed = b""
-        self._stat: FileStat | None = None
-        self._generation = 0
+        self._layout = Layout()
         self._thread_lock = threading.Lock()
         self._async_lock: asyncio.Lock | None = None
         self._writing = False
         # Called with the document root after each commit (e.g. the embedded host's unenforced-section warning).
         self.commit_hooks: list[Callable[[Any], object]] = []
 
-    # -- state -----------------------------------------------------------------------------------------
-
-    @property
-    def generation(self) -> int:
-        """Bumped on every committed write, reload and rollback; key caches on it."""
-        return self._generation
-
-    @property
-    def document(self) -> Document:
-        """The current document (raises ConfigError before load())."""
-        if self._doc is None:
-            raise ConfigError(f"{self.path} has not been loaded")
-        return self._doc
-
-    @property
-    def root(self) -> ConfigElement:
-        """The <configuration> element."""
-        doc = self.document
-        return ConfigElement(doc, doc.root, None)
-
-    def load(self) -> None:
-        """Read and parse the file (ConfigError when it is missing or not well-formed)."""
-        try:
-            data = self.path.read_bytes()
-            stat = _stat(self.path)
-        except OSError as err:
-            raise ConfigError(f"cannot read {self.path}: {err.strerror or err}") from err
-        self._install(data, stat)
-
     def refresh_if_changed(self) -> bool:
         """Reload when another program replaced the file; True when the in-memory state changed."""
         if self._writing:
             return False  # the writer reloads under the file lock before it yields
-        try:
-            stat = _stat(self.path)
-        except OSError:
-            return False
-        if stat == self._stat:
-            return False
-        try:
-            data = self.path.read_bytes()
-            if data == self._committed:
-                self._stat = stat
-                return False
-            self._install(data, stat)
-        except (OSError, ConfigError) as err:
-            # Writers replace the file by rename, so this is a broken file rather than a torn one: keep serving.
-            log.warning("keeping the previous configuration: %s", err)
-            self._stat = stat
-            return False
-        return True
+        return super().refresh_if_changed()
 
-    def _install(self, data: bytes, stat: FileStat | None) -> None:
-        """Make `data` the committed and current state."""
-        tree, layout = parse(data)
-        self._doc = Document(tree, layout)
-        self._committed = data
-        self._stat = stat
-        self._generation += 1
+    def _parse(self, data: bytes) -> Document:
+        """Parse with lxml, remembering the file's style (BOM, declaration, line endings) for the next save."""
+        root, self._layout = parse(data)
+        return Document(root)
 
-    # -- reading ---------------------------------------------------------------------------------------
+    @property
+    def _read_only_views(self) -> bool:
+        """Section views write into the document; the next commit saves them."""
+        return False
 
-    def section(self, name: str, location: str | None = None) -> ConfigElement:
-        """Section `name` at server level (location None or "") or inside <location path=...>."""
-        return loc.section(self.document, name, location)
-
-    def effective_section(self, name: str, path: str) -> ConfigElement:
-        """Read-only merged view of a section for a configuration path ("" = server, "Site/app")."""
-        return loc.effective_section(self.document, name, path)
-
-    def locations(self) -> list[str]:
-        """Paths of all <location> tags in document order."""
-        return [loc.norm_path(e.get("path")) for e in self.document.root.iterchildren("location")]
+    # -- reading and raw edits -------------------------------------------------------------------------
 
     def remove_location_section(self, name: str, location: str) -> None:
         """Revert a section at a location to its parent's configuration."""
         loc.remove_location_section(self.document, name, location)
-
-    def is_locked(self, name: str, location: str) -> bool:
-        """True when delegation forbids configuring the section at this site/app path."""
-        return locks.is_locked(self.document, name, location)
-
-    def override_mode(self, name: str, location: str) -> str:
-        """overrideMode set at exactly this path for the section: "allow", "deny" or "inherit"."""
-        return locks.override_mode(self.document, name, location)
-
-    def effective_override_mode(self, name: str, location: str) -> str:
-        """The delegation mode in effect at the path: "allow" or "deny"."""
-        return locks.effective_override_mode(self.document, name, location)
 
     def set_override_mode(self, name: str, location: str, mode: str) -> None:
         """Set delegation for a section at a path ("allow", "deny", "inherit"); use inside a write block."""
@@ -140,8 +71,7 @@ class ConfigStore:
 
     def replace_document(self, data: bytes) -> None:
         """Inside a write block: make `data` the whole new content, committed when the block ends."""
-        tree, layout = parse(data)
-        self._doc = Document(tree, layout)
+        self._doc = self._parse(data)
         self._doc.touch()
 
     @property
@@ -155,8 +85,9 @@ class ConfigStore:
 
     def serialize(self) -> bytes:
         """The document as file bytes, in the file's own style (BOM, declaration, line endings)."""
-        doc = self.document
-        return serialize(doc.tree, doc.layout)
+        root = self.document.root
+        assert isinstance(root, etree._Element), "ConfigStore documents are parsed with lxml"
+        return serialize(root, self._layout)
 
     # -- writing ---------------------------------------------------------------------------------------
 
@@ -228,7 +159,7 @@ class ConfigStore:
             self.load()
             return
         try:
-            stat = _stat(self.path)
+            stat = file_stat(self.path)
         except OSError:
             stat = None
         if stat != self._stat:
@@ -252,7 +183,7 @@ class ConfigStore:
                 self._backup(self._committed)
             atomic_write_bytes(self.path, data)
             self._committed = data
-            self._stat = _stat(self.path)
+            self._stat = file_stat(self.path)
         self.document.dirty = False
         self._generation += 1
         for hook in self.commit_hooks:
@@ -274,12 +205,6 @@ class ConfigStore:
         backups = sorted(p for p in self.backup_dir.glob(f"{self.path.name}.*") if p.is_file())
         for old in backups[: max(0, len(backups) - self.keep_backups)]:
             old.unlink(missing_ok=True)
-
-
-def _stat(path: Path) -> FileStat:
-    """The identity of the file's current version: mtime, size and inode (a rename changes the inode)."""
-    st = os.stat(path)
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 async def _in_thread(func: Callable[[], T], *, on_cancel: Callable[[T], None] | None = None) -> T:

@@ -1,4 +1,7 @@
-"""lxml plumbing: a hardened parser, byte-faithful serialisation and whitespace-aware insert/remove."""
+"""lxml plumbing for the writer (ConfigStore): a hardened parser and byte-faithful serialisation.
+
+Processes that only read the file use litexml.py instead; edits that keep indentation are in indent.py.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ def make_parser() -> etree.XMLParser:
     )
 
 
-def parse(data: bytes) -> tuple[etree._ElementTree, Layout]:
+def parse(data: bytes) -> tuple[Element, Layout]:
     """Parse config bytes, remembering BOM, declaration, line endings and empty-element style."""
     try:
         root = etree.fromstring(data, make_parser())
@@ -52,7 +55,7 @@ def parse(data: bytes) -> tuple[etree._ElementTree, Layout]:
     )
     if b"></" in data:
         _keep_open_close_pairs(root, data)
-    return root.getroottree(), layout
+    return root, layout
 
 
 def _prolog_and_epilog(data: bytes, root: Element) -> tuple[bytes, bytes]:
@@ -96,9 +99,9 @@ def _keep_open_close_pairs(root: Element, data: bytes) -> None:
         previous_end = token.end()
 
 
-def serialize(tree: etree._ElementTree, layout: Layout) -> bytes:
-    """Serialise the tree back to bytes in the file's own style."""
-    body: bytes = etree.tostring(tree.getroot(), encoding="UTF-8", xml_declaration=False, with_tail=False)
+def serialize(root: Element, layout: Layout) -> bytes:
+    """Serialise the document (its root element) back to bytes in the file's own style."""
+    body: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=False, with_tail=False)
     if layout.spaced_empty:
         parts = _COMMENT.split(body)
         # Even indexes are outside comments; libxml2 escapes '>' in text and values, so '/>' only ends tags.
@@ -108,62 +111,3 @@ def serialize(tree: etree._ElementTree, layout: Layout) -> bytes:
     if layout.crlf:
         body = body.replace(b"\n", b"\r\n")
     return layout.prefix + body + layout.suffix
-
-
-def _indent_of(element: Element) -> str:
-    """The indentation string in front of `element`'s start tag ('' when unknown)."""
-    previous = element.getprevious()
-    parent = element.getparent()
-    before = previous.tail if previous is not None else (parent.text if parent is not None else None)
-    if before and "\n" in before:
-        return before.rsplit("\n", 1)[1]
-    return ""
-
-
-def insert_child(parent: Element, index: int, child: Element) -> None:
-    """Insert `child` at `index` keeping the surrounding pretty-print indentation intact."""
-    indent = _indent_of(parent)
-    unit = "  "
-    children = list(parent)
-    if children:
-        unit = _indent_of(children[0])[len(indent) :] or unit
-    inner = "\n" + indent + unit
-    if not children:
-        if parent.text and parent.text.strip():
-            parent.append(child)
-            return
-        parent.text = inner
-        child.tail = "\n" + indent
-        parent.append(child)
-        return
-    if index >= len(children):
-        last = children[-1]
-        child.tail = last.tail
-        last.tail = inner
-        parent.append(child)
-        return
-    child.tail = inner
-    parent.insert(index, child)
-
-
-def remove_child(child: Element) -> None:
-    """Remove `child`, giving its closing whitespace to the previous sibling when it was last."""
-    parent = child.getparent()
-    if parent is None:
-        return
-    previous = child.getprevious()
-    if child.getnext() is None:
-        if previous is not None:
-            previous.tail = child.tail
-        elif not (child.tail or "").strip():
-            parent.text = None
-            child.tail = None
-    else:
-        tail = child.tail
-        if tail and tail.strip():
-            # Keep meaningful text that followed the element.
-            if previous is not None:
-                previous.tail = (previous.tail or "") + tail
-            else:
-                parent.text = (parent.text or "") + tail
-    parent.remove(child)

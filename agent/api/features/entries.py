@@ -7,11 +7,11 @@ spreads one API collection over two configuration collections; PATCH of its bool
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from lxml import etree
 
 from agent.api import mapping
 from agent.api.context import Ctx, context
@@ -23,6 +23,7 @@ from agent.api.mapping import Bool
 from agent.api.refs import reference_id
 from agent.api.routing import Handler
 from agent.iisconfig import ConfigCollection, ConfigElement
+from agent.iisconfig.document import element_children
 from shared.errors import AlreadyExists, InvalidParameter, Locked, NotFound
 
 
@@ -312,6 +313,7 @@ def _write_changed(
     for name, value in changes.items():
         if name not in new_key:
             _set(added, name, value)
-    for child in old.element if old.element is not None else ():
-        if isinstance(child.tag, str):
-            element.append(etree.fromstring(etree.tostring(child)))
+    for child in element_children(old.element) if old.element is not None else ():
+        copied = copy.deepcopy(child)
+        copied.tail = None  # the copy goes last; its old place's indentation does not come along
+        element.append(copied)

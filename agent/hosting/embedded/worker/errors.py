@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from html import escape
-
 from agent.hosting.embedded.http1 import reason_phrase
+from agent.hosting.embedded.worker.markup import escape
 
 MESSAGES: dict[tuple[int, int], str] = {
     (400, 0): "The request could not be understood by the server due to malformed syntax.",

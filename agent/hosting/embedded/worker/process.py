@@ -9,7 +9,6 @@ worker/__init__.py).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import ctypes
@@ -18,6 +17,7 @@ import os
 import signal
 import socket
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from agent.hosting.embedded.wire import READY_LINE, WORKER_MODULE
@@ -52,11 +52,11 @@ async def _watch_stdin(stop: asyncio.Event) -> None:
         stop.set()
 
 
-async def serve(args: argparse.Namespace) -> None:
+async def serve(args: WorkerOptions) -> None:
     """Run until SIGTERM or until the supervisor goes away."""
-    from agent.iisconfig import ConfigStore
+    from agent.iisconfig.reader import ConfigReader
 
-    store = ConfigStore(Path(args.config))
+    store = ConfigReader(Path(args.config))  # read-only and without lxml: the agent alone writes the file
     store.load()
     worker = WorkerApp(store)
     sock = socket.socket(fileno=args.fd)
@@ -81,20 +81,38 @@ async def serve(args: argparse.Namespace) -> None:
         await server.close(SHUTDOWN_SECONDS)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse arguments and serve."""
-    parser = argparse.ArgumentParser(prog=WORKER_MODULE)
-    parser.add_argument("--pool", required=True)
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--fd", type=int, required=True)
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """What the supervisor tells a worker: on its command line, or through the zygote's fork request."""
+
+    pool: str
+    config: str
+    fd: int  # the listening socket the supervisor bound
+    parent: int  # the supervisor's pid: the worker dies with it
     # The handoff control socket (handoff_wire.py, worker/control.py): handed-off client connections arrive there.
-    parser.add_argument("--control", type=int, default=-1)
-    parser.add_argument("--parent", type=int, required=True)
-    args = parser.parse_args(argv)
-    die_with_parent(args.parent)
+    control: int = -1
+
+
+def run(options: WorkerOptions) -> int:
+    """Serve as a worker until SIGTERM or the supervisor's end."""
+    die_with_parent(options.parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     fmt = f"%(asctime)s w3wp[{os.getpid()}] %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=logging.WARNING, format=fmt)
     # asyncio's own loop, not uvloop: uvloop has no loop.sendfile (worker/server.py sends large files with it).
-    asyncio.run(serve(args))
+    asyncio.run(serve(options))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m ...worker`: parse the command line and run (the zygote calls run() and never loads argparse)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=WORKER_MODULE)
+    parser.add_argument("--pool", required=True)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--control", type=int, default=-1)
+    parser.add_argument("--parent", type=int, required=True)
+    args = parser.parse_args(argv)
+    return run(WorkerOptions(args.pool, args.config, args.fd, args.parent, args.control))

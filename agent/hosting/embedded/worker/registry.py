@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import logging
 from collections.abc import Iterable
@@ -55,8 +54,8 @@ def resolve(name: str) -> type[object]:
     """The class implementing the IIS module `name` (imported on first use)."""
     target = MODULES.get(name)
     if target is None:
-        hint = difflib.get_close_matches(name, [*MODULES, *NOT_IMPLEMENTED], n=1)
-        raise UnknownModule(f"unknown IIS module {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+        hint = _closest(name, [*MODULES, *NOT_IMPLEMENTED])
+        raise UnknownModule(f"unknown IIS module {name!r}" + (f"; did you mean {hint!r}?" if hint else ""))
     module_name, _, class_name = target.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     assert isinstance(cls, type)
@@ -72,6 +71,14 @@ def enabled_modules(configured: Iterable[str] | None) -> list[str]:
         if name in MODULES:
             names.add(name)
         elif name not in NOT_IMPLEMENTED:
-            hint = difflib.get_close_matches(name, list(MODULES), n=1)
-            log.warning("module %r is not known to this host%s", name, f" (did you mean {hint[0]!r}?)" if hint else "")
+            hint = _closest(name, list(MODULES))
+            log.warning("module %r is not known to this host%s", name, f" (did you mean {hint!r}?)" if hint else "")
     return [name for name in MODULES if name in names]
+
+
+def _closest(name: str, known: list[str]) -> str | None:
+    """The known name most like `name`, for messages (difflib is imported only when a name is wrong)."""
+    import difflib
+
+    hint = difflib.get_close_matches(name, known, n=1)
+    return hint[0] if hint else None

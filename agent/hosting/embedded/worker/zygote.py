@@ -18,7 +18,6 @@ The zygote dies with the supervisor (PR_SET_PDEATHSIG, and EOF on the socket); i
 
 from __future__ import annotations
 
-import argparse
 import array
 import contextlib
 import gc
@@ -40,8 +39,7 @@ FDS_PER_REQUEST = 4
 
 def preload() -> None:
     """Import what a worker would import while serving, so that children share it."""
-    import agent.iisconfig  # noqa: F401 - loaded by process.serve
-    import agent.iisconfig.store  # noqa: F401
+    import agent.iisconfig.reader  # noqa: F401 - loaded by process.serve
 
     for name in MODULES:
         resolve(name)
@@ -78,9 +76,8 @@ def _child(ctl: socket.socket, wakeup: tuple[int, int], message: dict[str, objec
         os.close(stdin)
         os.close(stdout)
         os.setsid()
-        argv = ["--pool", str(message["pool"]), "--config", str(message["config"]),
-                "--fd", str(listener), "--control", str(control), "--parent", str(os.getppid())]  # fmt: skip
-        code = process.main(argv)
+        options = process.WorkerOptions(str(message["pool"]), str(message["config"]), listener, os.getppid(), control)
+        code = process.run(options)
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1
     except BaseException:  # noqa: BLE001 - report anything, then leave without running the zygote's cleanup
@@ -135,15 +132,26 @@ def serve(ctl: socket.socket) -> None:
         ctl.sendall(json.dumps({"id": message.get("id"), "pid": pid}).encode())
 
 
+def _options(argv: list[str]) -> tuple[int, int]:
+    """`--fd N --parent PID`, the supervisor's command line.
+
+    Read by hand: argparse (~0.45 MiB with gettext) would stay in the zygote and so in every worker's memory.
+    """
+    options = dict(zip(argv[::2], argv[1::2], strict=False))
+    try:
+        if len(argv) % 2 or set(options) != {"--fd", "--parent"}:
+            raise ValueError(argv)
+        return int(options["--fd"]), int(options["--parent"])
+    except ValueError:
+        raise SystemExit(f"usage: python -m {ZYGOTE_MODULE} --fd N --parent PID (got {' '.join(argv)!r})") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Preload, say READY on stdout, serve the supervisor's requests."""
-    parser = argparse.ArgumentParser(prog=ZYGOTE_MODULE)
-    parser.add_argument("--fd", type=int, required=True)
-    parser.add_argument("--parent", type=int, required=True)
-    args = parser.parse_args(argv)
-    process.die_with_parent(args.parent)
+    fd, parent = _options(sys.argv[1:] if argv is None else argv)
+    process.die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    ctl = socket.socket(fileno=args.fd)
+    ctl = socket.socket(fileno=fd)
     ctl.setblocking(True)
     preload()
     sys.stdout.buffer.write(READY_LINE)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hashlib
 import logging
 import os
 import time
@@ -97,6 +96,8 @@ class BasicAuthenticationModule:
         return None
 
     async def _valid(self, user: str, password: str) -> bool:
+        import hashlib  # here: it maps libcrypto, which workers without Basic logons do not need
+
         key = hashlib.sha256(self._salt + user.encode() + b"\0" + password.encode()).digest()
         now = time.monotonic()
         if self._tokens.get(key, 0.0) > now:

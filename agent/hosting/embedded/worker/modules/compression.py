@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import gzip
-import hashlib
 import os
 import zlib
 from dataclasses import dataclass
@@ -135,6 +133,8 @@ def pick(ctx: HttpContext, conf: CompressionSettings, static: bool) -> Scheme | 
 
 def encode(data: bytes, coding: str, level: int) -> bytes:
     """gzip, or HTTP deflate (the zlib format)."""
+    import gzip  # here: most workers never compress, and it pulls in struct and _compression
+
     return gzip.compress(data, level, mtime=0) if coding == "gzip" else zlib.compress(data, level)
 
 
@@ -146,6 +146,8 @@ def _vary(response: StreamResponse) -> None:
 
 def _cached_copy(source: str, st: os.stat_result, scheme: Scheme, directory: Path) -> Path:
     """The compressed copy of `source` in the cache directory, made (atomically) when missing or stale."""
+    import hashlib  # here: it maps libcrypto, which a worker that never compresses files does not need
+
     digest = hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest()[:32]
     target = directory / f"{digest}-{st.st_mtime_ns:x}-{st.st_size:x}.{scheme.name}"
     if target.exists():

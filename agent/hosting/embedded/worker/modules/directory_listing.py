@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from html import escape
 from typing import Any
 from urllib.parse import quote
 
 from agent.hosting.embedded.model import flag_names
 from agent.hosting.embedded.worker.context import HttpContext
+from agent.hosting.embedded.worker.markup import escape
 from agent.hosting.embedded.worker.modules.default_document import unanswered_directory
 from agent.hosting.embedded.worker.response import Response
 

@@ -15,14 +15,13 @@ from __future__ import annotations
 import fnmatch
 import os
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
 
 from agent.hosting.embedded import inetpub
 from agent.hosting.embedded.worker.context import HttpContext
+from agent.hosting.embedded.worker.markup import escape
 
 SECTION = "system.webServer/tracing/traceFailedRequests"
 SITES = "system.applicationHost/sites"
@@ -31,6 +30,8 @@ EVENT_NS = "http://schemas.microsoft.com/win/2004/08/events/event"
 PROVIDER = '<Provider Name="WWW Server" Guid="{3A2A4E84-4C21-4981-AE10-3FDA0D9B0F83}"/>'
 VERBOSE = frozenset({"Information", "Verbose"})
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+# Attribute values keep their line breaks and tabs as character references (a parser would turn them into spaces).
+WHITESPACE_REFERENCES = str.maketrans({"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,14 +105,25 @@ def _redact(name: str, value: str) -> str:
 
 def _event(opcode: str, data: dict[str, str], when: float) -> str:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)) + f".{int(when % 1 * 1000):03d}Z"
-    fields = "".join(f"<Data Name={quoteattr(k)}>{escape(v)}</Data>" for k, v in data.items())
+    fields = "".join(f"<Data Name={_quoted(k)}>{escape(v, quote=False)}</Data>" for k, v in data.items())
     return (f'<Event xmlns="{EVENT_NS}"><System>{PROVIDER}<TimeCreated SystemTime="{stamp}"/>'
             f"<Execution ProcessID=\"{os.getpid()}\"/></System><EventData>{fields}</EventData>"
             f"<RenderingInfo Culture=\"en-US\"><Opcode>{opcode}</Opcode></RenderingInfo></Event>")  # fmt: skip
 
 
+def _quoted(value: str) -> str:
+    """An XML attribute value in double quotes.
+
+    Not xml.sax.saxutils.quoteattr: saxutils imports urllib.request, and with it http.client, email, tempfile
+    and hashlib (which maps libcrypto), ~5 MiB of every worker's RSS for a few replace() calls.
+    """
+    return '"' + escape(value).translate(WHITESPACE_REFERENCES) + '"'
+
+
 def document(ctx: HttpContext, rule: TraceRule, reason: str, taken: float) -> str:
     """The trace file's text."""
+    import uuid  # only when a trace is written (its C helper is not worth mapping into every worker)
+
     request, response = ctx.request, ctx.response
     status = response.status if response is not None else 0
     now = time.time()
@@ -135,7 +147,7 @@ def document(ctx: HttpContext, rule: TraceRule, reason: str, taken: float) -> st
         "failureReason": reason, "statusCode": f"{status}.{ctx.substatus}", "triggerStatusCode": str(status),
         "timeTaken": str(int(taken * 1000)),
     }  # fmt: skip
-    root = " ".join(f"{k}={quoteattr(v)}" for k, v in attrs.items())
+    root = " ".join(f"{k}={_quoted(v)}" for k, v in attrs.items())
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n<?xml-stylesheet type="text/xsl" href="freb.xsl"?>\n'
         f'<failedRequest {root} xmlns:freb="http://schemas.microsoft.com/win/2006/06/iis/freb">\n'
