@@ -46,6 +46,9 @@ def parse(data: bytes) -> tuple[Element, Layout]:
         root = etree.fromstring(data, make_parser())
     except etree.XMLSyntaxError as err:
         raise ConfigError(f"applicationHost.config is not well-formed XML: {err}") from err
+    doctype = root.getroottree().docinfo.doctype
+    if doctype:  # workers refuse one too (litexml.py): the agent must not accept a file its workers cannot read
+        raise ConfigError(f"applicationHost.config must not have a DOCTYPE (found {doctype})")
     prefix, suffix = _prolog_and_epilog(data, root)
     layout = Layout(
         prefix=prefix,

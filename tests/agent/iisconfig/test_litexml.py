@@ -121,3 +121,11 @@ def test_remove_of_a_stranger_raises_like_lxml() -> None:
     root = parse(b"<r><a/></r>")
     with pytest.raises(ValueError):
         root.remove(root.makeelement("x"))
+
+
+def test_the_agent_refuses_a_doctype_as_workers_do() -> None:
+    data = b'<!DOCTYPE configuration [<!ENTITY x "y">]><configuration/>'
+    with pytest.raises(ConfigError, match="DOCTYPE"):
+        lxml_parse(data)
+    with pytest.raises(ConfigError, match="DOCTYPE"):
+        parse(data)
