@@ -46,7 +46,7 @@ def parse(data: bytes) -> tuple[Element, Layout]:
         root = etree.fromstring(data, make_parser())
     except etree.XMLSyntaxError as err:
         raise ConfigError(f"applicationHost.config is not well-formed XML: {err}") from err
-    doctype = root.getroottree().docinfo.doctype
+    doctype: str = getattr(root.getroottree().docinfo, "doctype", "")  # lxml-stubs lack DocInfo.doctype
     if doctype:  # workers refuse one too (litexml.py): the agent must not accept a file its workers cannot read
         raise ConfigError(f"applicationHost.config must not have a DOCTYPE (found {doctype})")
     prefix, suffix = _prolog_and_epilog(data, root)
