@@ -29,6 +29,7 @@ from agent.hosting.embedded.handoff_wire import Handoff
 from agent.hosting.embedded.urlmap import match_app
 from agent.hosting.embedded.wire import ABORT_HEADER
 from agent.hosting.embedded.worker.body import BodyReader, BufferSource
+from agent.hosting.embedded.worker.flow import WriteFlow
 from agent.hosting.embedded.worker.request import Request
 from agent.hosting.embedded.worker.response import Response, StreamResponse
 
@@ -110,7 +111,7 @@ class Outbox:
             self._held = b""
 
 
-class DirectConnection(asyncio.BufferedProtocol):
+class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
     """A handed-off client connection: its buffer, flow control, and the serving loop."""
 
     def __init__(self, control: Control, app: WorkerApp, message: Handoff) -> None:
@@ -126,7 +127,6 @@ class DirectConnection(asyncio.BufferedProtocol):
         self.ended = False
         self._chunk = bytearray(READ_CHUNK)
         self._waiter: asyncio.Future[None] | None = None
-        self._drain: asyncio.Future[None] | None = None
         self._stamp = config_stamp(message.config)
         client_ip, client_port = message.client
         local_ip, local_port = message.local
@@ -161,16 +161,7 @@ class DirectConnection(asyncio.BufferedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.eof = True
         self.wake()
-        if self._drain is not None and not self._drain.done():
-            self._drain.set_result(None)
-
-    def pause_writing(self) -> None:
-        if self._drain is None or self._drain.done():
-            self._drain = self.loop.create_future()
-
-    def resume_writing(self) -> None:
-        if self._drain is not None and not self._drain.done():
-            self._drain.set_result(None)
+        self.release_drain()
 
     # the connection as the response sees it
 
@@ -178,11 +169,6 @@ class DirectConnection(asyncio.BufferedProtocol):
         """Queue bytes for the client (dropped once the connection is gone)."""
         if not self.transport.is_closing():
             self.transport.write(data)
-
-    async def drain(self) -> None:
-        """Wait while the transport's buffer is over its high-water mark."""
-        if self._drain is not None and not self._drain.done():
-            await self._drain
 
     def wake(self) -> None:
         """Let the loop look again (more bytes, EOF, a drain or a close)."""

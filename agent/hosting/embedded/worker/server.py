@@ -21,6 +21,7 @@ from typing import IO, Any
 from multidict import CIMultiDict
 
 from agent.hosting.embedded.worker.body import BodyReader
+from agent.hosting.embedded.worker.flow import WriteFlow
 from agent.hosting.embedded.worker.request import Request
 from agent.hosting.embedded.worker.response import Response, StreamResponse
 
@@ -82,7 +83,7 @@ def keep_alive(version: tuple[int, int], headers: CIMultiDict[str]) -> bool:
     return "close" not in tokens if version >= (1, 1) else "keep-alive" in tokens
 
 
-class Connection(asyncio.Protocol):
+class Connection(WriteFlow, asyncio.Protocol):
     """One connection from the supervisor."""
 
     def __init__(self, handler: Handler, connections: set[Connection]) -> None:
@@ -94,7 +95,6 @@ class Connection(asyncio.Protocol):
         self.eof = False
         self.paused = False
         self._waiter: asyncio.Future[None] | None = None
-        self._drain: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self.busy = False
 
@@ -121,18 +121,7 @@ class Connection(asyncio.Protocol):
         self.eof = True
         self.connections.discard(self)
         self._wake()
-        if self._drain is not None and not self._drain.done():
-            # Released, not failed: nobody may be waiting (an exception would then go unretrieved); later
-            # writes are dropped and the serving loop ends at its next read.
-            self._drain.set_result(None)
-
-    def pause_writing(self) -> None:
-        if self._drain is None or self._drain.done():
-            self._drain = self.loop.create_future()
-
-    def resume_writing(self) -> None:
-        if self._drain is not None and not self._drain.done():
-            self._drain.set_result(None)
+        self.release_drain()
 
     # body Source and response Writer
 
@@ -158,11 +147,6 @@ class Connection(asyncio.Protocol):
         """Queue bytes for the socket (dropped once the supervisor has gone)."""
         if not self.transport.is_closing():
             self.transport.write(data)
-
-    async def drain(self) -> None:
-        """Wait while the transport's buffer is over its high-water mark."""
-        if self._drain is not None and not self._drain.done():
-            await self._drain
 
     async def sendfile(self, fobj: IO[bytes], offset: int, count: int) -> None:
         """A file range by sendfile(2) (asyncio falls back to reads and writes where it cannot)."""
