@@ -114,23 +114,30 @@ async def run_step(
     """Run (or skip, when already done) one agent's step of a job.
 
     With `advance_after` False the caller advances the rollout itself (once for a whole batch).
+
+    A step that will not run releases the agent's lock if this step holds it: a run cut off by a Redis outage
+    after saving its result but before its unlock is run again (outlast_outage, a redelivery) and ends here,
+    and the lock would otherwise keep the agent's next job waiting for the whole lock TTL.
     """
     store = env.store
+    owner = f"{job_id}:{agent_id}"
     job, raw, record, facts = await store.step_state(job_id, agent_id)
     if not job or job["status"] in FINISHED:
+        await store.unlock_agent(agent_id, owner)
         return StepOutcome("done")
     result: dict[str, Any] = json.loads(raw or "{}")
     if not result or result.get("status") in STEP_DONE:
+        await store.unlock_agent(agent_id, owner)
         if advance_after:
             await advance(store, job_id, dispatch)  # the advance after it may have been lost with a worker
         return StepOutcome("done")
     if job.get("cancel") == "1":
+        await store.unlock_agent(agent_id, owner)
         result.update(status="cancelled", detail="the job was cancelled before this step started")
         await _save(env, job_id, agent_id, result, "step.cancelled")
         if advance_after:
             await advance(store, job_id, dispatch)
         return StepOutcome("done")
-    owner = f"{job_id}:{agent_id}"
     fence = await store.lock_agent(agent_id, owner, env.settings.agent_lock_ttl)
     if not fence:
         if result.get("status") != "waiting":

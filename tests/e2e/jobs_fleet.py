@@ -104,6 +104,25 @@ class JobsFleet(Fleet):
 
         return dict(wait_for(f"job {job_id} to finish", finished, timeout=timeout, interval=0.3))
 
+    def describe(self, view: dict[str, Any], logs: tuple[str, ...] = ()) -> str:
+        """A job's status, error and every step's status and detail, plus the tails of some process logs:
+        what an assertion message needs for CI to say why a job did not succeed."""
+        lines = [f"job {view.get('id')} {view.get('action')}: {view.get('status')}; error: {view.get('error')!r}"]
+        for result in view.get("results", []):
+            lines.append(f"  {result.get('name')}: {result.get('status')} after {result.get('attempts')} "
+                         f"attempt(s); detail: {result.get('detail')!r}")
+        for label in logs:
+            lines.append(f"--- tail of {label}.log ---")
+            lines.append(self.log_tail(label))
+        return "\n".join(lines)
+
+    def log_tail(self, label: str, lines: int = 40) -> str:
+        """The last lines a process started by this fleet logged."""
+        path = self.tmp / f"{label}.log"
+        if not path.exists():
+            return "(no log)"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
     def by_name(self, view: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """A job view's results keyed by agent name."""
         return {result["name"]: result for result in view["results"]}

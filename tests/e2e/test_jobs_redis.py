@@ -72,7 +72,8 @@ def test_job_finishes_or_fails_when_redis_restarts(tmp_path: Path, redis_server:
         fleet.enroll(3)
         job = fleet.job({"action": "site.create", "target": {"labels": {"env": "e2e"}},
                          "params": {"name": "blog", "bindings": [{"port": 8092}]}})
-        assert fleet.wait_job(job)["status"] == "succeeded"
+        view = fleet.wait_job(job)
+        assert view["status"] == "succeeded", fleet.describe(view)
         status, artifact = fleet.upload(tar_gz({"index.html": b"after the restart"}))
         assert status == 201, artifact
         job = fleet.job({"action": "files.deploy", "target": {"labels": {"env": "e2e"}},
@@ -93,12 +94,13 @@ def test_job_finishes_or_fails_when_redis_restarts(tmp_path: Path, redis_server:
 
         view = wait_for("the job to finish or be failed", settled, timeout=60, interval=0.5)
         assert view["status"] in ("succeeded", "failed")
-        print("job after the Redis restart:", view["status"], view["error"])
+        print("job after the Redis restart:", fleet.describe(view))
         if view["status"] == "failed":
-            assert view["error"], view
+            assert view["error"], fleet.describe(view)
         # The same worker keeps consuming after the restart: a new job runs to the end.
         after = fleet.job({"action": "pool.recycle", "target": {"labels": {"env": "e2e"}},
                            "params": {"name": "blog"}})
-        assert fleet.wait_job(after)["status"] == "succeeded"
+        view = fleet.wait_job(after)
+        assert view["status"] == "succeeded", fleet.describe(view, logs=("worker1", "agent1", "agent2", "agent3"))
     finally:
         fleet.stop_all()

@@ -230,6 +230,17 @@ async def test_a_recycle_drains_idle_connections_back_to_the_supervisor(hosted: 
         await close(writer)
 
 
+async def test_a_recycle_stops_a_worker_holding_no_connection_at_once(hosted: Hosted) -> None:
+    # The drain waits for handed-off connections to come back; with none held it must not wait at all
+    # (the pool's shutdown time limit is 90 s, so a wait on the `empty` event would show here).
+    await warm(hosted)
+    [old] = hosted.workers()
+    assert old.channel is not None and not old.channel.entries and old.channel.empty.is_set()
+    assert hosted.host.pools[POOL.lower()].spec.shutdown_time_limit >= 60
+    await hosted.host.recycle_pool(POOL)
+    await wait_for(lambda: not alive(old.pid), limit=10)
+
+
 async def test_a_first_request_handed_straight_back_is_counted_once(
     hosted: Hosted, monkeypatch: pytest.MonkeyPatch
 ) -> None:
