@@ -9,10 +9,15 @@ differs from a known one is always refused.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import asyncssh
+with warnings.catch_warnings():
+    # cryptography 51 deprecates DSA, and asyncssh touches its DSA classes on import. No DSA key is ever used
+    # here, so the warning would only be noise on every operator command that loads this module.
+    warnings.filterwarnings("ignore", message="DSA is deprecated")
+    import asyncssh
 
 from controller.bootstrap.errors import BootstrapError
 from controller.bootstrap.models import BootstrapRequest
