@@ -406,65 +406,71 @@ http {{
 """
 
 
-class Nginx:
-    """nginx from the Debian package, `daemon off` as our child, with a generated config."""
+class ForkingServer:
+    """A baseline server run as our child that forks its workers (nginx, the python floor); stopped by pid."""
 
-    def __init__(self, workdir: Path, address: str, root: Path, workers: int, access_log: bool) -> None:
-        self.prefix = workdir / "nginx"
-        self.prefix.mkdir()
+    name = "server"
+    stop_signal = signal.SIGTERM
+
+    def __init__(self, address: str, workers: int) -> None:
         self.address = address
         self.port = free_port(address)
+        self.workers_wanted = workers
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(self.name, lambda: listening(self.address, self.port)
+                   and len(self.workers()) == self.workers_wanted, 20, self.proc)  # fmt: skip
+
+    def workers(self) -> list[int]:
+        assert self.proc is not None
+        return sorted(c.pid for c in psutil.Process(self.proc.pid).children())
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_pid(self.proc, self.stop_signal)
+
+
+class Nginx(ForkingServer):
+    """nginx from the Debian package, `daemon off` as our child, with a generated config."""
+
+    name = "nginx"
+    stop_signal = signal.SIGQUIT  # graceful; the master reaps its workers
+
+    def __init__(self, workdir: Path, address: str, root: Path, workers: int, access_log: bool) -> None:
+        super().__init__(address, workers)
+        self.prefix = workdir / "nginx"
+        self.prefix.mkdir()
         self.conf = self.prefix / "nginx.conf"
         # The embedded site writes its W3C log, batched and flushed once a second; `--nginx-log on` makes nginx
         # do the same work (a buffered access log flushed every second), `off` spares it that work.
         log = f"access_log {self.prefix}/access.log combined buffer=64k flush=1s;" if access_log else "access_log off;"
         self.conf.write_text(NGINX_CONF.format(workers=workers, prefix=self.prefix, address=address,
                                                port=self.port, root=root, access_log=log))  # fmt: skip
-        self.workers_wanted = workers
-        self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def command(self) -> list[str]:
         exe = shutil.which("nginx") or "/usr/sbin/nginx"
-        self.proc = subprocess.Popen([exe, "-p", str(self.prefix), "-c", str(self.conf),
-                                      "-e", str(self.prefix / "error.log")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        wait_until("nginx", lambda: listening(self.address, self.port)
-                   and len(self.workers()) == self.workers_wanted, 20, self.proc)  # fmt: skip
-
-    def workers(self) -> list[int]:
-        assert self.proc is not None
-        return sorted(c.pid for c in psutil.Process(self.proc.pid).children())
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_pid(self.proc, signal.SIGQUIT)  # graceful; the master reaps its workers
+        return [exe, "-p", str(self.prefix), "-c", str(self.conf), "-e", str(self.prefix / "error.log")]
 
 
-class PythonFloor:
+class PythonFloor(ForkingServer):
     """bench/python_floor_server.py: the least any CPython static-file server does per request (a baseline)."""
 
+    name = "python floor"
+
     def __init__(self, address: str, root: Path, workers: int, uvloop: bool) -> None:
-        self.address = address
-        self.port = free_port(address)
-        self.args = [sys.executable, str(ROOT / "bench" / "python_floor_server.py"), "--address", address,
-                     "--port", str(self.port), "--root", str(root), "--processes", str(workers)]  # fmt: skip
-        if uvloop:
-            self.args.append("--uvloop")
-        self.workers_wanted = workers
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(address, workers)
+        self.root = root
+        self.uvloop = uvloop
 
-    def start(self) -> None:
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until("python floor", lambda: listening(self.address, self.port)
-                   and len(self.workers()) == self.workers_wanted, 20, self.proc)  # fmt: skip
-
-    def workers(self) -> list[int]:
-        assert self.proc is not None
-        return sorted(c.pid for c in psutil.Process(self.proc.pid).children())
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_pid(self.proc)
+    def command(self) -> list[str]:
+        return [sys.executable, str(ROOT / "bench" / "python_floor_server.py"), "--address", self.address,
+                "--port", str(self.port), "--root", str(self.root), "--processes", str(self.workers_wanted),
+                *(["--uvloop"] if self.uvloop else [])]  # fmt: skip
 
 
 # -- py-spy ----------------------------------------------------------------------------------------------------
@@ -514,6 +520,16 @@ class ServerResults:
     workers: int = 0
 
 
+def throughput(args: argparse.Namespace, wrk: Wrk, base: str, watch: dict[str, list[int]]) -> dict[str, WrkResult]:
+    """wrk on each file once the machine is quiet, after a 2 s warm-up (page cache, connection pools, code paths)."""
+    results = {}
+    for label, (name, _size) in FILES.items():
+        wait_for_quiet(args.quiet_wait)
+        wrk.run(f"{base}/{name}", 2)
+        results[label] = wrk.run(f"{base}/{name}", args.duration, watch)
+    return results
+
+
 def measure_embedded(args: argparse.Namespace, workdir: Path, wrk: Wrk, content: Path,
                      agent: Agent) -> tuple[ServerResults, list[str]]:  # fmt: skip
     results = ServerResults()
@@ -547,10 +563,7 @@ def measure_embedded(args: argparse.Namespace, workdir: Path, wrk: Wrk, content:
     workers = agent.workers()
     results.workers = len(workers)
     watch = {"supervisor": [agent.pid], "workers": workers}
-    for label, (name, _size) in FILES.items():
-        wait_for_quiet(args.quiet_wait)
-        wrk.run(f"{base}/{name}", 2)  # warm-up (page cache, connection pools, code paths)
-        results.wrk[label] = wrk.run(f"{base}/{name}", args.duration, watch)
+    results.wrk = throughput(args, wrk, base, watch)
     if set(agent.workers()) != set(workers):
         print(f"note: the worker set changed during the runs: {workers} -> {agent.workers()}", file=sys.stderr)
     # The supervisor hop: one request at a time, via the binding and straight to a worker's unix socket.
@@ -617,10 +630,7 @@ def measure_nginx(args: argparse.Namespace, workdir: Path, wrk: Wrk, content: Pa
         results.workers = len(workers)
         assert nginx.proc is not None
         watch = {"master": [nginx.proc.pid], "workers": workers}
-        for label, (name, _size) in FILES.items():
-            wait_for_quiet(args.quiet_wait)
-            wrk.run(f"{base}/{name}", 2)
-            results.wrk[label] = wrk.run(f"{base}/{name}", args.duration, watch)
+        results.wrk = throughput(args, wrk, base, watch)
         wait_for_quiet(args.quiet_wait)
         for label, (name, _size) in FILES.items():
             count = args.serial if label == "1 KiB" else max(50, args.serial // 10)
@@ -643,10 +653,7 @@ def measure_floor(args: argparse.Namespace, wrk: Wrk, content: Path, address: st
         base = f"http://{address}:{floor.port}"
         watch = {"workers": floor.workers()}
         results.workers = len(watch["workers"])
-        for label, (name, _size) in FILES.items():
-            wait_for_quiet(args.quiet_wait)
-            wrk.run(f"{base}/{name}", 2)
-            results.wrk[label] = wrk.run(f"{base}/{name}", args.duration, watch)
+        results.wrk = throughput(args, wrk, base, watch)
     finally:
         floor.stop()
     return results
