@@ -21,6 +21,20 @@ HOP_BY_HOP = frozenset(
 )
 # Headers the supervisor and worker use to talk to each other; a client's copies are dropped.
 INTERNAL_PREFIX = "x-iisfleet-"
+_NOT_FORWARDED = HOP_BY_HOP | {"expect"}
+
+
+def forwarded(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A client's request headers as a worker gets them, relayed or handed off: no hop-by-hop ones, no Expect,
+    and no X-IISFleet-* (only the supervisor sets those, so a client cannot forge them)."""
+    return [(k, v) for k, v in headers if (lower := k.lower()) not in _NOT_FORWARDED
+            and not lower.startswith(INTERNAL_PREFIX)]  # fmt: skip
+
+
+def end_to_end(name: str) -> bool:
+    """Whether a worker's response header reaches the client: not hop-by-hop and not internal."""
+    lower = name.lower()
+    return lower not in HOP_BY_HOP and not lower.startswith(INTERNAL_PREFIX)
 
 
 class BadRequest(Exception):

@@ -263,9 +263,7 @@ class Exchange:
         cache.store(self.cache_key, entry, self.cache_epoch, self.conn.dispatch.config_version)
 
     def _upstream_headers(self, record: InFlight) -> list[tuple[str, str]]:
-        skip = http1.HOP_BY_HOP | {"expect"}
-        headers = [(k, v) for k, v in self.head.headers
-                   if k.lower() not in skip and not k.lower().startswith(http1.INTERNAL_PREFIX)]  # fmt: skip
+        headers = http1.forwarded(self.head.headers)
         conn = self.conn
         self.sent_version = conn.dispatch.config_version
         headers += [
@@ -366,11 +364,7 @@ class Exchange:
             self.conn.stream.transport.abort()
             return False
         lines = [f"HTTP/1.1 {resp.status} {resp.reason or http1.reason_phrase(resp.status)}"]
-        for key, value in resp.headers:
-            lower = key.lower()
-            if lower in http1.HOP_BY_HOP or lower.startswith(http1.INTERNAL_PREFIX):
-                continue
-            lines.append(f"{key}: {value}")
+        lines += [f"{key}: {value}" for key, value in resp.headers if http1.end_to_end(key)]
         files = self._cache_files(resp, handed)
         # What a cache hit replays: the same end-to-end headers, with a fresh Date each time.
         cached_lines = [line for line in lines[1:] if not line.lower().startswith("date:")] if files else []

@@ -42,7 +42,6 @@ log = logging.getLogger("iisfleet.hosting.worker")
 READ_CHUNK = 64 * 1024
 # Reading pauses at this many unread bytes, so a handback (buffer + header) always fits in one control packet.
 READ_LIMIT = 64 * 1024
-_REQUEST_SKIP = http1.HOP_BY_HOP | {"expect"}  # what the supervisor does not forward (exchange.py)
 
 
 class Ending(enum.Enum):
@@ -64,7 +63,7 @@ def config_stamp(version: str) -> tuple[int, int] | None:
 def strip_for_client(response: StreamResponse) -> None:
     """Drop what the relay drops from a worker's answer: hop-by-hop and internal headers."""
     headers = response.headers
-    for name in [k for k in headers if k.lower() in http1.HOP_BY_HOP or k.lower().startswith(http1.INTERNAL_PREFIX)]:
+    for name in [k for k in headers if not http1.end_to_end(k)]:
         headers.popall(name, None)
 
 
@@ -298,10 +297,7 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         started = time.monotonic()
         del self.buf[: len(raw)]
         self._resume()
-        headers: CIMultiDict[str] = CIMultiDict(
-            [(k, v) for k, v in head.headers
-             if k.lower() not in _REQUEST_SKIP and not k.lower().startswith(http1.INTERNAL_PREFIX)]
-        )  # fmt: skip
+        headers: CIMultiDict[str] = CIMultiDict(http1.forwarded(head.headers))
         headers.extend(self._internal)
         request = Request(head.method, head.target, (1, 1), headers, head.keep_alive, BodyReader(BufferSource()),
                           self.transport)  # fmt: skip
