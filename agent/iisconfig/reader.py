@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import ClassVar
 
 from agent.iisconfig import litexml, locks
 from agent.iisconfig import locations as loc
@@ -23,6 +24,9 @@ FileStat = tuple[int, int, int]
 
 class ConfigReader:
     """The configuration file as last read: sections, effective sections and delegation, reloaded on change."""
+
+    # Views of sections refuse writes: nothing here could save them (ConfigStore's views write and commit).
+    read_only_views: ClassVar[bool] = True
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -49,7 +53,7 @@ class ConfigReader:
     def root(self) -> ConfigElement:
         """The <configuration> element."""
         doc = self.document
-        return ConfigElement(doc, doc.root, None, readonly=self._read_only_views)
+        return ConfigElement(doc, doc.root, None, readonly=self.read_only_views)
 
     def load(self) -> None:
         """Read and parse the file (ConfigError when it is missing or not well-formed)."""
@@ -92,16 +96,11 @@ class ConfigReader:
         """A document for the file's bytes (ConfigStore parses with lxml instead, to save byte-faithfully)."""
         return Document(litexml.parse(data))
 
-    @property
-    def _read_only_views(self) -> bool:
-        """Views of sections refuse writes: nothing here could save them."""
-        return True
-
     # -- reading ---------------------------------------------------------------------------------------
 
     def section(self, name: str, location: str | None = None) -> ConfigElement:
         """Section `name` at server level (location None or "") or inside <location path=...>."""
-        return loc.section(self.document, name, location, readonly=self._read_only_views)
+        return loc.section(self.document, name, location, readonly=self.read_only_views)
 
     def effective_section(self, name: str, path: str) -> ConfigElement:
         """Read-only merged view of a section for a configuration path ("" = server, "Site/app")."""

@@ -31,6 +31,8 @@ class ConfigStore(ConfigReader):
     writes the file back byte for byte apart from the changes.
     """
 
+    read_only_views = False  # section views write into the document; the next commit saves them
+
     def __init__(self, path: Path, *, backup_dir: Path | None = None, keep_backups: int = 10) -> None:
         super().__init__(path)
         self.backup_dir = backup_dir if backup_dir is not None else self.path.parent / "history"
@@ -53,11 +55,6 @@ class ConfigStore(ConfigReader):
         """Parse with lxml, remembering the file's style (BOM, declaration, line endings) for the next save."""
         root, self._layout = parse(data)
         return Document(root)
-
-    @property
-    def _read_only_views(self) -> bool:
-        """Section views write into the document; the next commit saves them."""
-        return False
 
     # -- reading and raw edits -------------------------------------------------------------------------
 
