@@ -18,7 +18,17 @@ import pytest
 from agent.hosting.embedded.supervisor.host import EmbeddedHost
 from agent.iisconfig import ConfigStore
 from shared.asyncio_utils import create_task
-from tests.agent.hosting.support import POOLS, SITES, alive, edit, free_port, loopback, make_store, pool_element
+from tests.agent.hosting.support import (
+    POOLS,
+    SITES,
+    alive,
+    edit,
+    free_port,
+    loopback,
+    make_store,
+    pool_element,
+    write_files,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 SITE = "Default Web Site"
@@ -69,9 +79,7 @@ async def run_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, handoff: 
     address = loopback()
     port = free_port(address)
     content = tmp_path / "www"
-    for name, data in FILES.items():
-        (content / name).parent.mkdir(parents=True, exist_ok=True)
-        (content / name).write_bytes(data)
+    write_files(content, FILES)
     store = make_store(tmp_path, port, content)
     edit(store, lambda cfg: _add_other_app(cfg, content / "other"))
     host = EmbeddedHost(store, tmp_path, address, poll_interval=0.2)

@@ -27,6 +27,7 @@ from tests.agent.hosting.support import (
     make_store,
     pool_element,
     raw_request,
+    write_files,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
@@ -62,9 +63,7 @@ async def run_host(tmp_path: Path, files: dict[str, str], poll_interval: float =
     address = loopback()
     port = free_port(address)
     content = tmp_path / "www"
-    for name, text in files.items():
-        (content / name).parent.mkdir(parents=True, exist_ok=True)
-        (content / name).write_text(text)
+    write_files(content, files)
     store = make_store(tmp_path, port, content)
     host = EmbeddedHost(store, tmp_path, address, poll_interval=poll_interval)
     await host.start()

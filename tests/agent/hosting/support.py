@@ -7,7 +7,7 @@ import itertools
 import os
 import random
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,17 @@ def free_port(address: str) -> int:
     with socket.socket() as sock:
         sock.bind((address, 0))
         return int(sock.getsockname()[1])
+
+
+def write_files(root: Path, files: Mapping[str, str | bytes]) -> None:
+    """Write `files` (relative path -> text or bytes) under `root`, making folders as needed."""
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(data)
 
 
 def make_store(root: Path, port: int, content: Path | None = None) -> ConfigStore:
