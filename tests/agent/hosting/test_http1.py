@@ -41,3 +41,17 @@ def test_service_unavailable_is_http_sys_page() -> None:
     response = http1.service_unavailable()
     assert response.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
     assert b"<h2>Service Unavailable</h2>" in response and b"HTTP Error 503. The service is unavailable." in response
+
+
+def test_a_client_cannot_forge_internal_headers_or_hop_by_hop_ones_to_a_worker() -> None:
+    headers = [("Host", "a"), ("X-IISFleet-User", "admin"), ("x-iisfleet-site", "Other"), ("Connection", "close"),
+               ("Expect", "100-continue"), ("Accept", "*/*")]  # fmt: skip
+    assert http1.forwarded(headers) == [("Host", "a"), ("Accept", "*/*")]
+
+
+@pytest.mark.parametrize(("name", "reaches"), [
+    ("Content-Type", True), ("X-Powered-By", True), ("X-IISFleet-User", False), ("x-iisfleet-log", False),
+    ("Transfer-Encoding", False), ("Keep-Alive", False),
+])  # fmt: skip
+def test_only_end_to_end_response_headers_reach_the_client(name: str, reaches: bool) -> None:
+    assert http1.end_to_end(name) is reaches
