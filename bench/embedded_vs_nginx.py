@@ -616,6 +616,8 @@ def profile_embedded(args: argparse.Namespace, workdir: Path, wrk: Wrk, agent: A
             lines.append(f"(py-spy on {label} failed: {err.decode(errors='replace').strip()[-300:]})")
             continue
         lines += profile_summary(out, f"{label}, {label_file} under wrk", seconds, rate)
+        if args.profile_dir:
+            shutil.copy(out, Path(args.profile_dir) / out.name)
     return lines
 
 
@@ -736,6 +738,7 @@ def main() -> None:
         help="seconds to wait at most for other load to go away before each measured run",
     )
     parser.add_argument("--profile", action="store_true", help="py-spy the supervisor and a worker (extra run)")
+    parser.add_argument("--profile-dir", help="keep py-spy's raw collapsed stacks in this folder")
     parser.add_argument("--kernel-cache", choices=("on", "off"), default="on",
                         help="the supervisor's kernel response cache (IISFLEET_KERNEL_CACHE)")  # fmt: skip
     parser.add_argument("--uvloop", choices=("on", "off"), default="on",

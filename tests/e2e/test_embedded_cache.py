@@ -1,4 +1,7 @@
-"""The supervisor's kernel response cache end to end: real workers, real sockets, real files."""
+"""The supervisor's kernel response cache end to end: real workers, real sockets, real files.
+
+Connections stay on the supervisor's relay here (IISFLEET_CONNECTION_HANDOFF=0): a handed-off connection is
+answered from its worker's copy of the cache, which tests/e2e/test_embedded_handoff.py covers."""
 
 from __future__ import annotations
 
@@ -20,8 +23,9 @@ SITE = "Default Web Site"
 
 
 @pytest.fixture
-async def hosted(tmp_path: Path) -> AsyncIterator[Hosted]:
+async def hosted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Hosted]:
     """A small page, a default document and a sub directory."""
+    monkeypatch.setenv("IISFLEET_CONNECTION_HANDOFF", "0")
     files = {"index.html": "<h1>home</h1>", "page.html": "version 1", "sub/notes.txt": "notes"}
     async with run_host(tmp_path, files) as running:
         yield running

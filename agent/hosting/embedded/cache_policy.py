@@ -8,6 +8,7 @@ headers, stores the response and re-stats those files before every hit.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
@@ -58,6 +59,25 @@ class FileIdentity:
         """The inverse of encode (ValueError when malformed)."""
         mtime, size, ino, path = text.strip().split(" ", 3)
         return cls(unquote(path, errors="strict"), int(mtime), int(size), int(ino))
+
+
+def open_identity(identity: FileIdentity, dev: int) -> int:
+    """The file `identity` names, opened by its path and checked to be that very file (device, inode, size,
+    mtime), so a path swapped since cannot make a cache hit send another file; -1 when it is not."""
+    try:
+        fd = os.open(identity.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
+    except (OSError, ValueError):
+        return -1
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        st = None
+    if st is None or not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != (
+        dev, identity.ino, identity.size, identity.mtime_ns
+    ):
+        os.close(fd)
+        return -1
+    return fd
 
 
 def encode_identities(files: tuple[FileIdentity, ...]) -> str:

@@ -6,17 +6,25 @@ most one descriptor rides along by SCM_RIGHTS. Stdlib only: the worker imports i
 
 | kind        | direction | fields                                                           | fd     | data         |
 |-------------|-----------|------------------------------------------------------------------|--------|--------------|
-| `hello`     | w -> s    | version (HANDOFF_VERSION): the worker serves handed-off clients  | -      | -            |
+| `hello`     | w -> s    | version (HANDOFF_VERSION): the worker serves handed-off clients  | records| -            |
+|             |           |                                                                  | socket |              |
 | `handoff`   | s -> w    | conn, site, site_id, pool, client, local (ip, port), config,     | client | head + any   |
 |             |           | timeout (head wait, s), hosts (listener's host -> site table)    | socket | pipelined    |
-| `record`    | w -> s    | conn, site, one request's W3C fields and counts (`Record`)       | -      | -            |
+| `records`   | w -> s    | rows: the requests served since the last batch (`Record` each)   | -      | -            |
+| `busy`      | w -> s    | rows: requests running longer than BUSY_AFTER (`Busy` each)      | -      | -            |
 | `handback`  | w -> s    | conn                                                             | client | read, unused |
 | `closed`    | w -> s    | conn: the worker closed the client socket (frees the slot)       | -      | -            |
 | `drain`     | s -> w    | take no more handoffs; hand idle keep-alive connections back     | -      | -            |
 | `close`     | s -> w    | conns: close these connections (their site stopped), then `closed`| -     | -            |
 
+`records` travel on a second socket of the same kind, the records socket, whose supervisor end rides on the
+hello. The supervisor has no reader on it: it takes the records in when it needs them (a counters snapshot, a
+log flush, its poll) and before every control message, so a busy worker does not wake it once per batch. A
+batch that does not fit goes on the control socket instead, which wakes the supervisor and so empties both.
+
 Rules the worker must keep (the supervisor's side is supervisor/handoff*.py):
-- `record` for a request leaves BEFORE the last byte of its response, so counters equal what the client got;
+- the `records` holding a request's row leave BEFORE the last byte of its response, so counters equal what the
+  client got (a worker batches the rows of one event-loop turn and releases those answers after the send);
 - every `handoff` ends with exactly one `handback` or `closed` for its conn id (a crash counts as `closed`);
 - a request for another site or pool is handed back with every byte read and not consumed (its head too).
 """
@@ -28,7 +36,7 @@ import json
 import os
 import socket
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 HANDOFF_VERSION = 1
 # A packet holds at most a head (http1.MAX_HEAD_BYTES) plus what the client stream buffers (2 x 64 KiB).
@@ -62,17 +70,14 @@ class Handoff:
     data: bytes = b""
 
 
-@dataclass(slots=True)
-class Record:
-    """One request a worker served: what the W3C line and the site counters need."""
+class Record(NamedTuple):
+    """One request a worker served: what the W3C line and the counters need beyond the connection's own
+    (site, client and server address: the supervisor's HandedOff entry). A row of `Records`: a JSON array."""
 
-    kind: ClassVar[str] = "record"
     conn: int
-    site: str
     method: str
     uri_stem: str
     uri_query: str
-    version: str
     host: str
     status: int
     substatus: int = 0
@@ -84,9 +89,35 @@ class Record:
     user_agent: str = ""
     cookie: str = ""
     referer: str = ""
-    client_ip: str = ""
-    client_port: int = 0
     log: bool = True  # httpLogging dontLog / a module's choice, as X-IISFleet-Log on the relay
+    hit: bool = False  # answered from the worker's copy of the kernel response cache (worker/direct_cache.py)
+
+
+@dataclass(slots=True)
+class Records:
+    """The requests a worker served in one turn of its event loop (one packet, one decode for all of them)."""
+
+    kind: ClassVar[str] = "records"
+    rows: list[Record] = field(default_factory=list)
+
+
+class Busy(NamedTuple):
+    """A request a worker has been serving on a handed-off connection for a while: the supervisor lists it among
+    the requests in flight until its record comes. A row of `BusyRequests`."""
+
+    conn: int
+    method: str
+    url: str  # the request target as received
+    host: str
+    elapsed_ms: int
+
+
+@dataclass(slots=True)
+class BusyRequests:
+    """Requests that became long-running since the last report (sent on the records socket, in order)."""
+
+    kind: ClassVar[str] = "busy"
+    rows: list[Busy] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -121,8 +152,11 @@ class Close:
     conns: list[int] = field(default_factory=list)
 
 
-Message = Hello | Handoff | Record | Handback | Closed | Drain | Close
-KINDS: dict[str, type[Message]] = {m.kind: m for m in (Hello, Handoff, Record, Handback, Closed, Drain, Close)}
+Message = Hello | Handoff | Records | BusyRequests | Handback | Closed | Drain | Close
+KINDS: dict[str, type[Message]] = {
+    m.kind: m for m in (Hello, Handoff, Records, BusyRequests, Handback, Closed, Drain, Close)
+}
+BUSY_AFTER = 0.2  # seconds a handed-off request runs before its worker reports it as in flight
 _TUPLES = ("client", "local")  # JSON has no tuples
 
 
@@ -150,9 +184,24 @@ def decode(packet: bytes) -> Message:
         for name in _TUPLES:
             if name in body:
                 body[name] = (str(body[name][0]), int(body[name][1]))
+        if cls is Records:
+            body["rows"] = [_record(row) for row in body["rows"]]
+        elif cls is BusyRequests:
+            body["rows"] = [Busy(int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4])) for r in body["rows"]]
         return cls(**{k: v for k, v in body.items() if k in known})
     except (ValueError, KeyError, TypeError, IndexError) as err:
         raise WireError(f"bad handoff packet: {err}") from err
+
+
+def _record(row: Any) -> Record:
+    if not isinstance(row, list) or not 6 <= len(row) <= len(Record._fields):
+        raise WireError("a record row is an array of the Record fields")
+    return Record(*row)
+
+
+def encode_rows(rows: list[str]) -> bytes:
+    """The `records` packet of rows a worker encoded itself (JSON arrays in Record's field order)."""
+    return ('{"kind":"records","rows":[' + ",".join(rows) + "]}\n").encode("ascii")
 
 
 def send(sock: socket.socket, message: Message, fd: int = -1) -> None:

@@ -102,6 +102,26 @@ def parse_head(data: bytes) -> RequestHead:
     return head
 
 
+# Parsed heads by their exact bytes: clients repeat the same head for the same URL, and parse_head is a pure
+# function of the bytes (its RequestHead is never changed afterwards), so a repeat skips the parse. Bounded:
+# cleared when full, and only heads up to PARSED_BYTES (at most 512 KiB held).
+PARSED_MAX = 256
+PARSED_BYTES = 2048
+_parsed: dict[bytes, RequestHead] = {}
+
+
+def parse_head_cached(raw: bytes) -> RequestHead:
+    """parse_head, remembered for short heads (BadRequest propagates, and is not remembered)."""
+    head = _parsed.get(raw)
+    if head is None:
+        head = parse_head(raw)
+        if len(raw) <= PARSED_BYTES:
+            if len(_parsed) >= PARSED_MAX:
+                _parsed.clear()
+            _parsed[raw] = head
+    return head
+
+
 def _finish(head: RequestHead) -> None:
     target = head.target
     if target.lower().startswith(("http://", "https://")):

@@ -118,11 +118,10 @@ class Worker:
             body = f"handed {path}".encode()
             answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body)
             message = handed.message
-            wire.send(self.control, wire.Record(
-                message.conn, message.site, method, path, query, version, headers.get("host", ""), 200,
-                bytes_sent=len(answer), bytes_received=len(head), user_agent=headers.get("user-agent", ""),
-                client_ip=message.client[0], client_port=message.client[1],
-            ))  # fmt: skip  # before the answer's last byte
+            wire.send(self.control, wire.Records([wire.Record(
+                message.conn, method, path, query, headers.get("host", ""), 200, bytes_sent=len(answer),
+                bytes_received=len(head), user_agent=headers.get("user-agent", ""),
+            )]))  # fmt: skip  # before the answer's last byte
             handed.sock.sendall(answer)
             if headers.get("connection", "").lower() == "close":
                 self.close(handed)

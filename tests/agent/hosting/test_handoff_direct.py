@@ -22,6 +22,7 @@ from agent.hosting.embedded.http1 import parse_head
 from agent.hosting.embedded.worker.app import WorkerApp
 from agent.hosting.embedded.worker.control import Control, wanted
 from agent.hosting.embedded.worker.direct import config_stamp
+from agent.hosting.embedded.worker.direct_cache import DirectCache
 from agent.iisconfig import ConfigStore
 from tests.agent.hosting.support import POOLS, SITES, edit, free_port, loopback, make_store
 
@@ -42,6 +43,16 @@ class Rig:
     server: socket.socket
     ids: int = 0
     pending: tuple[wire.Message, int] | None = None
+    records: socket.socket | None = None  # the records socket the worker's hello passed
+
+    def receive(self) -> tuple[wire.Message, int] | None:
+        """The next message, records first (as the supervisor reads them); BlockingIOError when none."""
+        if self.records is not None:
+            try:
+                return wire.receive(self.records)
+            except BlockingIOError:
+                pass
+        return wire.receive(self.ours)
 
     def version(self) -> str:
         st = os.stat(self.store.path)
@@ -64,7 +75,7 @@ class Rig:
         async with asyncio.timeout(limit):
             while True:
                 try:
-                    received = wire.receive(self.ours)
+                    received = self.receive()
                 except BlockingIOError:
                     await asyncio.sleep(0.005)
                     continue
@@ -74,7 +85,7 @@ class Rig:
     def waiting(self) -> bool:
         """Whether a control message is already waiting (non-blocking)."""
         try:
-            received = wire.receive(self.ours)
+            received = self.receive()
         except BlockingIOError:
             return False
         assert received is not None
@@ -106,14 +117,17 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     control.start(hello=True)
     server = socket.create_server((address, 0))
     rig = Rig(control, ours, store, address, server)
-    hello, _ = await rig.message()
-    assert isinstance(hello, wire.Hello)
+    hello, fd = await rig.message()
+    assert isinstance(hello, wire.Hello) and fd >= 0
+    rig.records = socket.socket(fileno=fd)
+    rig.records.setblocking(False)
     try:
         yield rig
     finally:
         await control.close(1.0)
         server.close()
         ours.close()
+        rig.records.close()
 
 
 def get(path: str, *extra: str) -> bytes:
@@ -143,13 +157,14 @@ async def test_keep_alive_requests_are_served_and_each_record_leaves_before_its_
         assert b"x-iisfleet" not in head.lower()  # internal headers never reach a client
         # The client has the whole answer, so its record is already on the control socket.
         assert rig.waiting() and rig.pending is not None, "record after the answer's last byte"
-        record, fd = rig.pending
-        assert isinstance(record, wire.Record) and fd == -1
+        records, fd = rig.pending
+        assert isinstance(records, wire.Records) and fd == -1
+        (record,) = records.rows
         request = get("/big.bin" if number == 2 else ("/index.html?x=1" if number else "/index.html"))
-        assert (record.conn, record.site, record.status, record.method) == (conn, SITE, 200, "GET")
+        assert (record.conn, record.status, record.method, record.hit) == (conn, 200, "GET", False)
         assert record.bytes_sent == len(head) + len(body)
         assert record.bytes_received == len(request)
-        assert (record.user_agent, record.host, record.version) == ("unit test", "example", "HTTP/1.1")
+        assert (record.user_agent, record.host) == ("unit test", "example")
         assert record.log
         assert record.uri_stem == request.split(b" ")[1].decode().partition("?")[0]
         assert record.uri_query == ("x=1" if number == 1 else "")
@@ -170,8 +185,8 @@ async def test_client_sent_internal_headers_are_stripped(rig: Rig) -> None:
 async def test_a_request_for_another_pool_goes_back_with_every_unconsumed_byte(rig: Rig) -> None:
     conn, reader, writer = await rig.hand(get("/index.html"))
     await answer(reader)
-    record, _ = await rig.message()
-    assert isinstance(record, wire.Record)
+    records, _ = await rig.message()
+    assert isinstance(records, wire.Records)
     pipelined = get("/other/page.html") + get("/index.html")
     writer.write(pipelined)
     handback, fd = await rig.message()
@@ -227,9 +242,9 @@ async def test_connection_close_ends_with_closed(rig: Rig) -> None:
     head, _ = await answer(reader)
     assert b"Connection: close" in head
     assert await reader.read() == b""
-    record, _ = await rig.message()
+    records, _ = await rig.message()
     closed, _ = await rig.message()
-    assert isinstance(record, wire.Record) and closed == wire.Closed(conn)
+    assert isinstance(records, wire.Records) and closed == wire.Closed(conn)
     await close(writer)
 
 
@@ -262,24 +277,127 @@ async def test_close_drops_the_named_connections(rig: Rig) -> None:
     await close(writer)
 
 
-def test_the_pre_encoded_record_decodes_to_the_same_record(tmp_path: Path) -> None:
-    sent: list[bytes] = []
+def test_a_turn_of_records_leaves_in_one_packet_before_its_answers(tmp_path: Path) -> None:
+    sent: list[object] = []
     control = Control.__new__(Control)
     control._send = lambda packet, fd=-1: sent.append(packet) or True  # type: ignore[method-assign]
+    control._rows, control._releases, control._batch_bytes, control._flush_scheduled = [], [], 0, True
+    control._quoted, control.records = {}, None
     message = wire.Handoff(7, 'Site "ü"', 3, POOL, ("::1", 5000), ("::1", 80), "1-2-3", 1.0)
     head = parse_head(b'GET /caf%C3%A9/x?q="1" HTTP/1.1\r\nHost: h\r\nUser-Agent: a\\b\r\nCookie: c=1\r\n'
                       b"Referer: r\r\n\r\n")  # fmt: skip
-    control.record_encoder(message)(head, b"x" * 90, 404, 3, 2, 1234, 0.0, "dom\\user", False)
-    record = wire.decode(sent[0])
-    assert isinstance(record, wire.Record)
-    assert record == wire.Record(
-        7, 'Site "ü"', "GET", "/café/x", 'q="1"', "HTTP/1.1", "h", 404, 3, 2, 1234, 90, record.time_taken_ms,
-        "dom\\user", "a\\b", "c=1", "r", "::1", 5000, False,
+    record = control.record_encoder(message)
+    record(head, b"x" * 90, 404, 3, 2, 1234, 0.0, "dom\\user", False, False, lambda: sent.append("answer 1"))
+    record(head, b"y" * 20, 200, 0, 0, 10, 0.0, "", True, True, lambda: sent.append("answer 2"))
+    assert sent == []  # nothing leaves before the turn ends
+    control.flush()
+    assert isinstance(sent[0], bytes) and sent[1:] == ["answer 1", "answer 2"]
+    records = wire.decode(sent[0])
+    assert isinstance(records, wire.Records)
+    first, second = records.rows
+    assert first == wire.Record(
+        7, "GET", "/café/x", 'q="1"', "h", 404, 3, 2, 1234, 90, first.time_taken_ms, "dom\\user", "a\\b", "c=1", "r",
+        False, False,
     )  # fmt: skip
+    assert (second.status, second.bytes_received, second.log, second.hit) == (200, 20, True, True)
 
 
-def test_hello_only_with_the_response_cache_off_and_the_switch_on() -> None:
+def test_hello_unless_the_switch_is_off() -> None:
     assert wanted({"IISFLEET_KERNEL_CACHE": "0"})
-    assert not wanted({})
+    assert wanted({})
     assert not wanted({"IISFLEET_KERNEL_CACHE": "0", "IISFLEET_CONNECTION_HANDOFF": "0"})
     assert config_stamp("123-45-6") == (123, 45) and config_stamp("6") is None
+
+
+# -- the worker's copy of the kernel response cache (worker/direct_cache.py) ---------------------------------
+
+
+@pytest.fixture
+async def cached(rig: Rig) -> Rig:
+    """The rig's worker with its response cache on (the agent's default)."""
+    rig.control.cache = DirectCache()
+    return rig
+
+
+async def served(rig: Rig, writer: Writer, reader: asyncio.StreamReader, request: bytes) -> tuple[bytes, bytes, bool]:
+    """Send one request on a handed-off connection: (head, body, whether its record says hit)."""
+    writer.write(request)
+    head, body = await answer(reader)
+    records, _ = await rig.message()
+    assert isinstance(records, wire.Records)
+    (record,) = records.rows
+    assert record.bytes_sent == len(head) + len(body)
+    return head, body, record.hit
+
+
+def without_date(head: bytes) -> list[bytes]:
+    return [line for line in head.split(b"\r\n") if not line.lower().startswith(b"date:")]
+
+
+async def test_a_repeat_is_a_hit_with_the_same_head_and_a_fresh_date(cached: Rig) -> None:
+    _, reader, writer = await cached.hand(b"")
+    first = await served(cached, writer, reader, get("/index.html"))
+    second = await served(cached, writer, reader, get("/index.html"))
+    assert (first[2], second[2]) == (False, True)
+    assert second[1] == first[1] == b"<h1>hello</h1>"
+    assert without_date(second[0]) == without_date(first[0]) and b"\r\nDate: " in second[0]
+    assert b"x-iisfleet" not in second[0].lower()
+    writer.write(get("/index.html").replace(b"GET", b"HEAD", 1))
+    head = await reader.readuntil(b"\r\n\r\n")  # a HEAD answer: the GET's head, no body
+    records, _ = await cached.message()
+    assert isinstance(records, wire.Records) and records.rows[0].hit
+    assert without_date(head) == without_date(first[0]) and records.rows[0].bytes_sent == len(head)
+    await close(writer)
+
+
+async def test_a_changed_file_and_conditional_or_partial_requests_are_not_hits(cached: Rig, tmp_path: Path) -> None:
+    _, reader, writer = await cached.hand(b"")
+    for _ in range(2):
+        *_, hit = await served(cached, writer, reader, get("/index.html"))
+    assert hit
+    (tmp_path / "www" / "index.html").write_text("<h1>hello again</h1>")
+    _, body, hit = await served(cached, writer, reader, get("/index.html"))
+    assert (body, hit) == (b"<h1>hello again</h1>", False)
+    head, body, hit = await served(cached, writer, reader, get("/index.html", "Range: bytes=0-3"))
+    assert head.startswith(b"HTTP/1.1 206") and (body, hit) == (b"<h1>", False)
+    etag = next(line.split(b": ", 1)[1] for line in head.split(b"\r\n") if line.lower().startswith(b"etag:"))
+    writer.write(get("/index.html", f"If-None-Match: {etag.decode()}"))
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 304")
+    records, _ = await cached.message()
+    assert isinstance(records, wire.Records) and not records.rows[0].hit
+    await close(writer)
+
+
+async def test_a_large_file_is_a_file_entry_checked_on_every_hit(cached: Rig, tmp_path: Path) -> None:
+    big = tmp_path / "www" / "big.bin"
+    _, reader, writer = await cached.hand(b"")
+    first = await served(cached, writer, reader, get("/big.bin"))
+    second = await served(cached, writer, reader, get("/big.bin"))
+    assert (first[2], second[2]) == (False, True) and second[1] == first[1] == big.read_bytes()
+    assert without_date(second[0]) == without_date(first[0])
+    data = os.urandom(200_000)  # same size, new content and mtime: the stored identity no longer matches
+    big.write_bytes(data)
+    os.utime(big, ns=(big.stat().st_atime_ns, big.stat().st_mtime_ns + 1_000_000))
+    _, body, hit = await served(cached, writer, reader, get("/big.bin"))
+    assert (body == data, hit) == (True, False)
+    await close(writer)
+
+
+async def test_pipelined_hits_keep_their_order(cached: Rig, tmp_path: Path) -> None:
+    (tmp_path / "www" / "two.html").write_text("two")
+    _, reader, writer = await cached.hand(b"")
+    for path in ("/index.html", "/two.html"):
+        await served(cached, writer, reader, get(path))
+    writer.write(get("/two.html") + get("/index.html") + get("/two.html") + get("/nosuch.html"))
+    bodies = [(await answer(reader))[1] for _ in range(3)]
+    assert bodies == [b"two", b"<h1>hello</h1>", b"two"]
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 404")
+    rows: list[wire.Record] = []
+    while len(rows) < 4:
+        records, _ = await cached.message()
+        assert isinstance(records, wire.Records)
+        rows += records.rows
+    assert [(r.uri_stem, r.hit) for r in rows] == [
+        ("/two.html", True), ("/index.html", True), ("/two.html", True), ("/nosuch.html", False),
+    ]  # fmt: skip
+    await close(writer)

@@ -14,8 +14,9 @@ MESSAGES: list[wire.Message] = [
     wire.Handoff(7, "Default Web Site", 1, "DefaultAppPool", ("127.0.0.5", 50123), ("127.0.0.5", 8080), "v42",
                  120.0, {"": "Default Web Site", "www.example": "Other"},
                  b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\n\xff\x00"),  # fmt: skip
-    wire.Record(7, "Default Web Site", "GET", "/a b", "q=1", "HTTP/1.1", "x", 404, 3, 2, 1234, 56, 17, "bob",
-                "curl/8", "c=1", "http://r", "127.0.0.5", 50123, False),  # fmt: skip
+    wire.Records([wire.Record(7, "GET", "/a b", "q=1", "x", 404, 3, 2, 1234, 56, 17, "bob", "curl/8", "c=1",
+                              "http://r", False, True), wire.Record(8, "HEAD", "/", "", "y", 200)]),  # fmt: skip
+    wire.BusyRequests([wire.Busy(7, "GET", "/big.bin?x=1", "example", 250)]),
     wire.Handback(7, b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n"),
     wire.Handback(8),
     wire.Closed(7),
@@ -29,7 +30,8 @@ def test_every_message_round_trips(message: wire.Message) -> None:
     assert wire.decode(wire.encode(message)) == message
 
 
-@pytest.mark.parametrize("packet", [b"", b"{}\n", b'{"kind":"nope"}\n', b'{"kind":"closed"}\n', b"not json\n"])
+@pytest.mark.parametrize("packet", [b"", b"{}\n", b'{"kind":"nope"}\n', b'{"kind":"closed"}\n', b"not json\n",
+                                    b'{"kind":"records","rows":[[1,"GET"]]}\n', b'{"kind":"records","rows":[7]}\n'])
 def test_bad_packets_are_wire_errors(packet: bytes) -> None:
     with pytest.raises(wire.WireError):
         wire.decode(packet)

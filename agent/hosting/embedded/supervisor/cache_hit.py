@@ -19,24 +19,6 @@ from agent.hosting.embedded.supervisor.sites import UNLIMITED
 if TYPE_CHECKING:
     from agent.hosting.embedded.supervisor.connection import Connection
 
-# Parsed heads by their exact bytes: clients repeat the same head for the same URL, and parse_head is a pure
-# function of the bytes (its RequestHead is not changed afterwards), so a repeat skips the parse. Bounded:
-# cleared when full, and only heads up to PARSED_BYTES (at most 512 KiB held).
-PARSED_MAX = 256
-PARSED_BYTES = 2048
-_parsed: dict[bytes, http1.RequestHead] = {}
-
-
-def _parse(raw: bytes) -> http1.RequestHead:
-    head = _parsed.get(raw)
-    if head is None:
-        head = http1.parse_head(raw)  # BadRequest propagates, and is not remembered
-        if len(raw) <= PARSED_BYTES:
-            if len(_parsed) >= PARSED_MAX:
-                _parsed.clear()
-            _parsed[raw] = head
-    return head
-
 
 def answer(conn: Connection) -> bool:
     """True when the request at the start of the client buffer was answered from the cache (and consumed)."""
@@ -47,7 +29,7 @@ def answer(conn: Connection) -> bool:
         return False
     raw = bytes(buf[: end + 4])
     try:
-        head = _parse(raw)
+        head = http1.parse_head_cached(raw)
     except http1.BadRequest:
         return False
     if head.chunked or head.content_length or not head.keep_alive:
@@ -58,7 +40,7 @@ def answer(conn: Connection) -> bool:
     if conn.site is None and not conn.admit(site):
         return False  # the task refuses it (503) as usual
     exchange = Exchange(conn, site, head, len(raw))
-    entry = exchange.begin()
+    entry = exchange.begin(lookup=not conn.leaving(exchange))
     if entry is None or entry.dev >= 0:
         # Counted and looked up: the task serves it from here (Connection._one matches the head bytes): a miss,
         # or a hit on a file entry (sendfile waits for the client).

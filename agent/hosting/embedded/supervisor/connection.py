@@ -132,10 +132,14 @@ class Connection:
             await self.send(http1.service_unavailable(close=True))
             return False
         exchange = Exchange(self, site, head, len(data))
-        entry = exchange.begin()
+        entry = exchange.begin(lookup=not self.leaving(exchange))
         if entry is None and self._hand_off(exchange, data):
             return False  # the worker serves this connection from here on
         return await exchange.resume(entry)
+
+    def leaving(self, exchange: Exchange) -> bool:
+        """Whether this request's connection goes to a worker (which then answers even a cache hit itself)."""
+        return not self.relay_next and handoff.destination(self, exchange) is not None
 
     def _hand_off(self, exchange: Exchange, head: bytes) -> bool:
         if self.relay_next:
@@ -151,4 +155,3 @@ class Connection:
         site.counters.connections_current += 1
         site.counters.connections_total += 1
         return True
-

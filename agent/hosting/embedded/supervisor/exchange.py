@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import stat
 import time
 from collections.abc import AsyncIterator
 from urllib.parse import unquote
 
 from agent.hosting.embedded import cache_policy, http1
-from agent.hosting.embedded.cache_policy import CACHE_HEADER, MAX_BODY, FileIdentity, decode_identities
+from agent.hosting.embedded.cache_policy import CACHE_HEADER, MAX_BODY, FileIdentity, decode_identities, open_identity
 from agent.hosting.embedded.supervisor import file_send
 from agent.hosting.embedded.supervisor.dispatch import Client, ClientGone
 from agent.hosting.embedded.supervisor.pool import AppPool, PoolUnavailable
@@ -55,8 +54,9 @@ class Exchange:
         self.offer_file = False  # the worker may hand a large static file over for us to sendfile (file_handoff)
         self.cached_fd = -1  # the open file of a file-entry cache hit (open_file), closed when it was sent
 
-    def begin(self) -> Entry | None:
-        """Count the request and look it up in the response cache: the servable entry, or None for a worker."""
+    def begin(self, *, lookup: bool = True) -> Entry | None:
+        """Count the request and look it up in the response cache: the servable entry, or None for a worker.
+        Without `lookup` (the connection goes to a worker, whose own copy of the cache answers it) it is a miss."""
         counters = self.site.counters
         counters.requests_total += 1
         if (method := self.head.method) in COUNTED_METHODS:
@@ -64,7 +64,13 @@ class Exchange:
         counters.requests_active += 1
         counters.bytes_received += self.received
         cache = self.conn.dispatch.cache
-        return self._cache_lookup(cache) if cache.enabled else None
+        if not cache.enabled:
+            return None
+        if not lookup:
+            cache.misses += 1
+            counters.cache_misses += 1
+            return None
+        return self._cache_lookup(cache)
 
     async def run(self) -> bool:
         """Serve the request; True to keep the connection open."""
@@ -454,20 +460,6 @@ class Exchange:
 
 
 def open_file(entry: Entry) -> int:
-    """The file of a file entry, opened by its path and checked to be the very file stored (device, inode,
-    size, mtime), so a path swapped since cannot make the supervisor send another file; -1 when it is not."""
+    """The file of a file entry (`cache_policy.open_identity`, whose size must be the entry's length too)."""
     identity = entry.files[0]
-    try:
-        fd = os.open(identity.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
-    except OSError:
-        return -1
-    try:
-        st = os.fstat(fd)
-    except OSError:
-        st = None
-    if st is None or not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != (
-        entry.dev, identity.ino, entry.length, identity.mtime_ns
-    ):
-        os.close(fd)
-        return -1
-    return fd
+    return open_identity(identity, entry.dev) if identity.size == entry.length else -1

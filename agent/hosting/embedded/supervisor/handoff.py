@@ -1,7 +1,9 @@
 """Connection handoff, the supervisor's side: when a client connection goes to a worker, and its accounting.
 
-After routing a request that is no cache hit, `Connection` asks `try_handoff`. When the connection may leave the
-relay (`_refusal` is the list of reasons it may not), the client descriptor and every byte already read go to a
+After routing a request, `Connection` asks whether its connection will leave (`destination`): such a request is
+not looked up in the response cache, because the worker keeps its own copy of the cache for the connections it
+holds (worker/direct_cache.py) and answers hits there. It then calls `try_handoff`. When the connection may leave
+the relay (`_refusal` is the list of reasons it may not), the client descriptor and every byte already read go to a
 worker of the request's pool over its control socket (handoff_wire.py, handoff_channel.py), and the
 supervisor closes its own copy. A `HandedOff` entry then stands for the connection: it holds the
 maxConnections slot (connections_current) until the worker says `closed`, hands it back, or dies, and it turns
@@ -24,9 +26,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agent.hosting.embedded import handoff_wire
-from agent.hosting.embedded.handoff_wire import Handoff, Record
-from agent.hosting.embedded.supervisor.sites import UNLIMITED, SiteRuntime
-from agent.hosting.embedded.supervisor.w3c import LogEntry, now
+from agent.hosting.embedded.handoff_wire import Busy, Handoff, Record
+from agent.hosting.embedded.supervisor.sites import UNLIMITED, InFlight, SiteRuntime, new_request_id
 from agent.hosting.runtime_types import COUNTED_METHODS, RuntimeStatus
 
 if TYPE_CHECKING:
@@ -55,7 +56,9 @@ class HandedOff:
     local: tuple[str, int]
     head_size: int
     method: str
+    inflight: dict[int, InFlight]  # the supervisor's requests in flight, where a long-running request is listed
     first: bool = True  # the first request's record has not come: begin's counts are still open
+    busy: InFlight | None = None  # the request the worker reported as running long (BusyRequests)
 
 
 class Handoffs:
@@ -109,23 +112,36 @@ def _channel(pool: AppPool | None) -> HandoffChannel | None:
     return best
 
 
+def _destination(conn: Connection, exchange: Exchange) -> tuple[AppPool, HandoffChannel] | None:
+    if _refusal(conn, exchange):
+        return None
+    app = exchange.site.match_app(exchange.head.path)
+    pool = conn.dispatch.pool(app.pool) if app is not None else None
+    channel = _channel(pool)
+    return (pool, channel) if channel is not None and pool is not None else None
+
+
+def destination(conn: Connection, exchange: Exchange) -> HandoffChannel | None:
+    """The worker channel the connection of this request would go to now; None when it stays on the relay."""
+    found = _destination(conn, exchange)
+    return found[1] if found is not None else None
+
+
 def try_handoff(conn: Connection, exchange: Exchange, head_bytes: bytes) -> bool:
     """Hand the connection and its first request (`head_bytes` plus whatever is buffered behind it) to a worker
     of the request's pool; True when the worker has it (the caller then leaves the connection)."""
-    if _refusal(conn, exchange):
+    found = _destination(conn, exchange)
+    if found is None:
         return False
+    pool, channel = found
     site, head = exchange.site, exchange.head
-    app = site.match_app(head.path)
-    pool = conn.dispatch.pool(app.pool) if app is not None else None
-    channel = _channel(pool)
-    if channel is None or pool is None:
-        return False
     if channel.entries:  # even the least loaded worker holds connections: let the web garden grow
         pool.grow()
     stream = conn.stream
     entry = HandedOff(
         next(_IDS), conn.dispatch.handoffs, channel, site, conn.listener, pool, conn.dispatch.cache,
         (conn.client_ip, conn.client_port), (conn.local_ip, conn.local_port), exchange.received, head.method,
+        conn.dispatch.inflight,
     )  # fmt: skip
     message = Handoff(
         entry.id, site.spec.name, site.spec.id, pool.spec.name, entry.client, entry.local,
@@ -145,8 +161,28 @@ def try_handoff(conn: Connection, exchange: Exchange, head_bytes: bytes) -> bool
     return True
 
 
+def list_busy(entry: HandedOff, busy: Busy) -> None:
+    """List a request the worker reports as running long among the requests in flight (until its record)."""
+    if entry.busy is not None:
+        return
+    client = f"{entry.client[0]}:{entry.client[1]}"
+    entry.busy = InFlight(new_request_id(), busy.method, busy.url, busy.host, client, entry.site.spec.name,
+                          entry.pool.spec.name, time.time() - busy.elapsed_ms / 1000, "ExecuteRequestHandler",
+                          entry.channel.worker.pid)  # fmt: skip
+    entry.inflight[entry.busy.id] = entry.busy
+
+
+def unlist_busy(entry: HandedOff) -> None:
+    """The long-running request ended (its record came, or the connection left the worker)."""
+    if entry.busy is not None:
+        entry.inflight.pop(entry.busy.id, None)
+        entry.busy = None
+
+
 def apply_record(entry: HandedOff, record: Record) -> None:
     """Count one request a worker served on a handed-off connection and write its W3C line."""
+    if entry.busy is not None:
+        unlist_busy(entry)
     site, pool = entry.site, entry.pool
     counters = site.counters
     received = record.bytes_received
@@ -158,9 +194,14 @@ def apply_record(entry: HandedOff, record: Record) -> None:
         counters.requests_total += 1
         if (method := record.method) in COUNTED_METHODS:
             counters.method_counts[method] = counters.method_counts.get(method, 0) + 1
-        if entry.cache.enabled:  # requests_total = hits + misses: the worker answered it, so it missed
-            entry.cache.misses += 1
-            counters.cache_misses += 1
+        cache = entry.cache
+        if cache.enabled:  # requests_total = hits + misses, whoever answered from the cache
+            if record.hit:
+                cache.hits += 1
+                counters.cache_hits += 1
+            else:
+                cache.misses += 1
+                counters.cache_misses += 1
         pool.requests_total += 1
         entry.channel.worker.requests_total += 1
     counters.bytes_received += received
@@ -168,19 +209,17 @@ def apply_record(entry: HandedOff, record: Record) -> None:
     site.count_status(record.status)
     pool.last_request = time.monotonic()
     if record.log and record.status:
-        site.log.write(LogEntry(
-            when=now(), site_id=site.spec.id, server_ip=entry.local[0], server_port=entry.local[1],
-            method=record.method, uri_stem=record.uri_stem, uri_query=record.uri_query,
-            client_ip=record.client_ip or entry.client[0], version=record.version, user_agent=record.user_agent,
-            cookie=record.cookie, referer=record.referer, host=record.host, status=record.status,
-            substatus=record.substatus, win32=record.win32, bytes_sent=record.bytes_sent,
-            bytes_received=record.bytes_received, time_taken_ms=record.time_taken_ms, username=record.username,
-        ))  # fmt: skip
+        site.log.write_values(
+            entry.local[0], record.method, record.uri_stem, record.uri_query, entry.local[1], record.username,
+            entry.client[0], "HTTP/1.1", record.user_agent, record.cookie, record.referer, record.host, record.status,
+            record.substatus, record.win32, record.bytes_sent, record.bytes_received, record.time_taken_ms,
+        )  # fmt: skip
 
 
 def release(entry: HandedOff, *, handed_back: bool) -> None:
     """The connection left the worker: free its slot (unless it comes back to a Connection, which keeps it), and
     close begin's counts of a first request the worker never answered."""
+    unlist_busy(entry)
     counters = entry.site.counters
     if entry.first:
         entry.first = False

@@ -16,7 +16,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agent.hosting.embedded import handoff_wire
-from agent.hosting.embedded.handoff_wire import Close, Closed, Drain, Handback, Handoff, Hello, Message, Record
+from agent.hosting.embedded.handoff_wire import (
+    BusyRequests,
+    Close,
+    Closed,
+    Drain,
+    Handback,
+    Handoff,
+    Hello,
+    Message,
+    Records,
+)  # fmt: skip
 from agent.hosting.embedded.supervisor import handoff
 from agent.hosting.embedded.supervisor.handoff import HandedOff
 
@@ -37,11 +47,13 @@ class HandoffChannel:
         self.entries: dict[int, HandedOff] = {}
         self.empty = asyncio.Event()  # no handed-off connection left (what a drain waits for)
         self.empty.set()
+        self.records: socket.socket | None = None  # the worker's records socket (its hello passes it)
         sock.setblocking(False)
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(sock.fileno(), self.pump)
         self._handlers: dict[type[Message], Callable[[Any, int], None]] = {
-            Hello: self._on_hello, Record: self._on_record, Handback: self._on_handback, Closed: self._on_closed,
+            Hello: self._on_hello, Records: self._on_records, BusyRequests: self._on_busy,
+            Handback: self._on_handback, Closed: self._on_closed,
         }  # fmt: skip
 
     @property
@@ -88,7 +100,9 @@ class HandoffChannel:
             log.warning("control message to worker pid %d failed: %s", self.worker.pid, err)
 
     def pump(self) -> None:
-        """Act on every message waiting on the socket (never blocks)."""
+        """Act on every message waiting on the sockets (never blocks): the records first, so that a control
+        message (a `closed`, a `handback`) never overtakes the records the worker sent before it."""
+        self.pump_records()
         while self.sock is not None:
             try:
                 received = handoff_wire.receive(self.sock)
@@ -103,6 +117,7 @@ class HandoffChannel:
                 self.close()
                 return
             message, fd = received
+            self.pump_records()
             handler = self._handlers.get(type(message))
             if handler is None:
                 log.warning("worker pid %d sent an unexpected %s message", self.worker.pid, message.kind)
@@ -111,18 +126,59 @@ class HandoffChannel:
                 continue
             handler(message, fd)
 
+    def pump_records(self) -> None:
+        """Count every batch of records waiting on the records socket (never blocks)."""
+        records = self.records
+        while records is not None:
+            try:
+                received = handoff_wire.receive(records)
+            except BlockingIOError:
+                return
+            except (handoff_wire.WireError, OSError) as err:
+                log.warning("worker pid %d: bad records socket (%s); records now come on the control socket",
+                            self.worker.pid, err)  # fmt: skip
+                self._close_records()
+                return
+            if received is None:
+                self._close_records()
+                return
+            message, fd = received
+            if fd >= 0:
+                os.close(fd)
+            if isinstance(message, Records):
+                self._on_records(message, -1)
+            elif isinstance(message, BusyRequests):
+                self._on_busy(message, -1)
+
+    def _close_records(self) -> None:
+        if self.records is not None:
+            self.records.close()
+            self.records = None
+
     # -- messages --------------------------------------------------------------------------------------------
     def _on_hello(self, message: Hello, fd: int) -> None:
-        if fd >= 0:
-            os.close(fd)
         self.supported = message.version == handoff_wire.HANDOFF_VERSION
+        if fd >= 0:  # the records socket: no reader on it; pump and pump_records read it
+            self._close_records()
+            self.records = socket.socket(fileno=fd)
+            self.records.setblocking(False)
 
-    def _on_record(self, message: Record, fd: int) -> None:
+    def _on_records(self, message: Records, fd: int) -> None:
         if fd >= 0:
             os.close(fd)
-        entry = self.entries.get(message.conn)
-        if entry is not None:
-            handoff.apply_record(entry, message)
+        entries = self.entries
+        for record in message.rows:
+            entry = entries.get(record.conn)
+            if entry is not None:
+                handoff.apply_record(entry, record)
+
+    def _on_busy(self, message: BusyRequests, fd: int) -> None:
+        if fd >= 0:
+            os.close(fd)
+        for busy in message.rows:
+            entry = self.entries.get(busy.conn)
+            if entry is not None:
+                handoff.list_busy(entry, busy)
 
     def _on_closed(self, message: Closed, fd: int) -> None:
         if fd >= 0:
@@ -158,6 +214,8 @@ class HandoffChannel:
         """The worker is gone (or stopped): release every connection it held."""
         if self.sock is None:
             return
+        self.pump_records()  # what it served before it went is counted
+        self._close_records()
         self._loop.remove_reader(self.sock.fileno())
         self.sock.close()
         self.sock = None

@@ -7,8 +7,11 @@ sc-substatus; the supervisor owns the file, so one writer per site needs no cros
 from __future__ import annotations
 
 import logging
+import operator
 import os
 import socket
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,6 +98,12 @@ class SiteLog:
         self.site_name = f"W3SVC{site.id}"
         self.directory = log_directory(site.log, state_dir) / self.site_name
         self.fields = fields_for(site.log.fields)
+        self._default_fields = self.fields == fields_for(DEFAULT_FLAGS)
+        names = [name for _flag, name in FIELDS]
+        chosen = [names.index(name) for _flag, name in self.fields]
+        self._select: Callable[[tuple[str, ...]], tuple[str, ...]] = (
+            operator.itemgetter(*chosen) if len(chosen) != 1 else lambda values: (values[chosen[0]],)
+        )
         self.computer = socket.gethostname()
         self._pending: list[tuple[datetime, str]] = []
         self._file: IO[str] | None = None
@@ -102,6 +111,8 @@ class SiteLog:
         # The date and time fields of the last second logged: formatting them costs more than the rest of a line.
         self._second: datetime | None = None
         self._date_time = ("", "")
+        self._epoch_second = -1  # write_values: the UTC second of `_now`
+        self._now = datetime.fromtimestamp(0, UTC)
 
     @property
     def enabled(self) -> bool:
@@ -111,24 +122,50 @@ class SiteLog:
     def write(self, entry: LogEntry) -> None:
         """Queue one line."""
         if self.enabled:
-            line = self._line(entry)
-            self._pending.append((self._second or entry.when, line))  # _line set _second: `when` to the second
+            e = entry
+            self._queue(e.when.replace(microsecond=0), e.server_ip, e.method, e.uri_stem, e.uri_query, e.server_port,
+                        e.username, e.client_ip, e.version, e.user_agent, e.cookie, e.referer, e.host, e.status,
+                        e.substatus, e.win32, e.bytes_sent, e.bytes_received, e.time_taken_ms)  # fmt: skip
 
-    def _line(self, e: LogEntry) -> str:
-        second = e.when.replace(microsecond=0)
+    def write_values(self, server_ip: str, method: str, uri_stem: str, uri_query: str, server_port: int,
+                     username: str, client_ip: str, version: str, user_agent: str, cookie: str, referer: str,
+                     host: str, status: int, substatus: int, win32: int, bytes_sent: int, bytes_received: int,
+                     time_taken_ms: int) -> None:  # fmt: skip
+        """Queue one line of a request that ended now, its fields given in FIELDS order (no LogEntry to build:
+        this runs for every request a worker serves on a handed-off connection)."""
+        if not self.enabled:
+            return
+        second = int(time.time())
+        if second != self._epoch_second:
+            self._epoch_second, self._now = second, datetime.fromtimestamp(second, UTC)
+            self._second, self._date_time = self._now, (f"{self._now:%Y-%m-%d}", f"{self._now:%H:%M:%S}")
+        if not self._default_fields:
+            self._queue(self._now, server_ip, method, uri_stem, uri_query, server_port, username, client_ip, version,
+                        user_agent, cookie, referer, host, status, substatus, win32, bytes_sent, bytes_received,
+                        time_taken_ms)  # fmt: skip
+            return
+        # The default logExtFileFlags, which nearly every site keeps, written directly (a third of the cost).
+        date, clock = self._date_time
+        self._pending.append((self._now, (
+            f"{date} {clock} {server_ip} {method} {_token(uri_stem)} {_token(uri_query)} {server_port} "
+            f"{_token(username)} {client_ip} {_token(user_agent)} {_token(referer)} {status} {substatus} {win32} "
+            f"{time_taken_ms}\n"
+        )))  # fmt: skip
+
+    def _queue(self, second: datetime, server_ip: str, method: str, uri_stem: str, uri_query: str,
+               server_port: int, username: str, client_ip: str, version: str, user_agent: str, cookie: str,
+               referer: str, host: str, status: int, substatus: int, win32: int, bytes_sent: int,
+               bytes_received: int, time_taken_ms: int) -> None:  # fmt: skip
         if second != self._second:
             self._second, self._date_time = second, (f"{second:%Y-%m-%d}", f"{second:%H:%M:%S}")
-        values = {
-            "date": self._date_time[0], "time": self._date_time[1], "s-sitename": self.site_name,
-            "s-computername": self.computer, "s-ip": e.server_ip, "cs-method": e.method,
-            "cs-uri-stem": _token(e.uri_stem), "cs-uri-query": _token(e.uri_query), "s-port": str(e.server_port),
-            "cs-username": _token(e.username), "c-ip": e.client_ip, "cs-version": e.version,
-            "cs(User-Agent)": _token(e.user_agent), "cs(Cookie)": _token(e.cookie), "cs(Referer)": _token(e.referer),
-            "cs-host": _token(e.host), "sc-status": str(e.status), "sc-substatus": str(e.substatus),
-            "sc-win32-status": str(e.win32), "sc-bytes": str(e.bytes_sent), "cs-bytes": str(e.bytes_received),
-            "time-taken": str(e.time_taken_ms),
-        }  # fmt: skip
-        return " ".join(values[name] for _flag, name in self.fields) + "\n"
+        date, clock = self._date_time
+        values = (
+            date, clock, self.site_name, self.computer, server_ip, method, _token(uri_stem), _token(uri_query),
+            str(server_port), _token(username), client_ip, version, _token(user_agent), _token(cookie),
+            _token(referer), _token(host), str(status), str(substatus), str(win32), str(bytes_sent),
+            str(bytes_received), str(time_taken_ms),
+        )  # fmt: skip
+        self._pending.append((second, " ".join(self._select(values)) + "\n"))
 
     def flush(self) -> None:
         """Write queued lines, rolling the file over by period and size."""

@@ -3,8 +3,9 @@
 The supervisor's end is supervisor/handoff_channel.py. A `handoff` becomes a DirectConnection (worker/direct.py)
 on the event loop; `drain` makes every connection go back at its next request boundary (the idle ones at once)
 and sends any new handoff straight back; `close` drops the named connections. Every handoff ends in exactly
-one `handback` or `closed` (DirectConnection.end). Records are the per-request hot path: each is one send of
-a packet whose connection-constant part was encoded once (`record_encoder`), not a dataclass through asdict.
+one `handback` or `closed` (DirectConnection.end). Records are the per-request hot path: each request's row is
+encoded as text (`record_encoder`, not a dataclass through asdict), the rows of one event-loop turn leave in one
+packet (`queue`, `flush`), and only then do the answers they count go out.
 """
 
 from __future__ import annotations
@@ -20,44 +21,71 @@ from collections.abc import Callable
 from json.encoder import encode_basestring_ascii as quote
 from typing import TYPE_CHECKING
 
-from agent.hosting.embedded import cache_policy, handoff_wire
+from agent.hosting.embedded import handoff_wire
 from agent.hosting.embedded.handoff_wire import Close, Closed, Drain, Handback, Handoff, Hello, Message
-from agent.hosting.embedded.http1 import RequestHead
+from agent.hosting.embedded.http1 import PARSED_BYTES, PARSED_MAX, RequestHead
 from agent.hosting.embedded.worker.direct import DirectConnection
+from agent.hosting.embedded.worker.direct_cache import DirectCache
 
 if TYPE_CHECKING:
     from agent.hosting.embedded.worker.app import WorkerApp
 
 log = logging.getLogger("iisfleet.hosting.worker")
 
-RecordFn = Callable[[RequestHead, bytes, int, int, int, int, float, str, bool], None]
-"""record(head, raw head, status, substatus, win32, bytes sent, monotonic start, user, logged)."""
+RecordFn = Callable[[RequestHead, bytes, int, int, int, int, float, str, bool, bool, Callable[[], None]], None]
+"""record(head, raw head, status, substatus, win32, bytes sent, monotonic start, user, logged, hit, release)."""
+# A batch of rows is sent at once past this size, well inside one packet (handoff_wire.MAX_MESSAGE).
+BATCH_BYTES = 64 * 1024
 
 
 def wanted(environ: dict[str, str] | os._Environ[str]) -> bool:
-    """Whether this worker should say hello: handoff not switched off, and the supervisor's response cache off
-    (a cache hit, ~31 us in the supervisor, is cheaper than any worker; a handed-off connection loses them)."""
-    return environ.get(handoff_wire.SWITCH, "1") != "0" and environ.get(cache_policy.SWITCH, "1") == "0"
+    """Whether this worker should say hello: handoff not switched off in the agent's environment."""
+    return environ.get(handoff_wire.SWITCH, "1") != "0"
+
+
+def _quoted_parts(head: RequestHead) -> tuple[str, str]:
+    """The record fields a head decides, JSON-quoted: (method, path, query, host) and (agent, cookie, referer)."""
+    return (
+        f"{quote(head.method)},{quote(head.path)},{quote(head.query)},{quote(head.host)}",
+        f'{quote(head.header("user-agent") or "")},{quote(head.header("cookie") or "")},'
+        f'{quote(head.header("referer") or "")}',
+    )
 
 
 class Control:
     """The control socket and the handed-off connections this worker holds."""
 
-    def __init__(self, sock: socket.socket, app: WorkerApp) -> None:
+    def __init__(self, sock: socket.socket, app: WorkerApp, cache: DirectCache | None = None) -> None:
         self.sock: socket.socket | None = sock
         self.app = app
+        self.cache = cache  # this worker's copy of the kernel response cache; None when the agent turned it off
         self.draining = False
         self.conns: dict[int, DirectConnection] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop = asyncio.get_running_loop()
+        self.records: socket.socket | None = None  # the records socket, once the hello has passed it on
+        self._rows: list[str] = []
+        self._quoted: dict[bytes, tuple[str, str]] = {}  # a head's JSON-quoted record fields, by its bytes
+        self._releases: list[Callable[[], None]] = []
+        self._batch_bytes = 0
+        self._flush_scheduled = False
+        self._sweeper: asyncio.TimerHandle | None = None
         sock.setblocking(False)
 
     def start(self, hello: bool) -> None:
-        """Listen for the supervisor's messages; say hello when this worker is to serve handed-off clients."""
+        """Listen for the supervisor's messages; say hello when this worker is to serve handed-off clients. The
+        hello carries the supervisor's end of the records socket (handoff_wire: read when the supervisor needs
+        counters, not on every packet)."""
         assert self.sock is not None
         self._loop.add_reader(self.sock.fileno(), self._readable)
         if hello:
-            self._send(handoff_wire.encode(Hello()))
+            ours, theirs = handoff_wire.socketpair()
+            ours.setblocking(False)
+            if self._send(handoff_wire.encode(Hello()), theirs.fileno()):
+                self.records = ours
+            else:
+                ours.close()
+            theirs.close()
 
     # messages from the supervisor
 
@@ -116,6 +144,8 @@ class Control:
             self.closed(message.conn)
             return
         self.conns[message.conn] = conn
+        if self._sweeper is None:
+            self._sweeper = self._loop.call_later(handoff_wire.BUSY_AFTER, self._sweep)
         await conn.serve()
 
     # messages to the supervisor
@@ -126,6 +156,7 @@ class Control:
 
     def hand_back(self, conn: int, data: bytes, fd: int) -> bool:
         """Return a connection and its unconsumed bytes; False when it could not be sent."""
+        self.flush()  # its records first: the supervisor forgets the connection on a handback
         try:
             return self._send(handoff_wire.encode(Handback(conn, data)), fd)
         except handoff_wire.WireError:
@@ -133,28 +164,87 @@ class Control:
 
     def closed(self, conn: int) -> None:
         """Tell the supervisor this worker closed a connection."""
+        self.flush()  # its records first: the supervisor forgets the connection on `closed`
         self._send(handoff_wire.encode(Closed(conn)))
 
     def record_encoder(self, message: Handoff) -> RecordFn:
-        """The record sender of one connection: the constant fields are encoded once."""
-        prefix = (f'{{"kind":"record","conn":{message.conn},"site":{quote(message.site)},'
-                  f'"client_ip":{quote(message.client[0])},"client_port":{int(message.client[1])},')  # fmt: skip
-        send = self._send
+        """The record writer of one connection: its row joins this turn's batch (`queue`)."""
+        prefix = f"[{int(message.conn)},"
+        queue = self.queue
+        quoted = self._quoted
 
-        def record(head: RequestHead, raw: bytes, status: int, substatus: int, win32: int, sent: int,
-                   started: float, user: str, logged: bool) -> None:  # fmt: skip
+        def record(head: RequestHead, raw: bytes, status: int, substatus: int, win32: int, sent: int, started: float,
+                   user: str, logged: bool, hit: bool, release: Callable[[], None]) -> None:  # fmt: skip
             taken = int((time.monotonic() - started) * 1000)
-            text = (
-                f'{prefix}"method":{quote(head.method)},"uri_stem":{quote(head.path)},'
-                f'"uri_query":{quote(head.query)},"version":"HTTP/1.1","host":{quote(head.host)},'
-                f'"status":{status},"substatus":{substatus},"win32":{win32},"bytes_sent":{sent},'
-                f'"bytes_received":{len(raw)},"time_taken_ms":{taken},"username":{quote(user)},'
-                f'"user_agent":{quote(head.header("user-agent") or "")},"cookie":{quote(head.header("cookie") or "")},'
-                f'"referer":{quote(head.header("referer") or "")},"log":{"true" if logged else "false"}}}\n'
+            parts = quoted.get(raw)
+            if parts is None:
+                parts = _quoted_parts(head)
+                if len(raw) <= PARSED_BYTES:
+                    if len(quoted) >= PARSED_MAX:
+                        quoted.clear()
+                    quoted[raw] = parts
+            queue(
+                f"{prefix}{parts[0]},{status},{substatus},{win32},{sent},{len(raw)},{taken},{quote(user)},{parts[1]},"
+                f'{"true" if logged else "false"},{"true" if hit else "false"}]',
+                release,
             )
-            send(text.encode("ascii"))
 
         return record
+
+    def queue(self, row: str, release: Callable[[], None]) -> None:
+        """Add a request's row to this turn's batch; `release` (its answer's held bytes) runs once the batch has
+        left. The batch goes at the end of the event loop's turn, or at once when it grows large."""
+        self._rows.append(row)
+        self._releases.append(release)
+        self._batch_bytes += len(row)
+        if self._batch_bytes >= BATCH_BYTES:
+            self.flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Send the batched rows in one packet, then release the answers they account for."""
+        self._flush_scheduled = False
+        if not self._rows:
+            return
+        rows, releases = self._rows, self._releases
+        self._rows, self._releases, self._batch_bytes = [], [], 0
+        self._send_lazy(handoff_wire.encode_rows(rows))
+        for release in releases:
+            release()
+
+    def _send_lazy(self, packet: bytes) -> None:
+        """A packet for the records socket (control socket when full)."""
+        try:
+            if self.records is None:
+                raise BlockingIOError
+            handoff_wire.send_packet(self.records, packet)
+        except (BlockingIOError, handoff_wire.WireError):
+            # Full (or none): this batch goes on the control socket, which wakes the supervisor; it drains the
+            # records socket before any control message, so the order holds and the next batches fit again.
+            self._send(packet)
+        except OSError:
+            self.records = None
+            self._send(packet)
+
+    def _sweep(self) -> None:
+        """Report the requests that have run longer than BUSY_AFTER since the last sweep (once each), so that
+        the supervisor lists them among the requests in flight; every BUSY_AFTER while connections are held."""
+        self._sweeper = None
+        now = time.monotonic()
+        rows = []
+        for conn in self.conns.values():
+            serving = conn.serving
+            if serving is not None and not conn.reported and now - serving[3] >= handoff_wire.BUSY_AFTER:
+                conn.reported = True
+                method, url, host, started = serving
+                rows.append(handoff_wire.Busy(conn.message.conn, method, url, host, int((now - started) * 1000)))
+        if rows:
+            self.flush()  # the records of earlier requests first: a record ends its connection's busy entry
+            self._send_lazy(handoff_wire.encode(handoff_wire.BusyRequests(rows)))
+        if self.conns:
+            self._sweeper = self._loop.call_later(handoff_wire.BUSY_AFTER, self._sweep)
 
     def _send(self, packet: bytes, fd: int = -1) -> bool:
         """One packet (with `fd`), waiting for room when the supervisor is behind; False when the socket is gone."""
@@ -174,6 +264,9 @@ class Control:
 
     async def close(self, grace: float) -> None:
         """Worker shutdown: busy connections get `grace` seconds, then every connection is closed."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         self.draining = True
         for conn in list(self.conns.values()):
             conn.wake()
@@ -188,3 +281,6 @@ class Control:
                 self._loop.remove_reader(self.sock.fileno())
             self.sock.close()
             self.sock = None
+        if self.records is not None:
+            self.records.close()
+            self.records = None

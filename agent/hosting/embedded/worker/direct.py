@@ -5,7 +5,9 @@ supervisor would (the listener's host table, then the longest application path, 
 it through WorkerApp with the headers the supervisor would have forwarded: the client's, minus hop-by-hop and
 client-sent X-IISFleet-* ones, plus the internal ones the modules read. The answer leaves with the same head
 the relay would write (no internal or hop-by-hop headers). Its `record` goes to the supervisor before the last
-byte of the answer (`Outbox` holds that byte back), so counters equal what the client has.
+byte of the answer (`Outbox` holds that byte back until the turn's batch of records has left), so counters
+equal what the client has. With the response cache on, a hit in this worker's copy of it (direct_cache.py) is
+answered before any routing beyond the site's and without the pipeline, as HTTP.sys answers before w3wp.
 
 Handback is always correct, so anything this loop does not serve goes back with every byte read and not
 consumed: a head the supervisor would reject, HTTP/1.0, absolute-form targets, a request body, another site or
@@ -24,14 +26,16 @@ from typing import IO, TYPE_CHECKING, Any
 
 from multidict import CIMultiDict
 
-from agent.hosting.embedded import http1
+from agent.hosting.embedded import cache_policy, http1
 from agent.hosting.embedded.handoff_wire import Handoff
 from agent.hosting.embedded.urlmap import match_app
 from agent.hosting.embedded.wire import ABORT_HEADER
 from agent.hosting.embedded.worker.body import BodyReader, BufferSource
+from agent.hosting.embedded.worker.direct_cache import CachedAnswer
 from agent.hosting.embedded.worker.flow import WriteFlow
+from agent.hosting.embedded.worker.modules.static_file import StaticFileResponse
 from agent.hosting.embedded.worker.request import Request
-from agent.hosting.embedded.worker.response import Response, StreamResponse
+from agent.hosting.embedded.worker.response import Response, StreamResponse, date_line
 
 if TYPE_CHECKING:
     from agent.hosting.embedded.worker.app import WorkerApp
@@ -75,14 +79,24 @@ class Outbox:
         self.conn = conn
         self.transport: Any = conn.transport
         self.sent = 0
+        self.writes = 0  # 1 with nothing sent by sendfile: `_held` is the whole answer (direct_cache stores it)
+        self.first: bytes | None = None  # the first write (a file answer's head)
+        self.file_sent = 0  # bytes sent by sendfile
         self._held = b""
 
     def write(self, data: bytes) -> None:
         """Queue bytes: the previous write goes out, this one waits (it may be the last)."""
         if self._held:
             self.conn.write(self._held)
+        elif self.first is None:
+            self.first = data
         self._held = data
         self.sent += len(data)
+        self.writes += 1
+
+    def whole(self) -> bytes | None:
+        """The whole answer, when it was one write still held."""
+        return self._held if self.writes == 1 and len(self._held) == self.sent else None
 
     async def drain(self) -> None:
         """Wait while the socket's send buffer is over its limit."""
@@ -95,13 +109,15 @@ class Outbox:
             self._held = b""
         if self.transport.is_closing():
             raise ConnectionResetError("client connection lost")
+        self.writes += 2  # never a whole() answer
         if count > 1:
-            await asyncio.get_running_loop().sendfile(self.transport, fobj, offset, count - 1)
+            await self.conn.send_file(fobj, offset, count - 1)
         last = os.pread(fobj.fileno(), 1, offset + count - 1)
         if len(last) != 1:
             raise ConnectionResetError("the file shrank while it was sent")
         self._held = last
         self.sent += count
+        self.file_sent += count
 
     def release(self) -> None:
         """Send what was held back."""
@@ -126,6 +142,8 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         self.ended = False
         self._chunk = bytearray(READ_CHUNK)
         self._waiter: asyncio.Future[None] | None = None
+        self._deadline = 0.0  # when the wait for the next head ends (connectionTimeout)
+        self._timer: asyncio.TimerHandle | None = None
         self._stamp = config_stamp(message.config)
         client_ip, client_port = message.client
         local_ip, local_port = message.local
@@ -135,6 +153,12 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
             ("X-IISFleet-Https", "0"), ("X-IISFleet-Config", message.config),
         )  # fmt: skip
         self.record = control.record_encoder(message)
+        self.unreleased = False  # an answer is held until the turn's records leave (Control.flush)
+        # The request being served (method, target, host, monotonic start), and whether Control reported it busy.
+        self.serving: tuple[str, str, str, float] | None = None
+        self.reported = False
+        self.cache = control.cache
+        self._cache_site = (message.site_id, local_ip, local_port)
 
     # asyncio.BufferedProtocol
 
@@ -150,6 +174,10 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         self.buf += memoryview(self._chunk)[:nbytes]
         if len(self.buf) >= READ_LIMIT:
             self._pause()
+        if self.cache is not None and self._waiter is not None:
+            while self._inline_hit():  # a hit costs less than the task switch it would take to serve it there
+                if not self.buf:
+                    return
         self.wake()
 
     def eof_received(self) -> bool:
@@ -168,6 +196,59 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         """Queue bytes for the client (dropped once the connection is gone)."""
         if not self.transport.is_closing():
             self.transport.write(data)
+
+    async def send_file(self, fobj: IO[bytes], offset: int, count: int) -> None:
+        """sendfile(2) straight from the file to the client socket, waiting only while the socket is full
+        (asyncio's loop.sendfile re-arms a writer callback after every chunk)."""
+        transport = self.transport
+        if transport.get_write_buffer_size():  # what was written first must leave first: asyncio's path waits
+            await self.loop.sendfile(transport, fobj, offset, count)
+            return
+        sock = transport.get_extra_info("socket").fileno()
+        source = fobj.fileno()
+        waiting = -1  # a duplicate of the socket to wait on: asyncio keeps the transport's own to itself
+        try:
+            while count:
+                if transport.is_closing():
+                    raise ConnectionResetError("client connection lost")
+                try:
+                    sent = os.sendfile(sock, source, offset, count)
+                except (BlockingIOError, InterruptedError):
+                    if waiting < 0:
+                        waiting = os.dup(sock)
+                    await self._writable(waiting)
+                    continue
+                if not sent:
+                    raise ConnectionResetError("the file shrank while it was sent")
+                offset += sent
+                count -= sent
+        finally:
+            if waiting >= 0:
+                os.close(waiting)
+
+    async def _writable(self, fd: int) -> None:
+        ready: asyncio.Future[None] = self.loop.create_future()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        self.loop.add_writer(fd, wake)
+        try:
+            async with asyncio.timeout(self.message.timeout):
+                await ready
+        finally:
+            self.loop.remove_writer(fd)
+
+    def released(self, data: bytes) -> None:
+        """Send an answer the turn's records were holding back."""
+        self.unreleased = False
+        self.write(data)
+
+    def release_outbox(self, outbox: Outbox) -> None:
+        """Send what an answer's Outbox held back."""
+        self.unreleased = False
+        outbox.release()
 
     def wake(self) -> None:
         """Let the loop look again (more bytes, EOF, a drain or a close)."""
@@ -197,6 +278,7 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         except Exception:
             log.exception("handed-off connection %d failed", self.message.conn)
             ending = Ending.CLOSED
+        self.control.flush()
         if ending is Ending.HANDBACK and self.transport.get_write_buffer_size():
             ending = await self._flush_then_handback()
         self.end(ending)
@@ -206,6 +288,10 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         if self.ended:
             return
         self.ended = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.control.flush()  # this connection's held answers and records leave before it does
         self.control.forget(self)
         if ending is Ending.HANDBACK and not self.transport.is_closing():
             sock = self.transport.get_extra_info("socket")
@@ -234,7 +320,9 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
 
     async def _read_head(self) -> bytes | Ending:
         """The next head (through CRLF CRLF), or how the connection ends while waiting for it."""
-        deadline = self.loop.time() + self.message.timeout
+        self._deadline = self.loop.time() + self.message.timeout
+        if self._timer is None:
+            self._timer = self.loop.call_at(self._deadline, self._on_timer)
         while True:
             if self.closing:
                 return Ending.CLOSED
@@ -247,20 +335,32 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
                 return Ending.HANDBACK  # the supervisor answers it as it would on the relay
             if self.eof:
                 return Ending.HANDBACK if self.buf else Ending.CLOSED
+            if self.loop.time() >= self._deadline:
+                return Ending.CLOSED  # an idle keep-alive or a slow head: HTTP.sys just closes
             self._resume()
             self._waiter = self.loop.create_future()
             try:
-                async with asyncio.timeout_at(deadline):
-                    await self._waiter
-            except TimeoutError:
-                return Ending.CLOSED  # an idle keep-alive or a slow head: HTTP.sys just closes
+                await self._waiter
             finally:
                 self._waiter = None
 
-    def _route(self, raw: bytes) -> http1.RequestHead | None:
-        """The parsed head when this worker serves it as the supervisor would route it; None to hand back."""
+    def _on_timer(self) -> None:
+        """The head-wait deadline may have passed: wake a waiting loop to see, or look again later. One lazy
+        timer per connection: answering a request moves `_deadline` without touching the timer heap."""
+        self._timer = None
+        if self.ended:
+            return
+        now = self.loop.time()
+        if self._waiter is not None and now >= self._deadline:
+            self.wake()
+            return
+        self._timer = self.loop.call_at(max(self._deadline, now + 0.001), self._on_timer)
+
+    def _site_head(self, raw: bytes) -> http1.RequestHead | None:
+        """The parsed head when it is for this connection's site under an unchanged configuration; None to hand
+        back (the supervisor answers or routes it)."""
         try:
-            head = http1.parse_head(raw)
+            head = http1.parse_head_cached(raw)
         except http1.BadRequest:
             return None
         if len(raw) > http1.MAX_HEAD_BYTES or head.version != (1, 1) or not head.target.startswith("/"):
@@ -274,11 +374,14 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
             return None
         if self._stamp is None or self._config_changed():
             return None
+        return head
+
+    def _in_pool(self, head: http1.RequestHead) -> bool:
+        """Whether the request's application is in this connection's pool (else it goes back, to be routed)."""
+        message = self.message
         site = self.app.config.server().sites.get(message.site.lower())
         app = match_app(site.apps, head.path) if site is not None else None
-        if app is None or app.pool.lower() != message.pool.lower():
-            return None
-        return head
+        return app is not None and app.pool.lower() == message.pool.lower()
 
     def _config_changed(self) -> bool:
         try:
@@ -291,10 +394,22 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         raw = await self._read_head()
         if isinstance(raw, Ending):
             return raw
-        head = self._route(raw)
+        head = self._site_head(raw)
         if head is None:
             return Ending.HANDBACK
+        if self.cache is not None:
+            entry = self._lookup(head)
+            if entry is not None and (entry.dev < 0 or await self._send_file_hit(head, raw, entry)):
+                if entry.dev < 0:
+                    self._answer_from_cache(head, raw, entry)
+                await self.drain()
+                return Ending.NEXT
+        if not self._in_pool(head):
+            return Ending.HANDBACK
+        if self.unreleased:  # a pipelined request: the previous answer leaves before this one writes anything
+            self.control.flush()
         started = time.monotonic()
+        self._serving(head, started)
         del self.buf[: len(raw)]
         self._resume()
         headers: CIMultiDict[str] = CIMultiDict(http1.forwarded(head.headers))
@@ -307,20 +422,27 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         logged = True
         try:
             try:
-                response, ctx = await self.app.run(request, relayed=False)
+                response, ctx = await self.app.run(request, relayed=False, cached=self.cache is not None)
             except Exception:
                 log.exception("worker handler failed for %s", head.target)
                 response, ctx = Response(status=500), None
             if ctx is not None:
                 substatus, win32, user, logged = ctx.substatus, ctx.win32, ctx.user, ctx.log_enabled
             if ABORT_HEADER in response.headers:  # AbortRequest: the relay drops the client without an answer
-                self.record(head, raw, 400, substatus, win32, 0, started, user, logged)
+                self.serving = None
+                self.record(head, raw, 400, substatus, win32, 0, started, user, logged, False, _nothing)
                 self.transport.abort()
                 return Ending.CLOSED
             strip_for_client(response)
             await self._send(request, response, outbox)
-            self.record(head, raw, response.status, substatus, win32, outbox.sent, started, user, logged)
-            outbox.release()
+            if self.cache is not None and ctx is not None:
+                self._store(head, response, outbox, ctx.substatus, ctx.win32, ctx.log_enabled)
+            self.unreleased = True
+            self.serving = None
+            self.record(head, raw, response.status, substatus, win32, outbox.sent, started, user, logged, False,
+                        lambda: self.release_outbox(outbox))  # fmt: skip
+            if outbox.writes > 1:  # a large answer's last byte waits for nothing else: the client is blocked on it
+                self.control.flush()
         finally:
             request.finished()
         await self.drain()
@@ -334,3 +456,94 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         except ValueError:  # an invalid header value or reason: nothing was written yet
             log.exception("invalid response for %s", request.raw_path)
             await Response(status=500).send(request, outbox)
+
+    # the kernel response cache of this worker (direct_cache.py), under the rules of the supervisor's
+
+    def _cache_key(self, head: http1.RequestHead) -> tuple[int, str, int, str, str]:
+        return (*self._cache_site, head.host.lower(), head.target)
+
+    def _inline_hit(self) -> bool:
+        """Answer the complete head at the start of the buffer from the cache while the loop waits for a head
+        (True: answered and consumed). Anything else is left for the loop: misses, a drain, a full socket."""
+        if self.closing or self.control.draining or self.eof or (self._drain is not None and not self._drain.done()):
+            return False
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0 or self.buf.startswith(b"\r\n"):
+            return False
+        raw = bytes(self.buf[: end + 4])
+        head = self._site_head(raw)
+        entry = self._lookup(head) if head is not None else None
+        if head is None or entry is None or entry.dev >= 0:  # a file entry is sent by the task, with sendfile
+            return False
+        self._answer_from_cache(head, raw, entry)
+        self._deadline = self.loop.time() + self.message.timeout  # the keep-alive wait starts again
+        return True
+
+    def _serving(self, head: http1.RequestHead, started: float) -> None:
+        """Note the request now being served (Control's sweep reports it if it runs long)."""
+        self.serving = (head.method, head.target, head.host, started)
+        self.reported = False
+
+    def _lookup(self, head: http1.RequestHead) -> CachedAnswer | None:
+        """The live cache entry for a request the cache may answer."""
+        assert self.cache is not None
+        if not head.keep_alive or not cache_policy.request_cacheable(head.method, [k for k, _ in head.headers]):
+            return None
+        accept = head.header("accept-encoding") or ""
+        return self.cache.lookup(self._cache_key(head), self.message.config, accept.lower() if accept else "")
+
+    def _answer_from_cache(self, head: http1.RequestHead, raw: bytes, entry: CachedAnswer) -> None:
+        """Answer a hit on the spot (consumed, recorded, its bytes held until the record has left)."""
+        started = time.monotonic()
+        del self.buf[: len(raw)]
+        self._resume()
+        data = entry.answer(date_line(), head.method == "HEAD")
+        self.unreleased = True  # held in order behind any earlier answer: releases run in the turn's order
+        self.record(head, raw, 200, entry.substatus, entry.win32, len(data), started, "", entry.logged, True,
+                    lambda: self.released(data))  # fmt: skip
+
+    async def _send_file_hit(self, head: http1.RequestHead, raw: bytes, entry: CachedAnswer) -> bool:
+        """Answer a hit on a file entry: its head, then the file by sendfile(2). False (nothing consumed) when
+        the path no longer opens to the stored file; the pipeline then answers."""
+        fd = entry.open()
+        if fd < 0:
+            return False
+        started = time.monotonic()
+        self._serving(head, started)
+        del self.buf[: len(raw)]
+        self._resume()
+        outbox = Outbox(self)
+        with open(fd, "rb", buffering=0) as body:  # noqa: ASYNC230 - wraps the descriptor just opened
+            outbox.write(entry.answer(date_line(), True))
+            if head.method != "HEAD":
+                await outbox.sendfile(body, 0, entry.files[0].size)
+        self.unreleased = True
+        self.serving = None
+        self.record(head, raw, 200, entry.substatus, entry.win32, outbox.sent, started, "", entry.logged, True,
+                    lambda: self.release_outbox(outbox))  # fmt: skip
+        self.control.flush()  # the client waits for the last byte
+        return True
+
+    def _store(self, head: http1.RequestHead, response: StreamResponse, outbox: Outbox, substatus: int, win32: int,
+               logged: bool) -> None:  # fmt: skip
+        """Keep a cacheable answer (the pipeline marked its files: StaticFileResponse.cache_files)."""
+        assert self.cache is not None
+        if head.method != "GET" or response.status != 200 or not head.keep_alive:
+            return
+        files = response.cache_files if isinstance(response, StaticFileResponse) else None
+        if not files:
+            return
+        data = outbox.whole()
+        if data is not None:
+            self.cache.store(self._cache_key(head), self.message.config, data, files, substatus, win32, logged)
+        elif outbox.file_sent == files[0].size and outbox.first is not None:  # the head, then the whole file
+            try:
+                dev = os.stat(files[0].path).st_dev
+            except OSError:
+                return
+            self.cache.store(self._cache_key(head), self.message.config, outbox.first, files, substatus, win32,
+                             logged, dev)  # fmt: skip
+
+
+def _nothing() -> None:
+    """The release of an answer that sends nothing."""

@@ -2,7 +2,7 @@
 
 Stages are IIS's request notifications (BeginRequest ... EndRequest) spelled as method names. A module is a
 plain class with methods for the stages it cares about; dispatch is getattr, so one file + one registry row
-adds a module. Every call runs inside `safecall`: a failing module is logged by name and answers 500, and
+adds a module. Every call is guarded: a failing module is logged by name and answers 500, and
 the worker keeps serving.
 """
 
@@ -32,17 +32,6 @@ PATH_CACHE_LIMIT = 8192
 Handler = Callable[[HttpContext], Any]
 
 
-async def safecall(module: str, method: Handler, ctx: HttpContext) -> None:
-    """Call one module method; an exception becomes a logged 500, never a dead worker."""
-    try:
-        result = method(ctx)
-        if result is not None and inspect.isawaitable(result):  # most stage methods are plain functions
-            await result
-    except Exception:
-        log.exception("module %s failed in %s for %s", module, ctx.stage, ctx.request.path)
-        ctx.error(500)
-
-
 class Pipeline:
     """The stage table of one ordered module list."""
 
@@ -52,16 +41,28 @@ class Pipeline:
             stage: [(type(m).__name__, getattr(m, stage)) for m in modules if callable(getattr(m, stage, None))]
             for stage in STAGES
         }
+        # The stages that do anything, in order: (stage, runs after completion, handlers). This runs per request.
+        self.steps = [
+            (stage, stage in FINAL_STAGES, handlers)
+            for stage, handlers in self.table.items()
+            if handlers or stage == "execute_request_handler"
+        ]
 
     async def run(self, ctx: HttpContext) -> StreamResponse:
         """Run every stage; the response a module set (404 when no handler answered)."""
-        for stage in STAGES:
-            if ctx.completed and stage not in FINAL_STAGES:
+        for stage, final, handlers in self.steps:
+            if ctx.completed and not final:
                 continue
             ctx.stage = stage
-            for name, method in self.table[stage]:
-                await safecall(name, method, ctx)
-                if ctx.completed and stage not in FINAL_STAGES:
+            for name, method in handlers:
+                try:  # most stage methods are plain functions that return None: no coroutine to await
+                    result = method(ctx)
+                    if result is not None and inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    log.exception("module %s failed in %s for %s", name, ctx.stage, ctx.request.path)
+                    ctx.error(500)
+                if ctx.completed and not final:
                     break
             if stage == "execute_request_handler" and ctx.response is None:
                 ctx.error(404)

@@ -24,6 +24,7 @@ from agent.hosting.embedded.wire import READY_LINE, WORKER_MODULE
 from agent.hosting.embedded.worker.app import WorkerApp
 from agent.hosting.embedded.worker.control import Control
 from agent.hosting.embedded.worker.control import wanted as control_wanted
+from agent.hosting.embedded.worker.direct_cache import DirectCache
 from agent.hosting.embedded.worker.server import Server
 from shared.asyncio_utils import create_task
 
@@ -62,7 +63,9 @@ async def serve(args: WorkerOptions) -> None:
     sock = socket.socket(fileno=args.fd)
     server = Server(worker.handle)
     await server.start(sock)
-    control = Control(socket.socket(fileno=args.control), worker) if args.control >= 0 else None
+    control = None
+    if args.control >= 0:
+        control = Control(socket.socket(fileno=args.control), worker, DirectCache.from_environment(os.environ))
     if control is not None:
         control.start(hello=control_wanted(os.environ))
     stop = asyncio.Event()

@@ -22,6 +22,7 @@ DEFAULT_TYPE = "application/octet-stream"
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _date_cache: tuple[int, str] = (0, "")
+_date_line: tuple[str, bytes] = ("", b"")
 
 
 class Writer(Protocol):
@@ -54,6 +55,15 @@ def now_date() -> str:
     if _date_cache[0] != now:
         _date_cache = (now, http_date(now))
     return _date_cache[1]
+
+
+def date_line() -> bytes:
+    """b"Date: <now>\\r\\n", for an answer assembled from cached bytes (worker/direct_cache.py)."""
+    global _date_line
+    value = now_date()
+    if _date_line[0] != value:
+        _date_line = (value, f"Date: {value}\r\n".encode("ascii"))
+    return _date_line[1]
 
 
 def empty_status(status: int) -> bool:

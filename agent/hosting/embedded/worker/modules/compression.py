@@ -15,6 +15,7 @@ import asyncio
 import dataclasses
 import os
 import zlib
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,27 +171,33 @@ class StaticCompressionModule:
         conf = settings(ctx)
         return not conf.do_static or not any(s.static for s in conf.schemes)
 
-    async def send_response(self, ctx: HttpContext) -> None:
-        """Swap an eligible static file response for its compressed copy."""
+    def send_response(self, ctx: HttpContext) -> Awaitable[None] | None:
+        """Swap an eligible static file response for its compressed copy (a coroutine only when there is one
+        to make or find: most answers, small files among them, pass through here at once)."""
         response = ctx.response
         if not isinstance(response, StaticFileResponse) or ctx.request.method not in ("GET", "HEAD"):
-            return
+            return None
         conf = settings(ctx)
         st = ctx.stat()
         if not conf.do_static or st is None or st.st_size < conf.min_size:
-            return
+            return None
         if not type_enabled(conf.static_types, response.headers.get("Content-Type", "")):
-            return
+            return None
         _vary(response)
         scheme = pick(ctx, conf, static=True)
         if scheme is None or (conf.no_range and "Range" in ctx.request.headers):
-            return
+            return None
         directory = inetpub.resolve(conf.directory, ctx.config.store.path.parent) if conf.directory else None
         if directory is None:
-            return
+            return None
+        return self._swap(ctx, response, st, scheme, directory / f"W3SVC{ctx.site_id}")
+
+    @staticmethod
+    async def _swap(ctx: HttpContext, response: StaticFileResponse, st: os.stat_result, scheme: Scheme,
+                    directory: Path) -> None:  # fmt: skip
         path = ctx.physical_path
         assert path is not None
-        copy = await asyncio.to_thread(_cached_copy, path, st, scheme, directory / f"W3SVC{ctx.site_id}")
+        copy = await asyncio.to_thread(_cached_copy, path, st, scheme, directory)
         headers = carried_headers(response, "content-type")
         ctx.response = FileResponse(copy, headers={**headers, "Content-Encoding": scheme.name})
 

@@ -11,13 +11,15 @@ checks; verbs, headers and content length still apply.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
 from agent.hosting.embedded.worker.context import HttpContext
 
 SECTION = "system.webServer/security/requestFiltering"
+URL_VERDICTS = 4096  # remembered URL verdicts per settings object (cleared when full)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,9 @@ class FilteringSettings:
     always_allowed_queries: frozenset[str]
     header_limits: tuple[tuple[str, int], ...]
     rules: tuple[FilteringRule, ...] = ()
+    # _url_check's verdicts by (raw path, decoded path): a pure function of these settings and the two paths,
+    # which repeat request after request. Lives as long as the settings (one configuration generation).
+    url_verdicts: dict[tuple[str, str], int] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +122,9 @@ def load(section: Any) -> FilteringSettings:
 class RequestFilteringModule:
     """Rejects requests the way IIS request filtering does, before anything else runs."""
 
-    async def begin_request(self, ctx: HttpContext) -> None:
-        """Apply the checks in IIS's order; the first failure answers with its substatus."""
+    def begin_request(self, ctx: HttpContext) -> Awaitable[None] | None:
+        """Apply the checks in IIS's order; the first failure answers with its substatus. Only a chunked body,
+        counted as it streams, makes this a coroutine."""
         rules = ctx.settings(SECTION, load)
         request = ctx.request
         raw_path = request.raw_path.partition("?")[0]
@@ -130,39 +136,57 @@ class RequestFilteringModule:
         query_exempt = bool(query) and query.lower() in rules.always_allowed_queries
         allowed = rules.verbs.get(request.method.upper())
         if allowed is False or (allowed is None and not rules.allow_unlisted_verbs):
-            return ctx.error(404, 6)
+            ctx.error(404, 6)
+            return None
         if not url_exempt:
-            substatus = _url_check(rules, raw_path, once)
+            verdicts = rules.url_verdicts
+            substatus = verdicts.get((raw_path, once), -1)
+            if substatus < 0:
+                if len(verdicts) >= URL_VERDICTS:
+                    verdicts.clear()
+                substatus = verdicts[raw_path, once] = _url_check(rules, raw_path, once)
             if substatus:
-                return ctx.error(404, substatus)
+                ctx.error(404, substatus)
+                return None
         for name, size in rules.header_limits:
             if any(len(value) > size for value in request.headers.getall(name, ())):
-                return ctx.error(404, 10)
+                ctx.error(404, 10)
+                return None
         length = request.content_length
         if length is not None and length > rules.max_content_length:
-            return ctx.error(413, 1)
+            ctx.error(413, 1)
+            return None
         if not url_exempt and len(raw_path) > rules.max_url:
-            return ctx.error(404, 14)
+            ctx.error(404, 14)
+            return None
         if not query_exempt:
             if len(query) > rules.max_query_string:
-                return ctx.error(404, 15)
+                ctx.error(404, 15)
+                return None
             if rules.deny_query_sequences:
                 forms = {query.lower()}
                 if rules.unescape_query_string:
                     forms.add(unquote(query).lower())
                 if any(seq in form for seq in rules.deny_query_sequences for form in forms):
-                    return ctx.error(404, 18)
+                    ctx.error(404, 18)
+                    return None
         if rules.rules and _denied_by_rule(rules, request, once, raw_path):
-            return ctx.error(404, 19)
+            ctx.error(404, 19)
+            return None
         if length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
-            # A chunked body has no Content-Length: count it as it streams and stop at the limit. The bytes are
-            # consumed here (no handler in the worker reads request bodies).
-            received = 0
-            while chunk := await request.content.readany():
-                received += len(chunk)
-                if received > rules.max_content_length:
-                    return ctx.error(413, 1)
+            return _count_chunked(ctx, rules.max_content_length)
         return None
+
+
+async def _count_chunked(ctx: HttpContext, limit: int) -> None:
+    """A chunked body has no Content-Length: count it as it streams and stop at the limit. The bytes are consumed
+    here (no handler in the worker reads request bodies)."""
+    received = 0
+    while chunk := await ctx.request.content.readany():
+        received += len(chunk)
+        if received > limit:
+            return ctx.error(413, 1)
+    return None
 
 
 def _denied_by_rule(settings: FilteringSettings, request: Any, once: str, raw_path: str) -> bool:

@@ -70,6 +70,9 @@ class StaticFileResponse(FileResponse):
         # Set by the worker when the request may be answered from the supervisor's kernel cache next time:
         # the other files the response depends on (the directory of a default document).
         self.kernel_cache_deps: tuple[FileIdentity, ...] | None = None
+        # The files a cacheable answer was built from, once sent; for the supervisor (relayed) also as a header.
+        self.cache_files: tuple[FileIdentity, ...] | None = None
+        self.cache_header = True
         # The supervisor may send the file itself (worker/handoff.py); a body-transforming module clears this.
         self.handoff = False
 
@@ -94,11 +97,14 @@ class StaticFileResponse(FileResponse):
         # The identity is the fstat of the file whose bytes go out, so a later change is seen on re-stat.
         # A large file goes to the supervisor as its descriptor (handoff), which the cache may keep instead of bytes.
         deps = self.kernel_cache_deps
-        whole = self._body_bytes is not None or self.handoff
+        # A handed-off connection's worker keeps large files as file entries of its own cache (not cache_header).
+        whole = self._body_bytes is not None or self.handoff or not self.cache_header
         if deps is None or not whole or file_encoding or self.status != 200:
             return
         if response_cacheable(self.headers):
-            self.headers[CACHE_HEADER] = encode_identities((FileIdentity.of(self._path, st), *deps))
+            self.cache_files = (FileIdentity.of(self._path, st), *deps)
+            if self.cache_header:
+                self.headers[CACHE_HEADER] = encode_identities(self.cache_files)
 
     async def _send_body(self, request: Any, writer: Writer, fobj: IO[bytes], offset: int, count: int) -> None:
         data = self._body_bytes

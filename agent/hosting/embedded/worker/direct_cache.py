@@ -1,0 +1,136 @@
+"""The kernel response cache of handed-off connections: HTTP.sys's URI cache, kept by the worker that holds them.
+
+A handed-off connection has no supervisor in front, so with the response cache on each worker keeps the same
+cache for the connections it holds, under the same rules as the supervisor's (cache_policy.py,
+supervisor/response_cache.py). An entry is a whole small answer the pipeline gave a plain anonymous GET where
+caching is enabled and no module made the answer depend on the client. It is keyed by (site id, local address
+and port, lower-case host, request target as received) and served while the configuration version is the one
+it was stored under (any change drops everything), it is younger than the TTL, and every file it was built
+from still has the same mtime, size and inode (re-stat on every hit). A hit skips the pipeline, as a
+kernel-cache hit skips w3wp. Bounded by entry count and bytes, LRU.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from agent.hosting.embedded.cache_policy import MAX_BODY, PRECOMPRESSED, SWITCH, FileIdentity, open_identity
+
+MAX_ENTRIES = 1000
+MAX_BYTES = 16 * 1024 * 1024  # per worker: a web garden holds one copy per worker
+TTL_SECONDS = 120.0
+
+Key = tuple[int, str, int, str, str]
+
+
+@dataclass(slots=True)
+class CachedAnswer:
+    """One cached answer, split around its Date header so that a hit sends a fresh one."""
+
+    status_line: bytes  # b"HTTP/1.1 200 OK\r\n"
+    headers: bytes  # the other header lines, each ending in CRLF, then the blank line
+    body: bytes
+    files: tuple[FileIdentity, ...]
+    substatus: int
+    win32: int
+    logged: bool
+    expires: float
+    dev: int = -1  # a file entry: st_dev of files[0], which is the body (sent with sendfile; `body` is empty)
+
+    @property
+    def size(self) -> int:
+        """Bytes held."""
+        return len(self.status_line) + len(self.headers) + len(self.body)
+
+    def valid(self, accept_encoding: str) -> bool:
+        """Every source file unchanged, and no precompressed sibling the pipeline would prefer for this client."""
+        for identity in self.files:  # a loop, not all(<genexpr>): this runs on every hit
+            if not identity.current():
+                return False
+        if accept_encoding:
+            path = self.files[0].path
+            for suffix, coding in PRECOMPRESSED:
+                if coding in accept_encoding and os.path.isfile(path + suffix):
+                    return False
+        return True
+
+    def open(self) -> int:
+        """A file entry's body file, checked to be the stored one (cache_policy.open_identity); -1 if not."""
+        return open_identity(self.files[0], self.dev)
+
+    def answer(self, date_line: bytes, head_only: bool) -> bytes:
+        """The bytes of a hit: one write."""
+        head = self.status_line + date_line + self.headers
+        return head if head_only else head + self.body
+
+
+def split_answer(data: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """(status line, header lines without Date or Connection plus the blank line, body) of a whole answer."""
+    end = data.find(b"\r\n\r\n")
+    first = data.find(b"\r\n")
+    if end < 0 or first < 0:
+        return None
+    lines = data[first + 2 : end + 2].split(b"\r\n")
+    kept = [line for line in lines if line and not line.lower().startswith((b"date:", b"connection:"))]
+    return data[: first + 2], b"".join(line + b"\r\n" for line in kept) + b"\r\n", data[end + 4 :]
+
+
+class DirectCache:
+    """Bounded LRU of whole answers for the connections this worker holds."""
+
+    def __init__(self, *, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES, ttl: float = TTL_SECONDS) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.ttl = ttl
+        self.entries: OrderedDict[Key, CachedAnswer] = OrderedDict()
+        self.version = ""
+        self.bytes = 0
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | os._Environ[str]) -> DirectCache | None:
+        """The cache, or None when the agent turned the kernel response cache off (IISFLEET_KERNEL_CACHE=0)."""
+        return None if environ.get(SWITCH, "1") == "0" else cls()
+
+    def lookup(self, key: Key, version: str, accept_encoding: str) -> CachedAnswer | None:
+        """The live entry for `key`, or None (a stale one is dropped; another configuration drops everything)."""
+        if version != self.version:
+            self.clear(version)
+            return None
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        if time.monotonic() >= entry.expires or not entry.valid(accept_encoding):
+            self._remove(key)
+            return None
+        self.entries.move_to_end(key)
+        return entry
+
+    def store(self, key: Key, version: str, data: bytes, files: tuple[FileIdentity, ...], substatus: int,
+              win32: int, logged: bool, dev: int = -1) -> bool:  # fmt: skip
+        """Keep the whole answer `data` (head and body, as sent) for `key`, or with `dev` its head alone and
+        files[0] as its body (a file entry); False when it may not be kept."""
+        if version != self.version:
+            self.clear(version)
+        parts = split_answer(data)
+        if parts is None or not files or len(parts[2]) > MAX_BODY or (dev >= 0 and parts[2]):
+            return False
+        entry = CachedAnswer(*parts, files, substatus, win32, logged, time.monotonic() + self.ttl, dev)
+        if key in self.entries:
+            self._remove(key)
+        self.entries[key] = entry
+        self.bytes += entry.size
+        while len(self.entries) > self.max_entries or self.bytes > self.max_bytes:
+            self._remove(next(iter(self.entries)))
+        return True
+
+    def clear(self, version: str) -> None:
+        """Drop every entry; entries from now on belong to configuration `version`."""
+        self.entries.clear()
+        self.bytes = 0
+        self.version = version
+
+    def _remove(self, key: Key) -> None:
+        self.bytes -= self.entries.pop(key).size
