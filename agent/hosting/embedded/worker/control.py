@@ -136,7 +136,7 @@ class Control:
     async def _serve(self, message: Handoff, sock: socket.socket) -> None:
         try:
             _, conn = await self._loop.connect_accepted_socket(
-                lambda: DirectConnection(self, self.app, message), sock=sock
+                lambda: DirectConnection(self, self.app, message, sock), sock=sock
             )
         except OSError as err:
             log.debug("handed-off connection %d could not be taken: %s", message.conn, err)

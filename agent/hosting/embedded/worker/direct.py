@@ -21,6 +21,7 @@ import asyncio
 import enum
 import logging
 import os
+import socket
 import time
 from typing import IO, TYPE_CHECKING, Any
 
@@ -105,7 +106,7 @@ class Outbox:
     async def sendfile(self, fobj: IO[bytes], offset: int, count: int) -> None:
         """All but the file range's last byte by sendfile(2); that byte is held like a write."""
         if self._held:
-            self.conn.write(self._held)
+            self.conn.write_before_file(self._held)
             self._held = b""
         if self.transport.is_closing():
             raise ConnectionResetError("client connection lost")
@@ -124,15 +125,18 @@ class Outbox:
         if self._held:
             self.conn.write(self._held)
             self._held = b""
+        self.conn.uncork()
 
 
 class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
     """A handed-off client connection: its buffer, flow control, and the serving loop."""
 
-    def __init__(self, control: Control, app: WorkerApp, message: Handoff) -> None:
+    def __init__(self, control: Control, app: WorkerApp, message: Handoff, sock: socket.socket) -> None:
         self.control = control
         self.app = app
         self.message = message
+        self.sock = sock  # the transport's socket: sendfile and a corked head write go to it directly
+        self.corked = False
         self.buf = bytearray(message.data)
         self.transport: Any = None
         self.loop = asyncio.get_running_loop()
@@ -196,6 +200,34 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         """Queue bytes for the client (dropped once the connection is gone)."""
         if not self.transport.is_closing():
             self.transport.write(data)
+
+    def write_before_file(self, data: bytes) -> None:
+        """A head that a file's bytes follow: the socket is corked (TCP_CORK) until the answer's held last byte
+        goes (`uncork`), so the head leaves in the body's first segment and that byte in its last, not each in
+        a segment (and a client wake-up) of its own."""
+        if self.transport.get_write_buffer_size() or self.transport.is_closing():
+            self.write(data)
+            return
+        try:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+            self.corked = True
+            sent = self.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self.transport.abort()
+            return
+        if sent < len(data):
+            self.transport.write(data[sent:])  # the rest waits in the transport: send_file then uses asyncio's
+
+    def uncork(self) -> None:
+        """Let the segments corked by write_before_file go."""
+        if self.corked:
+            self.corked = False
+            try:
+                self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+            except OSError:
+                pass  # the connection is gone
 
     async def send_file(self, fobj: IO[bytes], offset: int, count: int) -> None:
         """sendfile(2) straight from the file to the client socket, waiting only while the socket is full
