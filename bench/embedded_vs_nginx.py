@@ -18,11 +18,12 @@ What it measures, in one run, one server at a time (never both at once, so each 
 4. The RSS (and USS: pages private to the process) of an idle worker after the runs and a few idle seconds,
    next to an idle nginx worker (nginx workers are forked from the master, so most of their RSS is shared).
 
-The supervisor's kernel response cache (agent/hosting/embedded/supervisor/response_cache.py) answers both files
-without a worker after the first request (the 1 MiB one as a file entry, sent with sendfile); `--kernel-cache
-off` starts the agent with IISFLEET_KERNEL_CACHE=0 so the same run shows the uncached path (run once with each
-to compare). With the cache off, workers take keep-alive connections over from the supervisor (the connection
-handoff); `--handoff off` (IISFLEET_CONNECTION_HANDOFF=0) keeps every connection on the supervisor's relay.
+Workers take keep-alive connections over from the supervisor (the connection handoff), and with the kernel
+response cache on (the default) each answers both files from its own copy of that cache after its first
+request for them (worker/direct_cache.py; the 1 MiB one as a file entry, sent with sendfile). `--kernel-cache
+off` starts the agent with IISFLEET_KERNEL_CACHE=0 so the same run shows the uncached path, the module
+pipeline on every request (run once with each to compare). `--handoff off` (IISFLEET_CONNECTION_HANDOFF=0)
+keeps every connection on the supervisor's relay, where the supervisor's own cache answers hits.
 
 With `--profile`, an extra (unmeasured) 1 KiB wrk run is sampled by py-spy on the supervisor and on one
 worker (`.venv/bin/pip install py-spy`), and the top functions by own and inclusive time are printed.
