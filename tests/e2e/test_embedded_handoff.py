@@ -323,9 +323,15 @@ async def test_the_web_garden_grows_under_handed_off_load(tmp_path: Path, monkey
             writer.write(request("/index.html"))
             await answer(reader)
             streams.append((reader, writer))
+        # While it grows, the second connection stays on the relay (a burst would otherwise pile onto worker 1).
+        assert sum(len(w.channel.entries) for w in workers if w.channel is not None) == 1
         await wait_for(
             lambda: len(workers) == 2 and all(w.channel is not None and w.channel.supported for w in workers)
         )
+        reader, writer = streams[1]
+        writer.write(request("/index.html"))  # its next request takes it to the new, least loaded worker
+        await answer(reader)
+        assert sorted(len(w.channel.entries) for w in workers if w.channel is not None) == [1, 1]
         reader, writer = await hosted.open()
         writer.write(request("/index.html"))
         await answer(reader)

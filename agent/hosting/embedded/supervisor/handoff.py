@@ -118,7 +118,15 @@ def _destination(conn: Connection, exchange: Exchange) -> tuple[AppPool, Handoff
     app = exchange.site.match_app(exchange.head.path)
     pool = conn.dispatch.pool(app.pool) if app is not None else None
     channel = _channel(pool)
-    return (pool, channel) if channel is not None and pool is not None else None
+    if channel is None or pool is None:
+        return None
+    if channel.entries and pool.can_grow():
+        # Even the least loaded worker holds connections and the web garden has room: start a worker, and keep
+        # this request on the relay. The connection leaves at a later request, to the least loaded worker then,
+        # so a burst of new connections spreads over the garden instead of piling onto its first worker.
+        pool.grow()
+        return None
+    return pool, channel
 
 
 def destination(conn: Connection, exchange: Exchange) -> HandoffChannel | None:
@@ -135,8 +143,6 @@ def try_handoff(conn: Connection, exchange: Exchange, head_bytes: bytes) -> bool
         return False
     pool, channel = found
     site, head = exchange.site, exchange.head
-    if channel.entries:  # even the least loaded worker holds connections: let the web garden grow
-        pool.grow()
     stream = conn.stream
     entry = HandedOff(
         next(_IDS), conn.dispatch.handoffs, channel, site, conn.listener, pool, conn.dispatch.cache,

@@ -60,12 +60,13 @@ def _env() -> dict[str, str]:
 
 
 async def exec_worker(pool: str, config: Path, listener: socket.socket, control: socket.socket) -> ChildProcess:
-    """A fresh interpreter running the worker module (imports everything itself)."""
+    """A fresh interpreter running the worker module (imports everything itself). Its own process group, in the
+    agent's session and so in its scheduler autogroup (worker/zygote.py's `_child` says why)."""
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", WORKER_MODULE, "--pool", pool, "--config", str(config),
         "--fd", str(listener.fileno()), "--control", str(control.fileno()), "--parent", str(os.getpid()),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        pass_fds=(listener.fileno(), control.fileno()), env=_env(), start_new_session=True,
+        pass_fds=(listener.fileno(), control.fileno()), env=_env(), process_group=0,
     )  # fmt: skip
 
 
@@ -125,7 +126,7 @@ class Zygote:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", ZYGOTE_MODULE, "--fd", str(theirs.fileno()), "--parent", str(os.getpid()),
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                pass_fds=(theirs.fileno(),), env=_env(), start_new_session=True,
+                pass_fds=(theirs.fileno(),), env=_env(), process_group=0,
             )  # fmt: skip
         except OSError:
             ours.close()

@@ -96,10 +96,14 @@ class AppPool:
             except WorkerStartError as err:
                 raise PoolUnavailable(self.spec.name) from err
 
+    def can_grow(self) -> bool:
+        """Whether the web garden has room for one more worker."""
+        return self.state == RuntimeStatus.STARTED and len(self.workers) < self.spec.max_processes
+
     def grow(self) -> None:
         """Start one more worker while the web garden has room: a handoff found every worker holding
         connections (handed-off requests never pass through `acquire`, where relay load grows the garden)."""
-        if self.state == RuntimeStatus.STARTED and len(self.workers) < self.spec.max_processes:
+        if self.can_grow():
             self._spawn_background()
 
     def _spawn_background(self) -> asyncio.Task[WorkerProcess]:

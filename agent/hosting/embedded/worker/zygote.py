@@ -75,7 +75,10 @@ def _child(ctl: socket.socket, wakeup: tuple[int, int], message: dict[str, objec
         os.dup2(stdout, 1)
         os.close(stdin)
         os.close(stdout)
-        os.setsid()
+        # Its own process group (a terminal's Ctrl-C is for the agent, which stops its workers), in the agent's
+        # session: a session of its own would put it in its own scheduler autogroup, and workers in separate
+        # autogroups starve one another in turns (p99 75-180 ms against 7 ms, bench/RESULTS.md).
+        os.setpgid(0, 0)
         options = process.WorkerOptions(str(message["pool"]), str(message["config"]), listener, os.getppid(), control)
         code = process.run(options)
     except SystemExit as stop:
