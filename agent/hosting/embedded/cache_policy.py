@@ -61,6 +61,20 @@ class FileIdentity:
         return cls(unquote(path, errors="strict"), int(mtime), int(size), int(ino))
 
 
+def still_valid(files: tuple[FileIdentity, ...], accept_encoding: str) -> bool:
+    """A cached answer's files all unchanged, and no precompressed sibling (of files[0]) that the pipeline would
+    prefer for a client accepting `accept_encoding` (lower-case)."""
+    for identity in files:  # a loop, not all(<genexpr>): this runs on every hit
+        if not identity.current():
+            return False
+    if accept_encoding:
+        path = files[0].path
+        for suffix, coding in PRECOMPRESSED:
+            if coding in accept_encoding and os.path.isfile(path + suffix):
+                return False
+    return True
+
+
 def open_identity(identity: FileIdentity, dev: int) -> int:
     """The file `identity` names, opened by its path and checked to be that very file (device, inode, size,
     mtime), so a path swapped since cannot make a cache hit send another file; -1 when it is not."""

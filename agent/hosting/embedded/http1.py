@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import TypeVar
 from urllib.parse import unquote
 
 _TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -105,21 +106,25 @@ def parse_head(data: bytes) -> RequestHead:
 # Parsed heads by their exact bytes: clients repeat the same head for the same URL, and parse_head is a pure
 # function of the bytes (its RequestHead is never changed afterwards), so a repeat skips the parse. Bounded:
 # cleared when full, and only heads up to PARSED_BYTES (at most 512 KiB held).
+T = TypeVar("T")
 PARSED_MAX = 256
 PARSED_BYTES = 2048
 _parsed: dict[bytes, RequestHead] = {}
 
 
+def remember(memo: dict[bytes, T], raw: bytes, value: T) -> T:
+    """Keep `value` for the head bytes `raw` in a bounded memo (short heads only; cleared when full)."""
+    if len(raw) <= PARSED_BYTES:
+        if len(memo) >= PARSED_MAX:
+            memo.clear()
+        memo[raw] = value
+    return value
+
+
 def parse_head_cached(raw: bytes) -> RequestHead:
     """parse_head, remembered for short heads (BadRequest propagates, and is not remembered)."""
     head = _parsed.get(raw)
-    if head is None:
-        head = parse_head(raw)
-        if len(raw) <= PARSED_BYTES:
-            if len(_parsed) >= PARSED_MAX:
-                _parsed.clear()
-            _parsed[raw] = head
-    return head
+    return head if head is not None else remember(_parsed, raw, parse_head(raw))
 
 
 def _finish(head: RequestHead) -> None:

@@ -20,7 +20,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from agent.hosting.embedded.cache_policy import PRECOMPRESSED, SWITCH, FileIdentity
+from agent.hosting.embedded.cache_policy import SWITCH, FileIdentity, still_valid
 
 MAX_ENTRIES = 1000
 MAX_BYTES = 64 * 1024 * 1024
@@ -54,14 +54,7 @@ class Entry:
 
     def valid(self, accept_encoding: str) -> bool:
         """Every source file unchanged, and no precompressed sibling a worker would prefer for this client."""
-        if not all(f.current() for f in self.files):
-            return False
-        if accept_encoding:
-            path = self.files[0].path
-            for suffix, coding in PRECOMPRESSED:
-                if coding in accept_encoding and os.path.isfile(path + suffix):
-                    return False
-        return True
+        return still_valid(self.files, accept_encoding)
 
 
 class ResponseCache:

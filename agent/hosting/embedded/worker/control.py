@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from agent.hosting.embedded import handoff_wire
 from agent.hosting.embedded.handoff_wire import Close, Closed, Drain, Handback, Handoff, Hello, Message
-from agent.hosting.embedded.http1 import PARSED_BYTES, PARSED_MAX, RequestHead
+from agent.hosting.embedded.http1 import RequestHead, remember
 from agent.hosting.embedded.worker.direct import DirectConnection
 from agent.hosting.embedded.worker.direct_cache import DirectCache
 
@@ -178,11 +178,7 @@ class Control:
             taken = int((time.monotonic() - started) * 1000)
             parts = quoted.get(raw)
             if parts is None:
-                parts = _quoted_parts(head)
-                if len(raw) <= PARSED_BYTES:
-                    if len(quoted) >= PARSED_MAX:
-                        quoted.clear()
-                    quoted[raw] = parts
+                parts = remember(quoted, raw, _quoted_parts(head))
             queue(
                 f"{prefix}{parts[0]},{status},{substatus},{win32},{sent},{len(raw)},{taken},{quote(user)},{parts[1]},"
                 f'{"true" if logged else "false"},{"true" if hit else "false"}]',

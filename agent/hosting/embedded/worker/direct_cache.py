@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from agent.hosting.embedded.cache_policy import MAX_BODY, PRECOMPRESSED, SWITCH, FileIdentity, open_identity
+from agent.hosting.embedded.cache_policy import MAX_BODY, SWITCH, FileIdentity, open_identity, still_valid
 
 MAX_ENTRIES = 1000
 MAX_BYTES = 16 * 1024 * 1024  # per worker: a web garden holds one copy per worker
@@ -47,15 +47,7 @@ class CachedAnswer:
 
     def valid(self, accept_encoding: str) -> bool:
         """Every source file unchanged, and no precompressed sibling the pipeline would prefer for this client."""
-        for identity in self.files:  # a loop, not all(<genexpr>): this runs on every hit
-            if not identity.current():
-                return False
-        if accept_encoding:
-            path = self.files[0].path
-            for suffix, coding in PRECOMPRESSED:
-                if coding in accept_encoding and os.path.isfile(path + suffix):
-                    return False
-        return True
+        return still_valid(self.files, accept_encoding)
 
     def open(self) -> int:
         """A file entry's body file, checked to be the stored one (cache_policy.open_identity); -1 if not."""
