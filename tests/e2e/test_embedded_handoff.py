@@ -73,8 +73,9 @@ def _add_other_app(cfg: ConfigStore, physical: Path) -> None:
 
 
 @contextlib.asynccontextmanager
-async def run_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, handoff: bool = True) -> AsyncIterator[Hosted]:
-    monkeypatch.setenv("IISFLEET_KERNEL_CACHE", "0")
+async def run_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, handoff: bool = True,
+                   cache: bool = False) -> AsyncIterator[Hosted]:  # fmt: skip
+    monkeypatch.setenv("IISFLEET_KERNEL_CACHE", "1" if cache else "0")
     monkeypatch.setenv("IISFLEET_CONNECTION_HANDOFF", "1" if handoff else "0")
     address = loopback()
     port = free_port(address)
@@ -206,6 +207,30 @@ async def test_counters_and_log_lines_equal_the_relay(tmp_path: Path, monkeypatc
     assert handed[1] == relayed[1]
     assert handed[2] == relayed[2]
     assert [row["sc-substatus"] for row in handed[2]][4:6] == ["0", "3"]  # warm-up row first
+
+
+async def test_with_the_cache_on_workers_answer_hits_and_counters_equal_the_relay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = []
+    served: list[int] = []  # requests the workers counted
+    for handoff in (True, False):
+        async with run_host(tmp_path / str(handoff), monkeypatch, handoff=handoff, cache=True) as hosted:
+            heads = await _run_sequence(hosted)
+            heads += await _run_sequence(hosted)  # the second time round, the cacheable answers are hits
+            snap = hosted.host.snapshot()
+            site = snap.sites[SITE]
+            counters = (site.requests_total, site.bytes_sent, site.bytes_received, site.requests_active,
+                        dict(site.status_counts), dict(site.method_counts))  # fmt: skip
+            assert site.cache_hits + site.cache_misses == site.requests_total
+            assert site.cache_hits > 0 and snap.cache.hits == site.cache_hits
+            rows = [{k: v for k, v in row.items() if k not in ("date", "time", "time-taken", "s-ip", "s-port")}
+                    for row in log_rows(hosted)]  # fmt: skip
+            results.append((heads, counters, rows))
+            served.append(sum(w.requests_total for w in snap.pools[POOL].workers))
+    handed, relayed = results
+    assert handed == relayed
+    assert served[0] > served[1]  # on handed-off connections the workers answered the hits themselves
 
 
 async def test_a_request_for_another_pool_is_handed_back_and_served(
