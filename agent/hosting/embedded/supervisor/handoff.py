@@ -187,8 +187,7 @@ def unlist_busy(entry: HandedOff) -> None:
 
 def apply_record(entry: HandedOff, record: Record) -> None:
     """Count one request a worker served on a handed-off connection and write its W3C line."""
-    if entry.busy is not None:
-        unlist_busy(entry)
+    unlist_busy(entry)
     site, pool = entry.site, entry.pool
     counters = site.counters
     received = record.bytes_received

@@ -138,14 +138,13 @@ class SiteLog:
         second = int(time.time())
         if second != self._epoch_second:
             self._epoch_second, self._now = second, datetime.fromtimestamp(second, UTC)
-            self._second, self._date_time = self._now, (f"{self._now:%Y-%m-%d}", f"{self._now:%H:%M:%S}")
         if not self._default_fields:
             self._queue(self._now, server_ip, method, uri_stem, uri_query, server_port, username, client_ip, version,
                         user_agent, cookie, referer, host, status, substatus, win32, bytes_sent, bytes_received,
                         time_taken_ms)  # fmt: skip
             return
         # The default logExtFileFlags, which nearly every site keeps, written directly (a third of the cost).
-        date, clock = self._date_time
+        date, clock = self._clock(self._now)
         self._pending.append((self._now, (
             f"{date} {clock} {server_ip} {method} {_token(uri_stem)} {_token(uri_query)} {server_port} "
             f"{_token(username)} {client_ip} {_token(user_agent)} {_token(referer)} {status} {substatus} {win32} "
@@ -156,9 +155,7 @@ class SiteLog:
                server_port: int, username: str, client_ip: str, version: str, user_agent: str, cookie: str,
                referer: str, host: str, status: int, substatus: int, win32: int, bytes_sent: int,
                bytes_received: int, time_taken_ms: int) -> None:  # fmt: skip
-        if second != self._second:
-            self._second, self._date_time = second, (f"{second:%Y-%m-%d}", f"{second:%H:%M:%S}")
-        date, clock = self._date_time
+        date, clock = self._clock(second)
         values = (
             date, clock, self.site_name, self.computer, server_ip, method, _token(uri_stem), _token(uri_query),
             str(server_port), _token(username), client_ip, version, _token(user_agent), _token(cookie),
@@ -166,6 +163,12 @@ class SiteLog:
             str(bytes_received), str(time_taken_ms),
         )  # fmt: skip
         self._pending.append((second, " ".join(self._select(values)) + "\n"))
+
+    def _clock(self, second: datetime) -> tuple[str, str]:
+        """The date and time fields of `second`, formatted once per second."""
+        if second != self._second:
+            self._second, self._date_time = second, (f"{second:%Y-%m-%d}", f"{second:%H:%M:%S}")
+        return self._date_time
 
     def flush(self) -> None:
         """Write queued lines, rolling the file over by period and size."""
