@@ -61,10 +61,11 @@ class FileIdentity:
         return cls(unquote(path, errors="strict"), int(mtime), int(size), int(ino))
 
 
-def still_valid(files: tuple[FileIdentity, ...], accept_encoding: str) -> bool:
+def still_valid(files: tuple[FileIdentity, ...], accept_encoding: str, *, first_checked: bool = False) -> bool:
     """A cached answer's files all unchanged, and no precompressed sibling (of files[0]) that the pipeline would
-    prefer for a client accepting `accept_encoding` (lower-case)."""
-    for identity in files:  # a loop, not all(<genexpr>): this runs on every hit
+    prefer for a client accepting `accept_encoding` (lower-case). `first_checked`: files[0] is checked as it is
+    opened (open_identity), so it is not stat'ed here."""
+    for identity in files[1:] if first_checked else files:  # a loop, not all(<genexpr>): this runs on every hit
         if not identity.current():
             return False
     if accept_encoding:

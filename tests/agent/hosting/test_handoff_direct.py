@@ -14,6 +14,7 @@ import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -400,4 +401,109 @@ async def test_pipelined_hits_keep_their_order(cached: Rig, tmp_path: Path) -> N
     assert [(r.uri_stem, r.hit) for r in rows] == [
         ("/two.html", True), ("/index.html", True), ("/two.html", True), ("/nosuch.html", False),
     ]  # fmt: skip
+    await close(writer)
+
+
+def count_pipeline_runs(rig: Rig) -> list[str]:
+    """The targets the worker's pipeline ran for from now on (WorkerApp.run, wrapped)."""
+    app = rig.control.app
+    original = app.run
+    runs: list[str] = []
+
+    async def counting(request: Any, **options: Any) -> Any:
+        runs.append(request.raw_path)
+        return await original(request, **options)
+
+    app.run = counting  # type: ignore[method-assign]
+    return runs
+
+
+async def test_without_the_kernel_cache_a_repeat_skips_the_pipeline_and_reads_its_file(
+    rig: Rig, tmp_path: Path
+) -> None:
+    cache = rig.control.cache = DirectCache(keep_bodies=False)  # IISFLEET_KERNEL_CACHE=0: the URI cache alone
+    runs = count_pipeline_runs(rig)
+    index = tmp_path / "www" / "index.html"
+    _, reader, writer = await rig.hand(b"")
+    first = await served(rig, writer, reader, get("/index.html"))
+    second = await served(rig, writer, reader, get("/index.html"))
+    assert second[1] == first[1] == b"<h1>hello</h1>" and without_date(second[0]) == without_date(first[0])
+    assert (first[2], second[2], len(runs)) == (False, False, 1)  # not a kernel-cache hit: not counted as one
+    (entry,) = cache.entries.values()
+    assert entry.body == b"" and entry.dev == index.stat().st_dev  # no body is kept: it is read on every hit
+    index.write_text("<h1>HELLO</h1>")  # same size, new content and mtime: the file is no longer the stored one
+    os.utime(index, ns=(index.stat().st_atime_ns, index.stat().st_mtime_ns + 1_000_000))
+    for _ in range(2):
+        _, body, _ = await served(rig, writer, reader, get("/index.html"))
+        assert body == b"<h1>HELLO</h1>"
+    assert len(runs) == 2  # the pipeline answered the changed file once, then the new entry did
+    writer.write(get("/index.html").replace(b"GET", b"HEAD", 1))
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert b"Content-Length: 14" in head and len(runs) == 2
+    await rig.message()
+    index.unlink()
+    head, _, _ = await served(rig, writer, reader, get("/index.html"))
+    assert head.startswith(b"HTTP/1.1 404") and len(runs) == 3
+    await close(writer)
+
+
+def _enable_rewrite(cfg: ConfigStore) -> None:
+    cfg.section("system.webServer/globalModules").collection().add(name="RewriteModule", image="rewrite.dll")
+    cfg.section("system.webServer/modules").collection().add(name="RewriteModule")
+    rule = cfg.section("system.webServer/rewrite/rules", SITE).collection().add(name="bots")
+    rule.child("match").set("url", "^index.html$")
+    rule.collection("conditions").add(input="{HTTP_USER_AGENT}", pattern="^bot")
+    rule.child("action").set("type", "Rewrite")
+    rule.child("action").set("url", "two.html")
+
+
+def _limit_user_agent(cfg: ConfigStore) -> None:
+    section = cfg.section("system.webServer/security/requestFiltering", SITE)
+    section.child("requestLimits").collection("headerLimits").add(header="User-Agent:", sizeLimit=12)
+
+
+def _trace_every_200(cfg: ConfigStore) -> None:
+    cfg.section("system.webServer/modules").collection().add(name="FailedRequestsTracingModule")
+    site = cfg.section(SITES).collection().find(name=SITE)
+    assert site is not None
+    site.child("traceFailedRequestsLogging").set("enabled", True)
+    rule = cfg.section("system.webServer/tracing/traceFailedRequests", SITE).collection().add(path="*")
+    rule.child("failureDefinitions").set("statusCodes", "200")
+
+
+@pytest.mark.parametrize("keep_bodies", [True, False], ids=["kernel cache", "URI cache"])
+@pytest.mark.parametrize(
+    ("change", "other_agent", "expected"),
+    [(_enable_rewrite, "bot 1.0", b"two"), (_limit_user_agent, "a much longer agent", b"")],
+    ids=["rewrite on a header", "request header limit"],
+)
+async def test_an_answer_that_depends_on_a_request_header_is_not_cached(
+    rig: Rig, tmp_path: Path, keep_bodies: bool, change: Any, other_agent: str, expected: bytes
+) -> None:
+    (tmp_path / "www" / "two.html").write_text("two")
+    edit(rig.store, change)
+    rig.control.cache = DirectCache(keep_bodies=keep_bodies)
+    _, reader, writer = await rig.hand(b"")
+    for _ in range(2):
+        head, body, hit = await served(rig, writer, reader, get("/index.html"))
+        assert (head[:12], body, hit) == (b"HTTP/1.1 200", b"<h1>hello</h1>", False)
+    writer.write(get("/index.html").replace(b"unit test", other_agent.encode()))
+    head, body = await answer(reader)
+    assert body == expected if expected else head.startswith(b"HTTP/1.1 404")
+    assert not rig.control.cache.entries
+    await close(writer)
+
+
+@pytest.mark.parametrize("keep_bodies", [True, False], ids=["kernel cache", "URI cache"])
+async def test_a_trace_rule_that_may_fire_on_a_200_keeps_answers_out_of_the_cache(
+    rig: Rig, tmp_path: Path, keep_bodies: bool
+) -> None:
+    edit(rig.store, _trace_every_200)
+    rig.control.cache = DirectCache(keep_bodies=keep_bodies)
+    runs = count_pipeline_runs(rig)
+    _, reader, writer = await rig.hand(b"")
+    for _ in range(3):
+        await served(rig, writer, reader, get("/index.html"))
+    assert len(runs) == 3 and not rig.control.cache.entries
+    assert len(list(tmp_path.rglob("fr*.xml"))) == 3, "every request traced"  # noqa: ASYNC240 - a test's check
     await close(writer)

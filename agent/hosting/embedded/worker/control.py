@@ -58,7 +58,7 @@ class Control:
     def __init__(self, sock: socket.socket, app: WorkerApp, cache: DirectCache | None = None) -> None:
         self.sock: socket.socket | None = sock
         self.app = app
-        self.cache = cache  # this worker's copy of the kernel response cache; None when the agent turned it off
+        self.cache = cache  # this worker's answer cache (direct_cache.py); None: the pipeline answers every request
         self.draining = False
         self.conns: dict[int, DirectConnection] = {}
         self._tasks: set[asyncio.Task[None]] = set()

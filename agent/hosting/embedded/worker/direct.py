@@ -6,8 +6,9 @@ it through WorkerApp with the headers the supervisor would have forwarded: the c
 client-sent X-IISFleet-* ones, plus the internal ones the modules read. The answer leaves with the same head
 the relay would write (no internal or hop-by-hop headers). Its `record` goes to the supervisor before the last
 byte of the answer (`Outbox` holds that byte back until the turn's batch of records has left), so counters
-equal what the client has. With the response cache on, a hit in this worker's copy of it (direct_cache.py) is
-answered before any routing beyond the site's and without the pipeline, as HTTP.sys answers before w3wp.
+equal what the client has. A hit in this worker's answer cache (direct_cache.py: the kernel response cache, or
+with it off the URI cache, which reads every body from its file) is answered before any routing beyond the
+site's and without the pipeline, as HTTP.sys answers before w3wp.
 
 Handback is always correct, so anything this loop does not serve goes back with every byte read and not
 consumed: a head the supervisor would reject, HTTP/1.0, absolute-form targets, a request body, another site or
@@ -162,6 +163,8 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         self.serving: tuple[str, str, str, float] | None = None
         self.reported = False
         self.cache = control.cache
+        # A hit is a kernel-cache hit (counted) only while whole answers are kept; else it is the URI cache's.
+        self.hit_counted = self.cache is not None and self.cache.keep_bodies
         self._cache_site = (message.site_id, local_ip, local_port)
 
     # asyncio.BufferedProtocol
@@ -431,9 +434,9 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
             return Ending.HANDBACK
         if self.cache is not None:
             entry = self._lookup(head)
-            if entry is not None and (entry.dev < 0 or await self._send_file_hit(head, raw, entry)):
-                if entry.dev < 0:
-                    self._answer_from_cache(head, raw, entry)
+            if entry is not None and (
+                self._answer_at_once(head, raw, entry) or await self._send_file_hit(head, raw, entry)
+            ):
                 await self.drain()
                 return Ending.NEXT
         if not self._in_pool(head):
@@ -505,9 +508,8 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         raw = bytes(self.buf[: end + 4])
         head = self._site_head(raw)
         entry = self._lookup(head) if head is not None else None
-        if head is None or entry is None or entry.dev >= 0:  # a file entry is sent by the task, with sendfile
-            return False
-        self._answer_from_cache(head, raw, entry)
+        if head is None or entry is None or not self._answer_at_once(head, raw, entry):
+            return False  # a large file entry is sent by the task, with sendfile
         self._deadline = self.loop.time() + self.message.timeout  # the keep-alive wait starts again
         return True
 
@@ -524,15 +526,21 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         accept = head.header("accept-encoding") or ""
         return self.cache.lookup(self._cache_key(head), self.message.config, accept.lower() if accept else "")
 
-    def _answer_from_cache(self, head: http1.RequestHead, raw: bytes, entry: CachedAnswer) -> None:
-        """Answer a hit on the spot (consumed, recorded, its bytes held until the record has left)."""
+    def _answer_at_once(self, head: http1.RequestHead, raw: bytes, entry: CachedAnswer) -> bool:
+        """Answer a hit on the spot in one write (consumed, recorded, its bytes held until the record has left):
+        a whole answer, or a small file entry with its file read now. False (nothing consumed) for a large file
+        entry, or one whose path no longer opens to the stored file."""
         started = time.monotonic()
+        body = entry.body if entry.dev < 0 else entry.read()
+        if body is None:
+            return False
         del self.buf[: len(raw)]
         self._resume()
-        data = entry.answer(date_line(), head.method == "HEAD")
+        data = entry.answer(date_line(), None if head.method == "HEAD" else body)
         self.unreleased = True  # held in order behind any earlier answer: releases run in the turn's order
-        self.record(head, raw, 200, entry.substatus, entry.win32, len(data), started, "", entry.logged, True,
-                    lambda: self.released(data))  # fmt: skip
+        self.record(head, raw, 200, entry.substatus, entry.win32, len(data), started, "", entry.logged,
+                    self.hit_counted, lambda: self.released(data))  # fmt: skip
+        return True
 
     async def _send_file_hit(self, head: http1.RequestHead, raw: bytes, entry: CachedAnswer) -> bool:
         """Answer a hit on a file entry: its head, then the file by sendfile(2). False (nothing consumed) when
@@ -546,13 +554,13 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         self._resume()
         outbox = Outbox(self)
         with open(fd, "rb", buffering=0) as body:  # noqa: ASYNC230 - wraps the descriptor just opened
-            outbox.write(entry.answer(date_line(), True))
+            outbox.write(entry.answer(date_line(), None))
             if head.method != "HEAD":
                 await outbox.sendfile(body, 0, entry.files[0].size)
         self.unreleased = True
         self.serving = None
-        self.record(head, raw, 200, entry.substatus, entry.win32, outbox.sent, started, "", entry.logged, True,
-                    lambda: self.release_outbox(outbox))  # fmt: skip
+        self.record(head, raw, 200, entry.substatus, entry.win32, outbox.sent, started, "", entry.logged,
+                    self.hit_counted, lambda: self.release_outbox(outbox))  # fmt: skip
         self.control.flush()  # the client waits for the last byte
         return True
 
@@ -569,12 +577,8 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         if data is not None:
             self.cache.store(self._cache_key(head), self.message.config, data, files, substatus, win32, logged)
         elif outbox.file_sent == files[0].size and outbox.first is not None:  # the head, then the whole file
-            try:
-                dev = os.stat(files[0].path).st_dev
-            except OSError:
-                return
             self.cache.store(self._cache_key(head), self.message.config, outbox.first, files, substatus, win32,
-                             logged, dev)  # fmt: skip
+                             logged, head_only=True)  # fmt: skip
 
 
 def _nothing() -> None:

@@ -1,13 +1,21 @@
-"""The kernel response cache of handed-off connections: HTTP.sys's URI cache, kept by the worker that holds them.
+"""The answer cache of handed-off connections: HTTP.sys's response cache and IIS's URI cache, kept by the worker.
 
-A handed-off connection has no supervisor in front, so with the response cache on each worker keeps the same
-cache for the connections it holds, under the same rules as the supervisor's (cache_policy.py,
-supervisor/response_cache.py). An entry is a whole small answer the pipeline gave a plain anonymous GET where
-caching is enabled and no module made the answer depend on the client. It is keyed by (site id, local address
-and port, lower-case host, request target as received) and served while the configuration version is the one
-it was stored under (any change drops everything), it is younger than the TTL, and every file it was built
-from still has the same mtime, size and inode (re-stat on every hit). A hit skips the pipeline, as a
+A handed-off connection has no supervisor in front, so each worker keeps, for the connections it holds, the
+answers the pipeline gave plain anonymous GETs where no module made the answer depend on the client, under the
+same rules as the supervisor's kernel cache (cache_policy.py, supervisor/response_cache.py). An entry is keyed
+by (site id, local address and port, lower-case host, request target as received) and served while the
+configuration version is the one it was stored under (any change drops everything), it is younger than the TTL,
+and every file it was built from still has the same mtime, size and inode. A hit skips the pipeline, as a
 kernel-cache hit skips w3wp. Bounded by entry count and bytes, LRU.
+
+Two kinds of entry:
+- a whole answer (head and body), kept only while the kernel response cache is on: HTTP.sys's cache;
+- a file entry: the head alone, with files[0] as the body, opened and checked to be that very file (device,
+  inode, size, mtime) on every hit and read (small) or sent by sendfile (large). Large answers are always
+  kept this way; with the kernel response cache off (IISFLEET_KERNEL_CACHE=0) every entry is, so no response
+  body is kept in memory and every byte of a body comes from its file at the time of the request. That is
+  the URI cache of IIS's worker process (what a URL maps to, resolved once per configuration), which IIS
+  keeps whatever its output and kernel caching settings; its hits are not counted as cache hits.
 """
 
 from __future__ import annotations
@@ -47,16 +55,33 @@ class CachedAnswer:
 
     def valid(self, accept_encoding: str) -> bool:
         """Every source file unchanged, and no precompressed sibling the pipeline would prefer for this client."""
-        return still_valid(self.files, accept_encoding)
+        return still_valid(self.files, accept_encoding, first_checked=self.dev >= 0)
 
     def open(self) -> int:
         """A file entry's body file, checked to be the stored one (cache_policy.open_identity); -1 if not."""
         return open_identity(self.files[0], self.dev)
 
-    def answer(self, date_line: bytes, head_only: bool) -> bytes:
-        """The bytes of a hit: one write."""
+    def read(self) -> bytes | None:
+        """The body of a small file entry, read from its file now; None for a large one, or when the path no
+        longer opens to the stored file (the pipeline answers then)."""
+        size = self.files[0].size
+        if size > MAX_BODY:
+            return None
+        fd = self.open()
+        if fd < 0:
+            return None
+        try:
+            data = os.read(fd, size + 1)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        return data if len(data) == size else None
+
+    def answer(self, date_line: bytes, body: bytes | None) -> bytes:
+        """The bytes of a hit, head and `body` (None for HEAD): one write."""
         head = self.status_line + date_line + self.headers
-        return head if head_only else head + self.body
+        return head if body is None else head + body
 
 
 def split_answer(data: bytes) -> tuple[bytes, bytes, bytes] | None:
@@ -73,7 +98,9 @@ def split_answer(data: bytes) -> tuple[bytes, bytes, bytes] | None:
 class DirectCache:
     """Bounded LRU of whole answers for the connections this worker holds."""
 
-    def __init__(self, *, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES, ttl: float = TTL_SECONDS) -> None:
+    def __init__(self, *, keep_bodies: bool = True, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES,
+                 ttl: float = TTL_SECONDS) -> None:  # fmt: skip
+        self.keep_bodies = keep_bodies  # the kernel response cache is on: whole answers, counted as cache hits
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.ttl = ttl
@@ -82,9 +109,10 @@ class DirectCache:
         self.bytes = 0
 
     @classmethod
-    def from_environment(cls, environ: dict[str, str] | os._Environ[str]) -> DirectCache | None:
-        """The cache, or None when the agent turned the kernel response cache off (IISFLEET_KERNEL_CACHE=0)."""
-        return None if environ.get(SWITCH, "1") == "0" else cls()
+    def from_environment(cls, environ: dict[str, str] | os._Environ[str]) -> DirectCache:
+        """The cache, of file entries only when the agent turned the kernel response cache off
+        (IISFLEET_KERNEL_CACHE=0)."""
+        return cls(keep_bodies=environ.get(SWITCH, "1") != "0")
 
     def lookup(self, key: Key, version: str, accept_encoding: str) -> CachedAnswer | None:
         """The live entry for `key`, or None (a stale one is dropped; another configuration drops everything)."""
@@ -101,14 +129,24 @@ class DirectCache:
         return entry
 
     def store(self, key: Key, version: str, data: bytes, files: tuple[FileIdentity, ...], substatus: int,
-              win32: int, logged: bool, dev: int = -1) -> bool:  # fmt: skip
-        """Keep the whole answer `data` (head and body, as sent) for `key`, or with `dev` its head alone and
-        files[0] as its body (a file entry); False when it may not be kept."""
+              win32: int, logged: bool, *, head_only: bool = False) -> bool:  # fmt: skip
+        """Keep the answer `data` for `key`: head and body as sent, or with `head_only` the head of an answer whose
+        body was all of files[0]. A whole answer whose body is files[0] becomes a file entry when bodies are not
+        kept. False when it may not be kept."""
         if version != self.version:
             self.clear(version)
         parts = split_answer(data)
-        if parts is None or not files or len(parts[2]) > MAX_BODY or (dev >= 0 and parts[2]):
+        if parts is None or not files or len(parts[2]) > MAX_BODY or (head_only and parts[2]):
             return False
+        dev = -1
+        if head_only or not self.keep_bodies:
+            if not head_only and len(parts[2]) != files[0].size:
+                return False
+            try:
+                dev = os.stat(files[0].path).st_dev
+            except OSError:
+                return False
+            parts = (parts[0], parts[1], b"")
         entry = CachedAnswer(*parts, files, substatus, win32, logged, time.monotonic() + self.ttl, dev)
         if key in self.entries:
             self._remove(key)

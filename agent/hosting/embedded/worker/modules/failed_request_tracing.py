@@ -201,6 +201,8 @@ class FailedRequestsTracingModule:
         for rule in rules:
             if not fnmatch.fnmatch(name.lower(), rule.path.lower()):
                 continue
+            if fires(rule, 200, 0, rule.time_taken):
+                ctx.kernel_cacheable = False  # an answer from a cache would skip the trace this rule may write
             reason = fires(rule, ctx.response.status, ctx.substatus, taken)
             if reason:
                 root = inetpub.resolve(logging.directory, ctx.config.store.path.parent)

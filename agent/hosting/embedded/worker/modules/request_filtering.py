@@ -43,6 +43,9 @@ class FilteringSettings:
     always_allowed_queries: frozenset[str]
     header_limits: tuple[tuple[str, int], ...]
     rules: tuple[FilteringRule, ...] = ()
+    # Whether a verdict may differ between two requests for the same URL: header checks, or GET and HEAD judged
+    # apart (a cached GET answers HEAD). Such requests stay out of the worker's answer caches.
+    varies: bool = False
     # _url_check's verdicts by (raw path, decoded path): a pure function of these settings and the two paths,
     # which repeat request after request. Lives as long as the settings (one configuration generation).
     url_verdicts: dict[tuple[str, str], int] = field(default_factory=dict, compare=False, hash=False)
@@ -96,6 +99,11 @@ def load(section: Any) -> FilteringSettings:
         size = int(entry.get("sizeLimit") or 0)
         if size > 0:
             headers[str(entry.get("header")).strip().rstrip(":").strip().lower()] = size
+    allow_unlisted_verbs = bool(verbs.get("allowUnlisted"))
+    verb_rules = {str(v.get("verb")).upper(): bool(v.get("allowed")) for v in verbs.collection()}
+    rules = _filtering_rules(section)
+    head_as_get = verb_rules.get("HEAD", allow_unlisted_verbs) == verb_rules.get("GET", allow_unlisted_verbs)
+    varies = bool(headers) or any(r.headers or r.scan_all_raw for r in rules) or not head_as_get
     return FilteringSettings(
         max_content_length=int(limits.get("maxAllowedContentLength")),
         max_url=int(limits.get("maxUrl")),
@@ -106,8 +114,8 @@ def load(section: Any) -> FilteringSettings:
         allow_unlisted_extensions=bool(extensions.get("allowUnlisted")),
         extensions={str(e.get("fileExtension")).lower(): bool(e.get("allowed")) for e in extensions.collection()},
         hidden_segments=frozenset(str(s.get("segment")).lower() for s in section.collection("hiddenSegments")),
-        allow_unlisted_verbs=bool(verbs.get("allowUnlisted")),
-        verbs={str(v.get("verb")).upper(): bool(v.get("allowed")) for v in verbs.collection()},
+        allow_unlisted_verbs=allow_unlisted_verbs,
+        verbs=verb_rules,
         deny_url_sequences=tuple(s.lower() for s in _values(section, "denyUrlSequences", "sequence") if s),
         deny_query_sequences=tuple(s.lower() for s in _values(section, "denyQueryStringSequences", "sequence") if s),
         always_allowed_urls=frozenset(u.lower() for u in _values(section, "alwaysAllowedUrls", "url") if u),
@@ -115,7 +123,8 @@ def load(section: Any) -> FilteringSettings:
             q.lstrip("?").lower() for q in _values(section, "alwaysAllowedQueryStrings", "queryString") if q
         ),
         header_limits=tuple(headers.items()),
-        rules=_filtering_rules(section),
+        rules=rules,
+        varies=varies,
     )
 
 
@@ -173,6 +182,8 @@ class RequestFilteringModule:
         if rules.rules and _denied_by_rule(rules, request, once, raw_path):
             ctx.error(404, 19)
             return None
+        if rules.varies:
+            ctx.kernel_cacheable = False
         if length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
             return _count_chunked(ctx, rules.max_content_length)
         return None

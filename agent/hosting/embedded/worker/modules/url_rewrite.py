@@ -116,8 +116,11 @@ class _Request:
                  "REQUEST_FILENAME": ctx.physical_path or "", "URL": ctx.url_path, "REQUEST_METHOD": ctx.request.method,
                  "REQUEST_URI": ctx.request.path_qs, "HTTPS": "on" if ctx.request.secure else "off"}  # fmt: skip
         if upper in fixed:
+            if upper == "REQUEST_METHOD":
+                ctx.kernel_cacheable = False  # a cached GET answers HEAD too
             return str(fixed[upper])
         if upper.startswith("HTTP_"):
+            ctx.kernel_cacheable = False  # the answer depends on a header a cache key leaves out
             return ctx.request.headers.get(upper[5:].replace("_", "-"), "")
         return ""
 
