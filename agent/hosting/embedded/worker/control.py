@@ -70,6 +70,8 @@ class Control:
         self._batch_bytes = 0
         self._flush_scheduled = False
         self._sweeper: asyncio.TimerHandle | None = None
+        self._config_stamp: tuple[int, int] | None = None
+        self._config_stamp_taken = False
         sock.setblocking(False)
 
     def start(self, hello: bool) -> None:
@@ -198,6 +200,23 @@ class Control:
         elif not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self.flush)
+
+    def config_stamp(self) -> tuple[int, int] | None:
+        """(mtime_ns, size) of applicationHost.config (None when it cannot be stat'ed), taken once per event-loop
+        turn and shared by the requests served in it (one stat per turn, not per request): a configuration
+        change is seen by every request the loop reads after the turn in which it landed."""
+        if not self._config_stamp_taken:
+            try:
+                st = os.stat(self.app.store.path)
+                self._config_stamp = (st.st_mtime_ns, st.st_size)
+            except OSError:
+                self._config_stamp = None
+            self._config_stamp_taken = True
+            self._loop.call_soon(self._forget_config_stamp)
+        return self._config_stamp
+
+    def _forget_config_stamp(self) -> None:
+        self._config_stamp_taken = False
 
     def flush(self) -> None:
         """Send the batched rows in one packet, then release the answers they account for."""

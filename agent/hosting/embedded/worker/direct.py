@@ -419,11 +419,8 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         return app is not None and app.pool.lower() == message.pool.lower()
 
     def _config_changed(self) -> bool:
-        try:
-            st = os.stat(self.app.store.path)
-        except OSError:
-            return True
-        return (st.st_mtime_ns, st.st_size) != self._stamp
+        stamp = self.control.config_stamp()
+        return stamp is None or stamp != self._stamp
 
     async def _serve_one(self) -> Ending:
         raw = await self._read_head()
