@@ -384,6 +384,29 @@ async def test_a_large_file_is_a_file_entry_checked_on_every_hit(cached: Rig, tm
     await close(writer)
 
 
+async def test_a_file_hit_the_socket_cannot_take_at_once_ends_before_the_next_answer(
+    cached: Rig, tmp_path: Path
+) -> None:
+    data = os.urandom(16 << 20)  # far more than a loopback socket takes in one sendfile(2)
+    (tmp_path / "www" / "huge.bin").write_bytes(data)
+    _, reader, writer = await cached.hand(b"")
+    for path in ("/huge.bin", "/index.html"):
+        await served(cached, writer, reader, get(path))
+    writer.write(get("/huge.bin") + get("/index.html"))  # answered in buffer_updated; the rest by a task
+    await asyncio.sleep(0.2)  # the client does not read: the socket fills and the send waits
+    assert (await answer(reader))[1] == data
+    assert (await answer(reader))[1] == b"<h1>hello</h1>"
+    rows: list[wire.Record] = []
+    while len(rows) < 2:
+        records, _ = await cached.message()
+        assert isinstance(records, wire.Records)
+        rows += records.rows
+    assert [(r.uri_stem, r.hit, r.bytes_sent > len(data)) for r in rows] == [
+        ("/huge.bin", True, True), ("/index.html", True, False),
+    ]  # fmt: skip
+    await close(writer)
+
+
 async def test_pipelined_hits_keep_their_order(cached: Rig, tmp_path: Path) -> None:
     (tmp_path / "www" / "two.html").write_text("two")
     _, reader, writer = await cached.hand(b"")

@@ -106,14 +106,22 @@ class Outbox:
 
     async def sendfile(self, fobj: IO[bytes], offset: int, count: int) -> None:
         """All but the file range's last byte by sendfile(2); that byte is held like a write."""
+        self.start_file()
+        if count > 1:
+            await self.conn.send_file(fobj, offset, count - 1)
+        self.end_file(fobj, offset, count)
+
+    def start_file(self) -> None:
+        """Before a file's bytes: the held write (the head) goes first, corked."""
         if self._held:
             self.conn.write_before_file(self._held)
             self._held = b""
         if self.transport.is_closing():
             raise ConnectionResetError("client connection lost")
         self.writes += 2  # never a whole() answer
-        if count > 1:
-            await self.conn.send_file(fobj, offset, count - 1)
+
+    def end_file(self, fobj: IO[bytes], offset: int, count: int) -> None:
+        """All but the range's last byte has gone: hold that byte."""
         last = os.pread(fobj.fileno(), 1, offset + count - 1)
         if len(last) != 1:
             raise ConnectionResetError("the file shrank while it was sent")
@@ -149,6 +157,7 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         self._waiter: asyncio.Future[None] | None = None
         self._deadline = 0.0  # when the wait for the next head ends (connectionTimeout)
         self._timer: asyncio.TimerHandle | None = None
+        self._sending: asyncio.Task[None] | None = None  # the rest of a file hit the socket did not take at once
         self._stamp = config_stamp(message.config)
         client_ip, client_port = message.client
         local_ip, local_port = message.local
@@ -231,6 +240,24 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
                 self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
             except OSError:
                 pass  # the connection is gone
+
+    def send_file_now(self, fobj: IO[bytes], offset: int, count: int) -> int:
+        """sendfile(2) what the socket takes now, without waiting: the bytes sent (none while asyncio still
+        holds earlier writes, which must leave first)."""
+        if self.transport.get_write_buffer_size():
+            return 0
+        if self.transport.is_closing():
+            raise ConnectionResetError("client connection lost")
+        sock, source, done = self.sock.fileno(), fobj.fileno(), 0
+        while done < count:
+            try:
+                sent = os.sendfile(sock, source, offset + done, count - done)
+            except (BlockingIOError, InterruptedError):
+                break
+            if not sent:
+                raise ConnectionResetError("the file shrank while it was sent")
+            done += sent
+        return done
 
     async def send_file(self, fobj: IO[bytes], offset: int, count: int) -> None:
         """sendfile(2) straight from the file to the client socket, waiting only while the socket is full
@@ -323,6 +350,8 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         if self.ended:
             return
         self.ended = True
+        if self._sending is not None:
+            self._sending.cancel()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -359,6 +388,9 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         if self._timer is None:
             self._timer = self.loop.call_at(self._deadline, self._on_timer)
         while True:
+            if self._sending is not None:  # a file hit answered in buffer_updated is still being sent
+                await self._file_sent()
+                self._deadline = self.loop.time() + self.message.timeout
             if self.closing:
                 return Ending.CLOSED
             if self.control.draining:
@@ -497,7 +529,9 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
     def _inline_hit(self) -> bool:
         """Answer the complete head at the start of the buffer from the cache while the loop waits for a head
         (True: answered and consumed). Anything else is left for the loop: misses, a drain, a full socket."""
-        if self.closing or self.control.draining or self.eof or (self._drain is not None and not self._drain.done()):
+        if self.closing or self.control.draining or self.eof or self._sending is not None:
+            return False
+        if self._drain is not None and not self._drain.done():
             return False
         end = self.buf.find(b"\r\n\r\n")
         if end < 0 or self.buf.startswith(b"\r\n"):
@@ -505,8 +539,10 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         raw = bytes(self.buf[: end + 4])
         head = self._site_head(raw)
         entry = self._lookup(head) if head is not None else None
-        if head is None or entry is None or not self._answer_at_once(head, raw, entry):
-            return False  # a large file entry is sent by the task, with sendfile
+        if head is None or entry is None:
+            return False
+        if not self._answer_at_once(head, raw, entry) and not self._start_file_hit(head, raw, entry):
+            return False
         self._deadline = self.loop.time() + self.message.timeout  # the keep-alive wait starts again
         return True
 
@@ -540,8 +576,16 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         return True
 
     async def _send_file_hit(self, head: http1.RequestHead, raw: bytes, entry: CachedAnswer) -> bool:
-        """Answer a hit on a file entry: its head, then the file by sendfile(2). False (nothing consumed) when
-        the path no longer opens to the stored file; the pipeline then answers."""
+        """Answer a hit on a file entry (`_start_file_hit`) and wait until it is sent."""
+        if not self._start_file_hit(head, raw, entry):
+            return False
+        await self._file_sent()
+        return True
+
+    def _start_file_hit(self, head: http1.RequestHead, raw: bytes, entry: CachedAnswer) -> bool:
+        """Answer a hit on a file entry: its head, then the file by sendfile(2), as far as the socket takes it
+        now; a task (`_sending`) sends the rest, and the loop reads no other head before it is done. False
+        (nothing consumed) when the path no longer opens to the stored file; the pipeline then answers."""
         fd = entry.open()
         if fd < 0:
             return False
@@ -549,17 +593,61 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         self._serving(head, started)
         del self.buf[: len(raw)]
         self._resume()
+        body = open(fd, "rb", buffering=0)  # noqa: SIM115 - closed by _file_hit_sent, here or in the task
         outbox = Outbox(self)
-        with open(fd, "rb", buffering=0) as body:  # noqa: ASYNC230 - wraps the descriptor just opened
-            outbox.write(entry.answer(date_line(), None))
-            if head.method != "HEAD":
-                await outbox.sendfile(body, 0, entry.files[0].size)
+        outbox.write(entry.answer(date_line(), None))
+        size = 0 if head.method == "HEAD" else entry.files[0].size
+        try:
+            sent = 0
+            if size:
+                outbox.start_file()
+                sent = self.send_file_now(body, 0, size - 1)
+            if sent < size - 1:
+                self._sending = self.loop.create_task(self._send_file_rest(head, raw, entry, body, outbox, sent))
+                return True
+            if size:
+                outbox.end_file(body, 0, size)
+        except OSError:
+            body.close()
+            self.transport.abort()  # the loop sees the end (connection_lost), as when its own send fails
+            return True
+        self._file_hit_sent(head, raw, entry, body, outbox, started)
+        return True
+
+    async def _send_file_rest(self, head: http1.RequestHead, raw: bytes, entry: CachedAnswer, body: IO[bytes],
+                              outbox: Outbox, sent: int) -> None:  # fmt: skip
+        assert self.serving is not None
+        started, size = self.serving[3], entry.files[0].size
+        done = False
+        try:
+            await self.send_file(body, sent, size - 1 - sent)
+            outbox.end_file(body, 0, size)
+            done = True
+        except (OSError, TimeoutError):
+            self.transport.abort()  # the loop sees the end (connection_lost), as when its own send fails
+        finally:
+            if not done:
+                body.close()
+        if done:
+            self._file_hit_sent(head, raw, entry, body, outbox, started)
+
+    def _file_hit_sent(self, head: http1.RequestHead, raw: bytes, entry: CachedAnswer, body: IO[bytes],
+                       outbox: Outbox, started: float) -> None:  # fmt: skip
+        body.close()
         self.unreleased = True
         self.serving = None
         self.record(head, raw, 200, entry.substatus, entry.win32, outbox.sent, started, "", entry.logged,
                     self.hit_counted, lambda: self.release_outbox(outbox))  # fmt: skip
         self.control.flush()  # the client waits for the last byte
-        return True
+
+    async def _file_sent(self) -> None:
+        """Wait for a file hit's task to finish sending (`_start_file_hit`)."""
+        sending = self._sending
+        if sending is not None:
+            try:
+                await sending
+            finally:
+                self._sending = None
 
     def _store(self, head: http1.RequestHead, response: StreamResponse, outbox: Outbox, substatus: int, win32: int,
                logged: bool) -> None:  # fmt: skip
