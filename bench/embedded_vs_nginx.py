@@ -21,9 +21,11 @@ What it measures, in one run, one server at a time (never both at once, so each 
 Workers take keep-alive connections over from the supervisor (the connection handoff), and with the kernel
 response cache on (the default) each answers both files from its own copy of that cache after its first
 request for them (worker/direct_cache.py; the 1 MiB one as a file entry, sent with sendfile). `--kernel-cache
-off` starts the agent with IISFLEET_KERNEL_CACHE=0 so the same run shows the uncached path, the module
-pipeline on every request (run once with each to compare). `--handoff off` (IISFLEET_CONNECTION_HANDOFF=0)
-keeps every connection on the supervisor's relay, where the supervisor's own cache answers hits.
+off` starts the agent with IISFLEET_KERNEL_CACHE=0: no response is kept, and a worker's URI cache answers a
+repeat from the head the pipeline built for the file and the file's bytes read (1 KiB) or sent (1 MiB) on
+every request, as IIS's worker does with its kernel cache off (run once with each to compare). `--handoff off`
+(IISFLEET_CONNECTION_HANDOFF=0) keeps every connection on the supervisor's relay, where the supervisor's own
+cache answers hits and, with it off, the module pipeline answers every request.
 
 With `--profile`, an extra (unmeasured) 1 KiB wrk run is sampled by py-spy on the supervisor and on one
 worker (`.venv/bin/pip install py-spy`), and the top functions by own and inclusive time are printed.
