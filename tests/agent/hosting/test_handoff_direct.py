@@ -410,19 +410,19 @@ async def test_a_file_hit_the_socket_cannot_take_at_once_ends_before_the_next_an
 async def test_pipelined_hits_keep_their_order(cached: Rig, tmp_path: Path) -> None:
     (tmp_path / "www" / "two.html").write_text("two")
     _, reader, writer = await cached.hand(b"")
-    for path in ("/index.html", "/two.html"):
+    for path in ("/index.html", "/two.html", "/big.bin"):
         await served(cached, writer, reader, get(path))
-    writer.write(get("/two.html") + get("/index.html") + get("/two.html") + get("/nosuch.html"))
-    bodies = [(await answer(reader))[1] for _ in range(3)]
-    assert bodies == [b"two", b"<h1>hello</h1>", b"two"]
+    writer.write(b"".join(get(path) for path in ("/two.html", "/big.bin", "/index.html", "/two.html", "/nosuch.html")))
+    bodies = [(await answer(reader))[1] for _ in range(4)]
+    assert bodies == [b"two", (tmp_path / "www" / "big.bin").read_bytes(), b"<h1>hello</h1>", b"two"]
     assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 404")
     rows: list[wire.Record] = []
-    while len(rows) < 4:
+    while len(rows) < 5:
         records, _ = await cached.message()
         assert isinstance(records, wire.Records)
         rows += records.rows
     assert [(r.uri_stem, r.hit) for r in rows] == [
-        ("/two.html", True), ("/index.html", True), ("/two.html", True), ("/nosuch.html", False),
+        ("/two.html", True), ("/big.bin", True), ("/index.html", True), ("/two.html", True), ("/nosuch.html", False),
     ]  # fmt: skip
     await close(writer)
 

@@ -589,6 +589,8 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         fd = entry.open()
         if fd < 0:
             return False
+        if self.unreleased:  # a pipelined hit: the answers held for this turn's records leave before this head
+            self.control.flush()
         started = time.monotonic()
         self._serving(head, started)
         del self.buf[: len(raw)]
