@@ -564,7 +564,8 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         a whole answer, or a small file entry with its file read now. False (nothing consumed) for a large file
         entry, or one whose path no longer opens to the stored file."""
         started = time.monotonic()
-        body = entry.body if entry.dev < 0 else entry.read()
+        assert self.cache is not None
+        body = entry.body if entry.dev < 0 else self.cache.body_of(entry)
         if body is None:
             return False
         del self.buf[: len(raw)]

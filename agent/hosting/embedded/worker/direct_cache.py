@@ -11,7 +11,9 @@ kernel-cache hit skips w3wp. Bounded by entry count and bytes, LRU.
 Two kinds of entry:
 - a whole answer (head and body), kept only while the kernel response cache is on: HTTP.sys's cache;
 - a file entry: the head alone, with files[0] as the body, opened and checked to be that very file (device,
-  inode, size, mtime) on every hit and read (small) or sent by sendfile (large). Large answers are always
+  inode, size, mtime) and read (small) or sent by sendfile (large). A small one keeps its descriptor (up to
+  MAX_OPEN_FILES of them), and every hit stats the path, so the descriptor is read only while the path still
+  names that file. Large answers are always
   kept this way; with the kernel response cache off (IISFLEET_KERNEL_CACHE=0) every entry is, so no response
   body is kept in memory and every byte of a body comes from its file at the time of the request. That is
   the URI cache of IIS's worker process (what a URL maps to, resolved once per configuration), which IIS
@@ -28,6 +30,9 @@ from dataclasses import dataclass
 from agent.hosting.embedded.cache_policy import MAX_BODY, SWITCH, FileIdentity, open_identity, still_valid
 
 MAX_ENTRIES = 1000
+# Descriptors kept open for small file entries, so a hit is a stat and a pread instead of open, fstat, read and
+# close (IIS's file cache keeps handles too). Beyond this many, a hit opens its file.
+MAX_OPEN_FILES = 128
 MAX_BYTES = 16 * 1024 * 1024  # per worker: a web garden holds one copy per worker
 TTL_SECONDS = 120.0
 
@@ -47,6 +52,7 @@ class CachedAnswer:
     logged: bool
     expires: float
     dev: int = -1  # a file entry: st_dev of files[0], which is the body (sent with sendfile; `body` is empty)
+    fd: int = -1  # a small file entry's open descriptor of files[0] (DirectCache.body_of), checked when opened
 
     @property
     def size(self) -> int:
@@ -54,29 +60,13 @@ class CachedAnswer:
         return len(self.status_line) + len(self.headers) + len(self.body)
 
     def valid(self, accept_encoding: str) -> bool:
-        """Every source file unchanged, and no precompressed sibling the pipeline would prefer for this client."""
-        return still_valid(self.files, accept_encoding, first_checked=self.dev >= 0)
+        """Every source file unchanged, and no precompressed sibling the pipeline would prefer for this client.
+        A large file entry's body file is checked as it is opened for the hit instead."""
+        return still_valid(self.files, accept_encoding, first_checked=self.dev >= 0 and self.files[0].size > MAX_BODY)
 
     def open(self) -> int:
         """A file entry's body file, checked to be the stored one (cache_policy.open_identity); -1 if not."""
         return open_identity(self.files[0], self.dev)
-
-    def read(self) -> bytes | None:
-        """The body of a small file entry, read from its file now; None for a large one, or when the path no
-        longer opens to the stored file (the pipeline answers then)."""
-        size = self.files[0].size
-        if size > MAX_BODY:
-            return None
-        fd = self.open()
-        if fd < 0:
-            return None
-        try:
-            data = os.read(fd, size + 1)
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
-        return data if len(data) == size else None
 
     def answer(self, date_line: bytes, body: bytes | None) -> bytes:
         """The bytes of a hit, head and `body` (None for HEAD): one write."""
@@ -107,6 +97,7 @@ class DirectCache:
         self.entries: OrderedDict[Key, CachedAnswer] = OrderedDict()
         self.version = ""
         self.bytes = 0
+        self.open_files = 0
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | os._Environ[str]) -> DirectCache:
@@ -156,11 +147,45 @@ class DirectCache:
             self._remove(next(iter(self.entries)))
         return True
 
+    def body_of(self, entry: CachedAnswer) -> bytes | None:
+        """The body of a small file entry, read from its file now; None for a large one, or when the path no
+        longer opens to the stored file (the pipeline answers then). `lookup` has just stat'ed the path, so a
+        descriptor kept from an earlier hit still holds the file the path names."""
+        size = entry.files[0].size
+        if size > MAX_BODY:
+            return None
+        fd = entry.fd
+        if fd < 0:
+            fd = entry.open()
+            if fd < 0:
+                return None
+            if self.open_files < MAX_OPEN_FILES:
+                entry.fd = fd
+                self.open_files += 1
+        try:
+            data = os.pread(fd, size + 1, 0)
+        except OSError:
+            return None
+        finally:
+            if fd != entry.fd:
+                os.close(fd)
+        return data if len(data) == size else None
+
     def clear(self, version: str) -> None:
         """Drop every entry; entries from now on belong to configuration `version`."""
+        for entry in self.entries.values():
+            self._close(entry)
         self.entries.clear()
         self.bytes = 0
         self.version = version
 
     def _remove(self, key: Key) -> None:
-        self.bytes -= self.entries.pop(key).size
+        entry = self.entries.pop(key)
+        self.bytes -= entry.size
+        self._close(entry)
+
+    def _close(self, entry: CachedAnswer) -> None:
+        if entry.fd >= 0:
+            os.close(entry.fd)
+            entry.fd = -1
+            self.open_files -= 1
