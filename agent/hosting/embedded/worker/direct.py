@@ -109,7 +109,7 @@ class Outbox:
         self.start_file()
         if count > 1:
             await self.conn.send_file(fobj, offset, count - 1)
-        self.end_file(fobj, offset, count)
+        self.end_file(fobj.fileno(), offset, count)
 
     def start_file(self) -> None:
         """Before a file's bytes: the held write (the head) goes first, corked."""
@@ -120,9 +120,9 @@ class Outbox:
             raise ConnectionResetError("client connection lost")
         self.writes += 2  # never a whole() answer
 
-    def end_file(self, fobj: IO[bytes], offset: int, count: int) -> None:
-        """All but the range's last byte has gone: hold that byte."""
-        last = os.pread(fobj.fileno(), 1, offset + count - 1)
+    def end_file(self, source: int, offset: int, count: int) -> None:
+        """All but the range's last byte of file descriptor `source` has gone: hold that byte."""
+        last = os.pread(source, 1, offset + count - 1)
         if len(last) != 1:
             raise ConnectionResetError("the file shrank while it was sent")
         self._held = last
@@ -241,14 +241,14 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
             except OSError:
                 pass  # the connection is gone
 
-    def send_file_now(self, fobj: IO[bytes], offset: int, count: int) -> int:
-        """sendfile(2) what the socket takes now, without waiting: the bytes sent (none while asyncio still
-        holds earlier writes, which must leave first)."""
+    def send_file_now(self, source: int, offset: int, count: int) -> int:
+        """sendfile(2) from file descriptor `source` what the socket takes now, without waiting: the bytes sent
+        (none while asyncio still holds earlier writes, which must leave first)."""
         if self.transport.get_write_buffer_size():
             return 0
         if self.transport.is_closing():
             raise ConnectionResetError("client connection lost")
-        sock, source, done = self.sock.fileno(), fobj.fileno(), 0
+        sock, done = self.sock.fileno(), 0
         while done < count:
             try:
                 sent = os.sendfile(sock, source, offset + done, count - done)
@@ -586,7 +586,8 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
     def _start_file_hit(self, head: http1.RequestHead, raw: bytes, entry: CachedAnswer) -> bool:
         """Answer a hit on a file entry: its head, then the file by sendfile(2), as far as the socket takes it
         now; a task (`_sending`) sends the rest, and the loop reads no other head before it is done. False
-        (nothing consumed) when the path no longer opens to the stored file; the pipeline then answers."""
+        (nothing consumed) when the path no longer opens to the stored file; the pipeline then answers. The
+        record leaves with the turn's batch (Control.flush), which releases the held last byte."""
         fd = entry.open()
         if fd < 0:
             return False
@@ -596,52 +597,51 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         self._serving(head, started)
         del self.buf[: len(raw)]
         self._resume()
-        body = open(fd, "rb", buffering=0)  # noqa: SIM115 - closed by _file_hit_sent, here or in the task
         outbox = Outbox(self)
         outbox.write(entry.answer(date_line(), None))
         size = 0 if head.method == "HEAD" else entry.files[0].size
+        rest = False  # the descriptor went to the task that sends the rest
         try:
             sent = 0
             if size:
                 outbox.start_file()
-                sent = self.send_file_now(body, 0, size - 1)
+                sent = self.send_file_now(fd, 0, size - 1)
             if sent < size - 1:
-                self._sending = self.loop.create_task(self._send_file_rest(head, raw, entry, body, outbox, sent))
+                self._sending = self.loop.create_task(self._send_file_rest(head, raw, entry, fd, outbox, sent))
+                rest = True
                 return True
             if size:
-                outbox.end_file(body, 0, size)
+                outbox.end_file(fd, 0, size)
         except OSError:
-            body.close()
             self.transport.abort()  # the loop sees the end (connection_lost), as when its own send fails
             return True
-        self._file_hit_sent(head, raw, entry, body, outbox, started)
+        finally:
+            if not rest:
+                os.close(fd)
+        self._file_hit_sent(head, raw, entry, outbox, started)
         return True
 
-    async def _send_file_rest(self, head: http1.RequestHead, raw: bytes, entry: CachedAnswer, body: IO[bytes],
+    async def _send_file_rest(self, head: http1.RequestHead, raw: bytes, entry: CachedAnswer, fd: int,
                               outbox: Outbox, sent: int) -> None:  # fmt: skip
         assert self.serving is not None
         started, size = self.serving[3], entry.files[0].size
-        done = False
         try:
-            await self.send_file(body, sent, size - 1 - sent)
-            outbox.end_file(body, 0, size)
-            done = True
+            with open(fd, "rb", buffering=0, closefd=False) as body:  # noqa: ASYNC230 - wraps an open descriptor
+                await self.send_file(body, sent, size - 1 - sent)
+            outbox.end_file(fd, 0, size)
         except (OSError, TimeoutError):
             self.transport.abort()  # the loop sees the end (connection_lost), as when its own send fails
+            return
         finally:
-            if not done:
-                body.close()
-        if done:
-            self._file_hit_sent(head, raw, entry, body, outbox, started)
+            os.close(fd)
+        self._file_hit_sent(head, raw, entry, outbox, started)
 
-    def _file_hit_sent(self, head: http1.RequestHead, raw: bytes, entry: CachedAnswer, body: IO[bytes],
-                       outbox: Outbox, started: float) -> None:  # fmt: skip
-        body.close()
+    def _file_hit_sent(self, head: http1.RequestHead, raw: bytes, entry: CachedAnswer, outbox: Outbox,
+                       started: float) -> None:  # fmt: skip
         self.unreleased = True
         self.serving = None
         self.record(head, raw, 200, entry.substatus, entry.win32, outbox.sent, started, "", entry.logged,
                     self.hit_counted, lambda: self.release_outbox(outbox))  # fmt: skip
-        self.control.flush()  # the client waits for the last byte
 
     async def _file_sent(self) -> None:
         """Wait for a file hit's task to finish sending (`_start_file_hit`)."""
