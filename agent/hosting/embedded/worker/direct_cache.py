@@ -13,11 +13,13 @@ Two kinds of entry:
 - a file entry: the head alone, with files[0] as the body, opened and checked to be that very file (device,
   inode, size, mtime) and read (small) or sent by sendfile (large). A small one keeps its descriptor (up to
   MAX_OPEN_FILES of them), and every hit stats the path, so the descriptor is read only while the path still
-  names that file. Large answers are always
-  kept this way; with the kernel response cache off (IISFLEET_KERNEL_CACHE=0) every entry is, so no response
-  body is kept in memory and every byte of a body comes from its file at the time of the request. That is
-  the URI cache of IIS's worker process (what a URL maps to, resolved once per configuration), which IIS
-  keeps whatever its output and kernel caching settings; its hits are not counted as cache hits.
+  names that file.
+
+Large answers are always kept as file entries. With the kernel response cache off (IISFLEET_KERNEL_CACHE=0)
+every entry is one, so no response body is kept in memory and every byte of a body comes from its file at the
+time of the request. That is the URI cache of IIS's worker process (what a URL maps to, resolved once per
+configuration), which IIS keeps whatever its output and kernel caching settings; its hits are not counted as
+cache hits.
 """
 
 from __future__ import annotations
