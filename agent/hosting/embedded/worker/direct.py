@@ -260,30 +260,23 @@ class DirectConnection(WriteFlow, asyncio.BufferedProtocol):
         return done
 
     async def send_file(self, fobj: IO[bytes], offset: int, count: int) -> None:
-        """sendfile(2) straight from the file to the client socket, waiting only while the socket is full
-        (asyncio's loop.sendfile re-arms a writer callback after every chunk)."""
+        """sendfile(2) straight from the file to the client socket (`send_file_now`), waiting only while the
+        socket is full (asyncio's loop.sendfile re-arms a writer callback after every chunk)."""
         transport = self.transport
-        if transport.get_write_buffer_size():  # what was written first must leave first: asyncio's path waits
-            await self.loop.sendfile(transport, fobj, offset, count)
-            return
-        sock = transport.get_extra_info("socket").fileno()
         source = fobj.fileno()
         waiting = -1  # a duplicate of the socket to wait on: asyncio keeps the transport's own to itself
         try:
             while count:
-                if transport.is_closing():
-                    raise ConnectionResetError("client connection lost")
-                try:
-                    sent = os.sendfile(sock, source, offset, count)
-                except (BlockingIOError, InterruptedError):
-                    if waiting < 0:
-                        waiting = os.dup(sock)
-                    await self._writable(waiting)
-                    continue
-                if not sent:
-                    raise ConnectionResetError("the file shrank while it was sent")
+                if transport.get_write_buffer_size():  # what was written first leaves first: asyncio's path waits
+                    await self.loop.sendfile(transport, fobj, offset, count)
+                    return
+                sent = self.send_file_now(source, offset, count)
                 offset += sent
                 count -= sent
+                if count:
+                    if waiting < 0:
+                        waiting = os.dup(self.sock.fileno())
+                    await self._writable(waiting)
         finally:
             if waiting >= 0:
                 os.close(waiting)
