@@ -40,7 +40,7 @@ def answer(conn: Connection) -> bool:
     if conn.site is None and not conn.admit(site):
         return False  # the task refuses it (503) as usual
     exchange = Exchange(conn, site, head, len(raw))
-    entry = exchange.begin(lookup=not conn.leaving(exchange))
+    entry = exchange.begin(lookup=conn.destination(exchange) is None)
     if entry is None or entry.dev >= 0:
         # Counted and looked up: the task serves it from here (Connection._one matches the head bytes): a miss,
         # or a hit on a file entry (sendfile waits for the client).

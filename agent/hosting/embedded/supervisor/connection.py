@@ -111,7 +111,7 @@ class Connection:
         pending, self.pending = self.pending, None
         if pending is not None and pending[0] == data:
             # counted and looked up already, by cache_hit.answer
-            if pending[2] is None and self._hand_off(pending[1], data):
+            if pending[2] is None and self._hand_off(pending[1], data, self.destination(pending[1])):
                 return False
             return await pending[1].resume(pending[2])
         try:
@@ -132,20 +132,22 @@ class Connection:
             await self.send(http1.service_unavailable(close=True))
             return False
         exchange = Exchange(self, site, head, len(data))
-        entry = exchange.begin(lookup=not self.leaving(exchange))
-        if entry is None and self._hand_off(exchange, data):
+        found = self.destination(exchange)
+        entry = exchange.begin(lookup=found is None)
+        if entry is None and self._hand_off(exchange, data, found):
             return False  # the worker serves this connection from here on
         return await exchange.resume(entry)
 
-    def leaving(self, exchange: Exchange) -> bool:
-        """Whether this request's connection goes to a worker (which then answers even a cache hit itself)."""
-        return not self.relay_next and handoff.destination(self, exchange) is not None
+    def destination(self, exchange: Exchange) -> handoff.Destination | None:
+        """Where this request's connection goes (a worker, which then answers even a cache hit itself); None when
+        it stays on the relay."""
+        return None if self.relay_next else handoff.destination(self, exchange)
 
-    def _hand_off(self, exchange: Exchange, head: bytes) -> bool:
+    def _hand_off(self, exchange: Exchange, head: bytes, found: handoff.Destination | None) -> bool:
         if self.relay_next:
             self.relay_next = False
             return False
-        return handoff.try_handoff(self, exchange, head)
+        return found is not None and handoff.try_handoff(self, exchange, head, found)
 
     def admit(self, site: SiteRuntime) -> bool:
         """Count the connection against the site of its first request; False when maxConnections is reached."""

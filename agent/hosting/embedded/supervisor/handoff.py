@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from agent.hosting.embedded.supervisor.response_cache import ResponseCache
 
 _IDS = itertools.count(1)
+Destination = tuple["AppPool", "HandoffChannel"]
+"""Where a connection goes: the request's pool and the worker's control channel (`destination`)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -112,7 +114,8 @@ def _channel(pool: AppPool | None) -> HandoffChannel | None:
     return best
 
 
-def _destination(conn: Connection, exchange: Exchange) -> tuple[AppPool, HandoffChannel] | None:
+def destination(conn: Connection, exchange: Exchange) -> Destination | None:
+    """The pool and worker channel this request's connection would go to now; None when it stays on the relay."""
     if _refusal(conn, exchange):
         return None
     app = exchange.site.match_app(exchange.head.path)
@@ -129,18 +132,9 @@ def _destination(conn: Connection, exchange: Exchange) -> tuple[AppPool, Handoff
     return pool, channel
 
 
-def destination(conn: Connection, exchange: Exchange) -> HandoffChannel | None:
-    """The worker channel the connection of this request would go to now; None when it stays on the relay."""
-    found = _destination(conn, exchange)
-    return found[1] if found is not None else None
-
-
-def try_handoff(conn: Connection, exchange: Exchange, head_bytes: bytes) -> bool:
-    """Hand the connection and its first request (`head_bytes` plus whatever is buffered behind it) to a worker
-    of the request's pool; True when the worker has it (the caller then leaves the connection)."""
-    found = _destination(conn, exchange)
-    if found is None:
-        return False
+def try_handoff(conn: Connection, exchange: Exchange, head_bytes: bytes, found: Destination) -> bool:
+    """Hand the connection and its first request (`head_bytes` plus whatever is buffered behind it) to the worker
+    `destination` found; True when the worker has it (the caller then leaves the connection)."""
     pool, channel = found
     site, head = exchange.site, exchange.head
     stream = conn.stream
