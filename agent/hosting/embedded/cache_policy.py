@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import stat
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, unquote
 
 CACHE_HEADER = "X-IISFleet-Cache"
@@ -74,6 +77,29 @@ def still_valid(files: tuple[FileIdentity, ...], accept_encoding: str, *, first_
             if coding in accept_encoding and os.path.isfile(path + suffix):
                 return False
     return True
+
+
+class Expiring(Protocol):
+    """A cache entry as `live` sees it (supervisor/response_cache.Entry, worker/direct_cache.CachedAnswer)."""
+
+    @property
+    def expires(self) -> float: ...
+
+    def valid(self, accept_encoding: str) -> bool: ...
+
+
+K = TypeVar("K")
+E = TypeVar("E", bound=Expiring)
+
+
+def live(entries: OrderedDict[K, E], key: K, entry: E, accept_encoding: str, remove: Callable[[K], None]) -> E | None:
+    """`entry`, stored for `key`, while it is younger than its TTL and valid for this client (moved to the recent
+    end of the LRU); else dropped by `remove` and None. The hit rule of both response caches."""
+    if time.monotonic() >= entry.expires or not entry.valid(accept_encoding):
+        remove(key)
+        return None
+    entries.move_to_end(key)
+    return entry
 
 
 def open_identity(identity: FileIdentity, dev: int) -> int:

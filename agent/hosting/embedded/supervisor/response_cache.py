@@ -20,7 +20,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from agent.hosting.embedded.cache_policy import SWITCH, FileIdentity, still_valid
+from agent.hosting.embedded.cache_policy import SWITCH, FileIdentity, live, still_valid
 
 MAX_ENTRIES = 1000
 MAX_BYTES = 64 * 1024 * 1024
@@ -86,11 +86,7 @@ class ResponseCache:
         if entry.version != version:
             self.flush()
             return None
-        if time.monotonic() >= entry.expires or not entry.valid(accept_encoding):
-            self._remove(key)
-            return None
-        self.entries.move_to_end(key)
-        return entry
+        return live(self.entries, key, entry, accept_encoding, self._remove)
 
     def store(self, key: Key, entry: Entry, epoch: int, version: str) -> bool:
         """Insert or replace; refused when a flush or a config change happened since the request began."""

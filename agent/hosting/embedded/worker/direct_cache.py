@@ -29,7 +29,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from agent.hosting.embedded.cache_policy import MAX_BODY, SWITCH, FileIdentity, open_identity, still_valid
+from agent.hosting.embedded.cache_policy import MAX_BODY, SWITCH, FileIdentity, live, open_identity, still_valid
 
 MAX_ENTRIES = 1000
 # Descriptors kept open for small file entries, so a hit is a stat and a pread instead of open, fstat, read and
@@ -115,11 +115,7 @@ class DirectCache:
         entry = self.entries.get(key)
         if entry is None:
             return None
-        if time.monotonic() >= entry.expires or not entry.valid(accept_encoding):
-            self._remove(key)
-            return None
-        self.entries.move_to_end(key)
-        return entry
+        return live(self.entries, key, entry, accept_encoding, self._remove)
 
     def store(self, key: Key, version: str, data: bytes, files: tuple[FileIdentity, ...], substatus: int,
               win32: int, logged: bool, *, head_only: bool = False) -> bool:  # fmt: skip
